@@ -1,0 +1,122 @@
+// The backward engine.
+//
+// 1. Count, for every node reachable from the root, how many edges point at it
+//    (its consumers in the forward pass). This walk uses an explicit stack, not
+//    recursion: an LSTM unrolled over 10,000 steps has hundreds of thousands of
+//    nodes in a chain.
+// 2. Starting at the root, run a node once all its consumers have sent their
+//    gradient (its count reaches zero). That is a reverse topological order, so a
+//    tensor used twice receives both contributions, added with +=, before its own
+//    backward runs.
+// 3. Check each gradient a backward returns against the shape and dtype of its
+//    input, so a wrong backward fails loudly, at the op that is wrong.
+#include "heed/autograd/engine.h"
+
+#include <unordered_map>
+#include <vector>
+
+#include "heed/autograd/grad_mode.h"
+#include "heed/autograd/node.h"
+#include "heed/ops/ops.h"
+
+namespace heed {
+
+namespace {
+
+void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g) {
+  if (!leaf.grad) {
+    // A copy: g may be a view of someone else's tensor (an expand of the output
+    // gradient, say), and the leaf's grad must be its own, contiguous memory.
+    leaf.grad = g.clone().impl_ptr();
+  } else {
+    leaf.grad = (Tensor(leaf.grad) + g).impl_ptr();
+  }
+}
+
+// Step 1: dependency counts by iterative depth-first search.
+std::unordered_map<Node*, int> count_dependencies(Node* root) {
+  std::unordered_map<Node*, int> deps;
+  deps[root] = 0;
+  std::vector<Node*> stack{root};
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (const Edge& e : n->next_edges()) {
+      if (!e.node) continue;
+      auto [it, first_visit] = deps.try_emplace(e.node.get(), 0);
+      ++it->second;
+      if (first_visit) stack.push_back(e.node.get());
+    }
+  }
+  return deps;
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
+  if (!root.requires_grad())
+    throw AutogradError(msg("backward: the tensor of shape ", root.shape(),
+                            " does not require grad and has no grad_fn; set requires_grad_() on "
+                            "a leaf it depends on, and make sure grad mode was on in the forward"));
+  Tensor grad = grad_in;
+  if (!grad.defined()) {
+    if (root.numel() != 1)
+      throw AutogradError(msg("backward: the output has shape ", root.shape(),
+                              "; a gradient can only be implied (as 1) for a one-element output, so "
+                              "pass backward(grad) with a tensor of that shape"));
+    grad = Tensor::ones(root.shape(), root.dtype());
+  } else if (grad.shape() != root.shape() || grad.dtype() != root.dtype()) {
+    throw AutogradError(msg("backward: grad has shape ", grad.shape(), " and dtype ", grad.dtype(),
+                            "; it must match the output's shape ", root.shape(), " and dtype ",
+                            root.dtype()));
+  }
+
+  NoGradGuard no_grad;  // backward formulas are ops too; they must not build a graph
+  std::shared_ptr<Node> root_node = gradient_edge(root);
+  std::unordered_map<Node*, int> deps = count_dependencies(root_node.get());
+  std::unordered_map<Node*, Tensor> pending;  // gradient summed so far, per node
+  pending[root_node.get()] = grad;
+
+  // Nodes whose consumers have all reported. Raw pointers are safe: root_node keeps
+  // the whole graph alive until this function returns.
+  std::vector<Node*> ready{root_node.get()};
+  while (!ready.empty()) {
+    Node* node = ready.back();
+    ready.pop_back();
+    Tensor g = std::move(pending[node]);
+    pending.erase(node);
+
+    TensorList input_grads;
+    if (node->leaf) {
+      if (g.defined()) accumulate_into_leaf(*node->leaf, g);
+    } else if (g.defined()) {
+      input_grads = node->apply(g);
+      if (!retain_graph) node->release();
+    }
+    // else: nothing reached this node (every consumer sent "no gradient"); it still
+    // has to release its inputs' counts below so they can run.
+
+    const auto& edges = node->next_edges();
+    for (size_t i = 0; i < edges.size(); ++i) {
+      Node* next = edges[i].node.get();
+      if (!next) continue;
+      if (i < input_grads.size() && input_grads[i].defined()) {
+        const Tensor& gi = input_grads[i];
+        if (gi.shape() != node->input_shape(i) || gi.dtype() != node->input_dtype(i))
+          throw AutogradError(msg("backward of '", node->name(), "' returned a gradient of shape ",
+                                  gi.shape(), " (", gi.dtype(), ") for input ", i, " of shape ",
+                                  node->input_shape(i), " (", node->input_dtype(i),
+                                  "); they must match"));
+        Tensor& acc = pending[next];
+        acc = acc.defined() ? acc + gi : gi;
+      }
+      if (--deps[next] == 0) ready.push_back(next);
+    }
+  }
+}
+
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  run_backward(*this, grad, retain_graph);
+}
+
+}  // namespace heed

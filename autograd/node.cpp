@@ -1,0 +1,102 @@
+#include "heed/autograd/node.h"
+
+#include "heed/autograd/grad_mode.h"
+
+namespace heed {
+
+Node::Node(std::string name, BackwardFn backward, std::vector<Edge> next,
+           std::vector<Shape> input_shapes, std::vector<DType> input_dtypes)
+    : name_(std::move(name)),
+      backward_(std::move(backward)),
+      next_(std::move(next)),
+      input_shapes_(std::move(input_shapes)),
+      input_dtypes_(std::move(input_dtypes)) {}
+
+// Destroying a node drops its edges, which may destroy the next node, which drops
+// its edges... For an LSTM unrolled over 10,000 steps that recursion is hundreds of
+// thousands of frames deep and overflows the stack. So the outermost destructor
+// collects the nodes that are about to die and destroys them one at a time in a
+// loop; nested destructors only add to its list.
+Node::~Node() {
+  static thread_local std::vector<std::shared_ptr<Node>> doomed;
+  static thread_local bool draining = false;
+  backward_ = nullptr;  // saved tensors hold no nodes, but release them first anyway
+  for (Edge& e : next_)
+    if (e.node && e.node.use_count() == 1) doomed.push_back(std::move(e.node));
+  if (draining) return;
+  draining = true;
+  while (!doomed.empty()) {
+    std::shared_ptr<Node> n = std::move(doomed.back());
+    doomed.pop_back();
+    n.reset();  // its destructor appends its own dying children to `doomed`
+  }
+  draining = false;
+}
+
+TensorList Node::apply(const Tensor& grad_output) {
+  if (released_)
+    throw AutogradError(msg(
+        "backward: trying to run backward through the graph a second time (at '", name_,
+        "'): its saved tensors were freed after the first backward; pass retain_graph=true "
+        "to the first backward() if you need to run it again"));
+  return backward_(grad_output);
+}
+
+SavedTensor::SavedTensor(const Tensor& t) : data_(t.detach()), version_(t.version()) {}
+
+Tensor SavedTensor::get(const char* op) const {
+  if (data_.version() != version_)
+    throw AutogradError(msg(
+        op, ": a tensor of shape ", data_.shape(), " saved for backward was modified by an "
+        "in-place operation (version ", version_, " when saved, now ", data_.version(),
+        "); clone() it before writing to it in place"));
+  return data_;
+}
+
+bool needs_grad(std::initializer_list<Tensor> inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+bool needs_grad(const TensorList& inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+std::shared_ptr<Node> gradient_edge(const Tensor& t) {
+  if (!t.defined()) return nullptr;
+  TensorImpl& impl = t.impl();
+  if (impl.grad_fn) return impl.grad_fn;
+  if (!impl.requires_grad) return nullptr;
+  // One accumulator per leaf, shared by all its uses, so a graph drawing shows one
+  // node per parameter. It lives only while some graph holds it.
+  std::shared_ptr<Node> acc = impl.grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<Node>("AccumulateGrad", nullptr, std::vector<Edge>{},
+                                 std::vector<Shape>{}, std::vector<DType>{});
+    acc->leaf = t.impl_ptr();
+    impl.grad_accumulator = acc;
+  }
+  return acc;
+}
+
+Tensor record(const char* name, Tensor out, const TensorList& inputs, Node::BackwardFn backward) {
+  std::vector<Edge> next;
+  std::vector<Shape> shapes;
+  std::vector<DType> dtypes;
+  next.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    next.push_back({gradient_edge(t)});
+    shapes.push_back(t.defined() ? t.shape() : Shape{});
+    dtypes.push_back(t.defined() ? t.dtype() : kFloat32);
+  }
+  out.impl().grad_fn = std::make_shared<Node>(name, std::move(backward), std::move(next),
+                                              std::move(shapes), std::move(dtypes));
+  return out;
+}
+
+}  // namespace heed

@@ -1,0 +1,106 @@
+// The autograd graph.
+//
+// During the forward pass every differentiable op call that sees an input
+// requiring grad adds one Node: the op's backward, plus an edge per input to the
+// node that should receive that input's gradient. The output tensor owns its node
+// (TensorImpl::grad_fn); the node owns the edges further back. Nothing points
+// forward, so when the last tensor of a graph dies the graph dies with it.
+//
+// Leaves that require grad get an AccumulateGrad node (a Node whose `leaf` is
+// set): the engine adds the incoming gradient to leaf->grad instead of calling a
+// backward function.
+//
+// How an op records itself (ops/activation.cpp, tanh):
+//
+//   Tensor y = ...forward...;
+//   if (!needs_grad({x})) return y;
+//   SavedTensor saved_y(y);                    // a detached alias + the version it had
+//   return record("tanh", y, {x}, [saved_y](const Tensor& dy) -> TensorList {
+//     Tensor y = saved_y.get("tanh");
+//     return {dy * (1 - y * y)};               // one gradient per input, in order
+//   });
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "heed/core/tensor.h"
+
+namespace heed {
+
+using TensorList = std::vector<Tensor>;
+
+// Where the gradient of one input goes: the input's grad_fn, its leaf
+// accumulator, or nowhere (null) if the input needs no gradient.
+struct Edge {
+  std::shared_ptr<Node> node;
+};
+
+class Node {
+ public:
+  // Maps the gradient of the op's output to one gradient per input (an undefined
+  // Tensor for an input that needs none). Shapes must equal the inputs' shapes;
+  // the engine checks.
+  using BackwardFn = std::function<TensorList(const Tensor& grad_output)>;
+
+  Node(std::string name, BackwardFn backward, std::vector<Edge> next,
+       std::vector<Shape> input_shapes, std::vector<DType> input_dtypes);
+  ~Node();
+
+  const std::string& name() const { return name_; }
+  const std::vector<Edge>& next_edges() const { return next_; }
+  const Shape& input_shape(size_t i) const { return input_shapes_[i]; }
+  DType input_dtype(size_t i) const { return input_dtypes_[i]; }
+
+  // Runs the backward; throws AutogradError if release() already dropped it.
+  TensorList apply(const Tensor& grad_output);
+  // Frees what the backward saved (its closure). After this, apply() throws,
+  // which is how "backward twice through the same graph" is caught.
+  void release() { backward_ = nullptr; released_ = true; }
+  bool released() const { return released_; }
+
+  // Set only on a leaf's AccumulateGrad node. The node owns the leaf; the leaf
+  // holds only a weak_ptr back (TensorImpl::grad_accumulator): no cycle.
+  std::shared_ptr<TensorImpl> leaf;
+
+ private:
+  std::string name_;
+  BackwardFn backward_;
+  std::vector<Edge> next_;
+  std::vector<Shape> input_shapes_;
+  std::vector<DType> input_dtypes_;
+  bool released_ = false;
+};
+
+// A tensor kept for backward. It holds a detached alias (same storage, no
+// grad_fn: so saving an op's own output makes no cycle) and the storage's
+// version at save time. get() checks the version: if an in-place write changed
+// the data since, the gradient would be wrong, so it throws instead.
+class SavedTensor {
+ public:
+  SavedTensor() = default;
+  explicit SavedTensor(const Tensor& t);
+  Tensor get(const char* op) const;
+
+ private:
+  Tensor data_;
+  uint64_t version_ = 0;
+};
+
+// True when grad mode is on and any input requires grad: only then is it worth
+// saving anything for backward.
+bool needs_grad(std::initializer_list<Tensor> inputs);
+bool needs_grad(const TensorList& inputs);
+
+// Gives `out` a grad_fn running `backward`, with one edge per input, and returns
+// out. Call it only when needs_grad(inputs) is true.
+Tensor record(const char* name, Tensor out, const TensorList& inputs, Node::BackwardFn backward);
+
+// The node a gradient for `t` should flow into (its grad_fn, or its leaf
+// accumulator, created on first use), or null if t needs no gradient.
+std::shared_ptr<Node> gradient_edge(const Tensor& t);
+
+}  // namespace heed

@@ -1,0 +1,80 @@
+// In-place writes. Each one bumps the storage's version counter, which is how
+// autograd notices that a tensor it saved for backward has changed under it.
+#include "heed/autograd/grad_mode.h"
+#include "heed/autograd/node.h"
+#include "heed/core/iterate.h"
+#include "heed/core/tensor.h"
+#include "heed/ops/map.h"
+
+namespace heed {
+
+namespace {
+// Autograd does not record in-place ops. On a tensor that requires grad, with
+// grad mode on, the graph would silently miss this step and give wrong gradients,
+// so refuse. (Optimizers update parameters inside a NoGradGuard.)
+void check_inplace(const char* op, const Tensor& t) {
+  if (is_grad_enabled() && t.requires_grad())
+    throw AutogradError(msg(op, ": in-place write to a tensor of shape ", t.shape(),
+                            " that requires grad, while grad mode is on; autograd does not "
+                            "record in-place ops, so wrap the update in a NoGradGuard or use "
+                            "the out-of-place op"));
+  // An expanded tensor repeats one memory slot along a stride-0 dim: writing to
+  // it would write that slot many times (and race between threads).
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (t.strides()[d] == 0 && t.shape()[d] > 1)
+      throw ValueError(msg(op, ": the tensor of shape ", t.shape(), " repeats memory along dim ", d,
+                           " (an expand() view), so an in-place write is ambiguous; clone() it first"));
+}
+}  // namespace
+
+Tensor& Tensor::fill_(double value) {
+  check_inplace("fill_", *this);
+  dispatch(dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = data_ptr<T>();
+    for_each_offset<1>(shape(), {&strides()}, [&](int64_t o) { p[o] = static_cast<T>(value); });
+  });
+  impl().storage->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace("copy_", *this);
+  copy_elements(*this, src);
+  impl().storage->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_inplace("add_", *this);
+  check_floating("add_", *this);
+  check_same_dtype("add_", *this, other);
+  if (broadcast_shapes("add_", other.shape(), shape()) != shape())
+    throw ShapeError(msg("add_: other has shape ", other.shape(), ", which does not broadcast to ",
+                         "this tensor's shape ", shape()));
+  Strides so = broadcast_strides(other, shape());
+  dispatch_floating(dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = data_ptr<T>();
+    const T* q = other.data_ptr<T>();
+    const T a = static_cast<T>(alpha);
+    for_each_offset<2>(shape(), {&strides(), &so}, [&](int64_t i, int64_t j) { p[i] += a * q[j]; });
+  });
+  impl().storage->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::mul_(double factor) {
+  check_inplace("mul_", *this);
+  check_floating("mul_", *this);
+  dispatch_floating(dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = data_ptr<T>();
+    const T f = static_cast<T>(factor);
+    for_each_offset<1>(shape(), {&strides()}, [&](int64_t i) { p[i] *= f; });
+  });
+  impl().storage->bump_version();
+  return *this;
+}
+
+}  // namespace heed

@@ -1,0 +1,60 @@
+#include "heed/core/shape.h"
+
+#include <algorithm>
+
+#include "heed/core/error.h"
+
+namespace heed {
+
+std::ostream& operator<<(std::ostream& os, const Shape& s) {
+  os << '[';
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  return os << ']';
+}
+
+int64_t numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+Strides contiguous_strides(const Shape& s) {
+  Strides st(s.size());
+  int64_t step = 1;
+  for (size_t i = s.size(); i-- > 0;) {
+    st[i] = step;
+    step *= std::max<int64_t>(s[i], 1);  // a zero size must not zero the outer strides
+  }
+  return st;
+}
+
+int64_t wrap_dim(std::string_view op, int64_t dim, int64_t ndim) {
+  int64_t n = std::max<int64_t>(ndim, 1);  // a scalar accepts dim 0 and -1
+  if (dim < -n || dim >= n)
+    throw IndexError(msg(op, ": dim ", dim, " is out of range for a tensor of ", ndim,
+                         " dims; it must be in [", -n, ", ", n - 1, "]"));
+  return dim < 0 ? dim + n : dim;
+}
+
+Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
+  size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    // Align from the right: a missing leading dim counts as 1.
+    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw ShapeError(msg(op, ": shapes ", a, " and ", b, " do not broadcast; dim ", i,
+                           " of the result has sizes ", da, " and ", db,
+                           ", which must be equal or one of them 1"));
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+void check_sizes(std::string_view op, const Shape& s) {
+  for (int64_t d : s)
+    if (d < 0) throw ValueError(msg(op, ": shape ", s, " has a negative size"));
+}
+
+}  // namespace heed

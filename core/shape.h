@@ -1,0 +1,40 @@
+// Shapes, strides, and the rules that relate them: element counts, contiguous
+// strides, negative dims, and broadcasting.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <ostream>
+#include <string_view>
+#include <vector>
+
+namespace heed {
+
+// A shape is a list of sizes, outermost first: [B, T, C]. It is a std::vector
+// with a name of its own so that `os << shape` prints "[2, 3]" wherever it is used.
+struct Shape : std::vector<int64_t> {
+  using std::vector<int64_t>::vector;
+  Shape(std::vector<int64_t> v) : std::vector<int64_t>(std::move(v)) {}
+};
+using Strides = std::vector<int64_t>;
+
+std::ostream& operator<<(std::ostream& os, const Shape& s);
+
+// Product of the sizes; 1 for a 0-d (scalar) shape.
+int64_t numel(const Shape& s);
+
+// Row-major strides: the last dim moves fastest. [2, 3, 4] -> [12, 4, 1].
+Strides contiguous_strides(const Shape& s);
+
+// Turns a possibly negative dim (-1 is the last) into 0..ndim-1, or throws an
+// IndexError that names `op`. With ndim == 0 the valid dims are -1 and 0, as in PyTorch.
+int64_t wrap_dim(std::string_view op, int64_t dim, int64_t ndim);
+
+// The shape two operands broadcast to (NumPy rules: align the trailing dims;
+// each pair must be equal or one of them 1). Throws a ShapeError naming `op`.
+Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b);
+
+// Checks that every size is >= 0; `op` names the caller in the error.
+void check_sizes(std::string_view op, const Shape& s);
+
+}  // namespace heed

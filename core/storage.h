@@ -1,0 +1,40 @@
+// Storage: one reference-counted block of memory that any number of tensors
+// (a base and its views) look into through their own shape, strides and offset.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace heed {
+
+class Storage {
+ public:
+  // 64-byte aligned (one cache line, any SIMD width). Zero-filled unless the caller
+  // is about to overwrite every byte anyway (Tensor::empty, most kernels' outputs).
+  explicit Storage(size_t nbytes, bool zero_fill = true);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() { return data_; }
+  const void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+
+  // The version counter. Every in-place write bumps it; autograd records it when
+  // it saves a tensor for backward and checks it is unchanged when it uses it.
+  // It lives here, on the memory, so a write through any view is seen.
+  uint64_t version() const { return version_; }
+  void bump_version() { ++version_; }
+
+  // Bytes held by all live storages: tests use it to prove a finished graph frees
+  // its memory (run many iterations; the number must not grow).
+  static int64_t live_bytes();
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  uint64_t version_ = 0;
+};
+
+}  // namespace heed

@@ -1,0 +1,174 @@
+#include "heed/core/tensor.h"
+
+#include "heed/autograd/grad_mode.h"
+#include "heed/autograd/node.h"
+#include "heed/core/iterate.h"
+
+namespace heed {
+
+Tensor make_tensor(const Shape& shape, DType dtype, bool zero_fill) {
+  check_sizes("tensor", shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(numel(shape) * element_size(dtype), zero_fill);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor make_view(const Tensor& t, Shape shape, Strides strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.impl().storage;
+  impl->shape = std::move(shape);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = t.dtype();
+  return Tensor(std::move(impl));
+}
+
+// ---- literals ----------------------------------------------------------------
+
+namespace {
+// Finds the shape of a nested list, checking every level is rectangular.
+void nested_shape(const NestedValues& v, size_t depth, Shape& shape) {
+  if (v.is_scalar) {
+    if (depth != shape.size())
+      throw ShapeError(msg("Tensor: nested list is ragged: a number at depth ", depth,
+                           " where lists of depth ", shape.size(), " were seen"));
+    return;
+  }
+  if (depth == shape.size()) {
+    shape.push_back(static_cast<int64_t>(v.items.size()));
+  } else if (shape[depth] != static_cast<int64_t>(v.items.size())) {
+    throw ShapeError(msg("Tensor: nested list is ragged: a list of ", v.items.size(),
+                         " items at depth ", depth, " where ", shape[depth], " were seen"));
+  }
+  for (const NestedValues& item : v.items) nested_shape(item, depth + 1, shape);
+}
+
+void nested_flatten(const NestedValues& v, std::vector<double>& out) {
+  if (v.is_scalar) {
+    out.push_back(v.value);
+    return;
+  }
+  for (const NestedValues& item : v.items) nested_flatten(item, out);
+}
+}  // namespace
+
+Tensor::Tensor(std::initializer_list<NestedValues> list, DType dtype) {
+  NestedValues values(list);
+  Shape shape;
+  nested_shape(values, 0, shape);
+  std::vector<double> flat;
+  nested_flatten(values, flat);
+  Tensor t = make_tensor(shape, dtype, /*zero_fill=*/false);
+  dispatch(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    T* p = t.data_ptr<T>();
+    for (size_t i = 0; i < flat.size(); ++i) p[i] = static_cast<T>(flat[i]);
+  });
+  impl_ = t.impl_;
+}
+
+// ---- what it is --------------------------------------------------------------
+
+TensorImpl& Tensor::impl() const {
+  if (!impl_) throw ValueError("Tensor: this tensor is undefined (default-constructed or an absent grad)");
+  return *impl_;
+}
+
+int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim("size", d, dim())]; }
+
+bool Tensor::is_contiguous() const {
+  // Size-1 dims may have any stride: no step is ever taken along them.
+  int64_t expected = 1;
+  for (int64_t d = dim() - 1; d >= 0; --d) {
+    if (shape()[d] == 1) continue;
+    if (strides()[d] != expected) return false;
+    expected *= shape()[d];
+  }
+  return true;
+}
+
+bool Tensor::shares_storage(const Tensor& other) const {
+  return impl().storage == other.impl().storage;
+}
+
+// ---- element access ----------------------------------------------------------
+
+void* Tensor::raw_data_ptr() {
+  return static_cast<char*>(impl().storage->data()) + offset() * element_size(dtype());
+}
+const void* Tensor::raw_data_ptr() const { return const_cast<Tensor*>(this)->raw_data_ptr(); }
+
+double Tensor::at(const std::vector<int64_t>& index) const {
+  if (static_cast<int64_t>(index.size()) != dim())
+    throw IndexError(msg("at: ", index.size(), " indices given for a tensor of shape ", shape(),
+                         "; give one per dim"));
+  int64_t pos = offset();
+  for (int64_t d = 0; d < dim(); ++d) {
+    int64_t i = index[d], n = shape()[d];
+    if (i < -n || i >= n)
+      throw IndexError(msg("at: index ", i, " is out of range for dim ", d, " of size ", n,
+                           " (shape ", shape(), ")"));
+    pos += (i < 0 ? i + n : i) * strides()[d];
+  }
+  return dispatch(dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    return static_cast<double>(static_cast<const T*>(impl().storage->data())[pos]);
+  });
+}
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw ValueError(msg("item: tensor has shape ", shape(), " (", numel(),
+                         " elements); item() needs exactly one"));
+  return at(std::vector<int64_t>(dim(), 0));
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  std::vector<T> out(numel());
+  dispatch(dtype(), [&](auto tag) {
+    using S = decltype(tag);
+    const S* src = data_ptr<S>();
+    // Walk this tensor's strides and a contiguous destination side by side.
+    Strides dst = contiguous_strides(shape());
+    for_each_offset<2>(shape(), {&strides(), &dst},
+                       [&](int64_t i, int64_t o) { out[o] = static_cast<T>(src[i]); });
+  });
+  return out;
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
+
+// ---- autograd ------------------------------------------------------------------
+
+bool Tensor::requires_grad() const { return impl().requires_grad || impl().grad_fn != nullptr; }
+
+Tensor& Tensor::requires_grad_(bool on) {
+  if (!is_leaf())
+    throw AutogradError(msg("requires_grad_: only leaf tensors can be flagged; this one was made by '",
+                            impl().grad_fn->name(), "' and follows its inputs (detach() makes a new leaf)"));
+  if (on && !is_floating(dtype()))
+    throw DTypeError(msg("requires_grad_: tensor has dtype ", dtype(),
+                         "; only floating dtypes (float32, float64) can require grad"));
+  impl().requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
+
+void Tensor::set_grad(const Tensor& g) {
+  if (g.defined() && (g.shape() != shape() || g.dtype() != dtype()))
+    throw ShapeError(msg("set_grad: grad has shape ", g.shape(), " (", g.dtype(), "), tensor has ",
+                         shape(), " (", dtype(), "); they must match"));
+  impl().grad = g.defined() ? g.impl_ptr() : nullptr;
+}
+
+void Tensor::zero_grad() { impl().grad = nullptr; }
+
+Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
+
+}  // namespace heed

@@ -1,0 +1,204 @@
+// Tensor: heed's n-dimensional array and the handle autograd hangs off.
+//
+// A Tensor is a cheap handle, like torch::Tensor: copying one aliases the same
+// data. Everything about the array lives in a TensorImpl shared by the copies:
+//
+//   Tensor a = Tensor::randn({2, 3});
+//   Tensor b = a;            // same impl, same storage: b.data_ptr() == a.data_ptr()
+//   Tensor t = a.t();        // a view: its own impl (strides swapped), the same storage
+//
+// Element (i, j, k) of a tensor lives at storage[offset + i*strides[0] + j*strides[1] + k*strides[2]],
+// so transpose, permute, slice, select, expand and reshape-of-contiguous are views:
+// they build a new shape/strides/offset over the same storage and copy nothing.
+//
+// Autograd: a tensor made by an op while grad mode is on and an input requires
+// grad gets a grad_fn, the graph node that knows how to send its gradient back
+// to the inputs (autograd/node.h). Leaves (made by factories) have none; set
+// requires_grad_() on a leaf and backward() accumulates into its grad().
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "heed/core/dtype.h"
+#include "heed/core/error.h"
+#include "heed/core/shape.h"
+#include "heed/core/storage.h"
+
+namespace heed {
+
+class Node;
+class Tensor;
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Strides strides;       // in elements, not bytes; 0 for a dim made by expand
+  int64_t offset = 0;    // in elements
+  DType dtype = kFloat32;
+
+  // Autograd state. A node never owns the tensor that owns it (it saves detached
+  // aliases instead, see SavedTensor), so there are no reference cycles.
+  bool requires_grad = false;               // set on leaves by the user
+  std::shared_ptr<Node> grad_fn;            // the op that made this tensor; null on leaves
+  std::shared_ptr<TensorImpl> grad;         // accumulated by backward() on leaves
+  std::weak_ptr<Node> grad_accumulator;     // a leaf's AccumulateGrad node, shared by all its uses
+};
+
+// Nested lists of numbers, so a tensor can be written as a literal:
+//   Tensor x({{1, 2, 3}, {4, 5, 6}});   // shape [2, 3]
+// Each level must be a rectangular list; Tensor's constructor checks it.
+struct NestedValues {
+  NestedValues(double v) : value(v), is_scalar(true) {}
+  NestedValues(std::initializer_list<NestedValues> l) : items(l) {}
+  double value = 0;
+  bool is_scalar = false;
+  std::vector<NestedValues> items;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;  // an undefined tensor: defined() is false (like an empty optional)
+  Tensor(std::initializer_list<NestedValues> values, DType dtype = kFloat32);
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // ---- factories (core/factories.cpp) -----------------------------------
+  static Tensor empty(const Shape& shape, DType dtype = kFloat32);  // uninitialized
+  static Tensor zeros(const Shape& shape, DType dtype = kFloat32);
+  static Tensor ones(const Shape& shape, DType dtype = kFloat32);
+  static Tensor full(const Shape& shape, double value, DType dtype = kFloat32);
+  static Tensor scalar(double value, DType dtype = kFloat32);  // 0-d
+  static Tensor arange(double end, DType dtype = kFloat32);
+  static Tensor arange(double start, double end, double step = 1, DType dtype = kFloat32);
+  static Tensor linspace(double start, double end, int64_t steps, DType dtype = kFloat32);
+  static Tensor eye(int64_t n, DType dtype = kFloat32);
+  // Random factories draw from the global generator (core/random.h: manual_seed).
+  static Tensor rand(const Shape& shape, DType dtype = kFloat32);    // uniform [0, 1)
+  static Tensor randn(const Shape& shape, DType dtype = kFloat32);   // standard normal
+  static Tensor randint(int64_t low, int64_t high, const Shape& shape);  // int64 in [low, high)
+  static Tensor from_vector(const std::vector<float>& v, const Shape& shape);
+  static Tensor from_vector(const std::vector<double>& v, const Shape& shape);
+  static Tensor from_vector(const std::vector<int64_t>& v, const Shape& shape);
+  static Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
+  static Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
+
+  // ---- what it is ---------------------------------------------------------
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const { return impl().shape; }
+  int64_t size(int64_t dim) const;  // negative dims count from the end
+  const Strides& strides() const { return impl().strides; }
+  int64_t offset() const { return impl().offset; }
+  int64_t dim() const { return static_cast<int64_t>(impl().shape.size()); }
+  int64_t numel() const { return heed::numel(impl().shape); }
+  DType dtype() const { return impl().dtype; }
+  bool is_contiguous() const;
+  // True when both handles look at the same memory block (a view and its base do).
+  bool shares_storage(const Tensor& other) const;
+  uint64_t version() const { return impl().storage->version(); }
+
+  // ---- element access -----------------------------------------------------
+  // Pointer to element 0 (offset applied). T must match dtype(): a DTypeError otherwise.
+  template <class T> T* data_ptr();
+  template <class T> const T* data_ptr() const;
+  void* raw_data_ptr();
+  const void* raw_data_ptr() const;
+  double item() const;                              // the one element of a 1-element tensor
+  template <class T> T item() const { return static_cast<T>(item()); }
+  double at(const std::vector<int64_t>& index) const;  // bounds-checked; negative indices count from the end
+  template <class T = float> std::vector<T> to_vector() const;  // row-major copy, converted to T
+
+  // ---- autograd -----------------------------------------------------------
+  bool requires_grad() const;          // a leaf that asked for it, or any tensor with a grad_fn
+  Tensor& requires_grad_(bool on = true);  // leaves only, floating dtypes only
+  bool is_leaf() const { return impl().grad_fn == nullptr; }
+  Tensor grad() const;                 // undefined until backward() writes it
+  void set_grad(const Tensor& g);      // optimizers and tests; g must have this shape and dtype
+  void zero_grad();                    // drops grad; the next backward() writes a fresh one
+  const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
+  // Runs reverse-mode autodiff from this tensor (autograd/engine.cpp). A scalar
+  // needs no grad argument (it is 1); any other shape needs one of its shape.
+  void backward(const Tensor& grad = {}, bool retain_graph = false) const;
+  Tensor detach() const;  // same storage, no grad_fn, requires_grad false
+
+  // ---- copies and conversions (ops/copy.cpp) --------------------------------
+  Tensor clone() const;             // a fresh contiguous copy, differentiable
+  Tensor contiguous() const;        // this tensor if already contiguous, else a copy
+  Tensor to(DType dtype) const;     // this tensor if dtype matches, else a converted copy
+
+  // ---- views (ops/shape.cpp); they share storage with this tensor ------------
+  Tensor reshape(const Shape& shape) const;   // a view when possible, else a copy; one size may be -1
+  Tensor view(const Shape& shape) const;      // like reshape but never copies (ShapeError instead)
+  Tensor flatten() const { return reshape({-1}); }
+  Tensor transpose(int64_t d0, int64_t d1) const;
+  Tensor t() const;                           // transpose of a 2-D tensor
+  Tensor permute(const std::vector<int64_t>& dims) const;
+  Tensor squeeze() const;                     // removes every size-1 dim
+  Tensor squeeze(int64_t dim) const;          // removes dim if its size is 1
+  Tensor unsqueeze(int64_t dim) const;
+  Tensor expand(const Shape& shape) const;    // size-1 dims repeat with stride 0; -1 keeps a size
+  Tensor slice(int64_t dim, int64_t start, int64_t end, int64_t step = 1) const;
+  Tensor select(int64_t dim, int64_t index) const;  // removes dim
+  Tensor narrow(int64_t dim, int64_t start, int64_t length) const {
+    return slice(dim, start, start + length);
+  }
+
+  // ---- common math as methods, for PyTorch's x.sum() style (ops/*.cpp) ----
+  Tensor sum() const;
+  Tensor sum(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor max() const;
+  Tensor max(int64_t dim, bool keepdim = false) const;
+  Tensor min() const;
+  Tensor min(int64_t dim, bool keepdim = false) const;
+  Tensor argmax(int64_t dim, bool keepdim = false) const;
+  Tensor matmul(const Tensor& other) const;
+  Tensor pow(double exponent) const;
+  Tensor softmax(int64_t dim) const;
+  Tensor log_softmax(int64_t dim) const;
+
+  // ---- in-place writes (core/inplace.cpp) -------------------------------------
+  // Each bumps the version counter. On a tensor that requires grad they need grad
+  // mode off (NoGradGuard): autograd does not record them, so with grad mode on
+  // they would silently break the gradient. Optimizers update under NoGradGuard.
+  Tensor& fill_(double value);
+  Tensor& zero_() { return fill_(0); }
+  Tensor& copy_(const Tensor& src);                        // src broadcasts to this shape
+  Tensor& add_(const Tensor& other, double alpha = 1.0);   // this += alpha * other
+  Tensor& mul_(double factor);
+
+  TensorImpl& impl() const;  // the shared state; throws if undefined
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+// Prints like PyTorch: tensor([[ 0.1000, -2.0000], ...], dtype=float64, grad_fn=<tanh>)
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+std::string to_string(const Tensor& t);
+
+// Builds a fresh contiguous tensor over new storage (the factories and every
+// kernel's output start here). zero_fill=false when the caller writes every element.
+Tensor make_tensor(const Shape& shape, DType dtype, bool zero_fill = true);
+// A view of t's storage with the given geometry (the shape ops use it).
+Tensor make_view(const Tensor& t, Shape shape, Strides strides, int64_t offset);
+
+// ---- template definitions -------------------------------------------------
+
+template <class T>
+T* Tensor::data_ptr() {
+  if (dtype() != dtype_of<T>())
+    throw DTypeError(msg("data_ptr: tensor has dtype ", dtype(), ", asked for ", dtype_of<T>()));
+  return static_cast<T*>(impl().storage->data()) + impl().offset;
+}
+template <class T>
+const T* Tensor::data_ptr() const {
+  return const_cast<Tensor*>(this)->data_ptr<T>();
+}
+
+}  // namespace heed

@@ -1,0 +1,28 @@
+// heed: a small deep-learning framework in C++20.
+//
+//   #include <heed/heed.h>
+//   using namespace heed;
+//
+//   manual_seed(0);
+//   Tensor w = Tensor::randn({3, 1}).requires_grad_();
+//   Tensor x = Tensor::randn({8, 3});
+//   Tensor loss = matmul(x, w).pow(2).mean();
+//   loss.backward();                       // w.grad() now holds d loss / d w
+//
+// The tour of the code, bottom up:
+//   core/      storage, shape and strides, the Tensor handle, factories, printing
+//   autograd/  graph nodes, the backward engine, no-grad mode, gradcheck
+//   ops/       every differentiable op, each with its backward (ops/ops.h)
+//   nn/        modules and layers;  optim/  optimizers
+#pragma once
+
+#include "heed/autograd/engine.h"
+#include "heed/autograd/grad_mode.h"
+#include "heed/autograd/gradcheck.h"
+#include "heed/autograd/node.h"
+#include "heed/core/dtype.h"
+#include "heed/core/error.h"
+#include "heed/core/random.h"
+#include "heed/core/shape.h"
+#include "heed/core/tensor.h"
+#include "heed/ops/ops.h"

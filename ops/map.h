@@ -1,0 +1,76 @@
+// The two loops behind every elementwise op: map one tensor, or map two
+// tensors broadcast together, into a fresh contiguous result. Kernels pass a
+// generic lambda, so one definition serves float and double:
+//
+//   Tensor y = unary_map("exp", x, [](auto v) { return std::exp(v); });
+//   Tensor z = binary_map("mul", a, b, [](auto p, auto q) { return p * q; });
+#pragma once
+
+#include <string_view>
+
+#include "heed/core/iterate.h"
+#include "heed/core/tensor.h"
+
+namespace heed {
+
+// Throws a DTypeError naming op unless t has a floating dtype.
+void check_floating(std::string_view op, const Tensor& t);
+// Throws unless a and b have the same dtype (heed never promotes silently).
+void check_same_dtype(std::string_view op, const Tensor& a, const Tensor& b);
+
+template <class F>
+Tensor unary_map(std::string_view op, const Tensor& x, F f) {
+  check_floating(op, x);
+  Tensor y = make_tensor(x.shape(), x.dtype(), /*zero_fill=*/false);
+  dispatch_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = x.data_ptr<T>();
+    T* out = y.data_ptr<T>();
+    if (x.is_contiguous()) {  // the common case: one flat, vectorizable loop
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain)
+      for (int64_t i = 0; i < x.numel(); ++i) out[i] = static_cast<T>(f(in[i]));
+    } else {
+      for_each_offset<2>(x.shape(), {&x.strides(), &y.strides()},
+                         [&](int64_t i, int64_t o) { out[o] = static_cast<T>(f(in[i])); });
+    }
+  });
+  return y;
+}
+
+// Strides of t seen as a tensor of shape `to` (which t's shape broadcasts to):
+// leading missing dims and repeated size-1 dims get stride 0.
+Strides broadcast_strides(const Tensor& t, const Shape& to);
+
+template <class F>
+Tensor binary_map(std::string_view op, const Tensor& a, const Tensor& b, F f) {
+  check_floating(op, a);
+  check_same_dtype(op, a, b);
+  Shape shape = broadcast_shapes(op, a.shape(), b.shape());
+  Tensor y = make_tensor(shape, a.dtype(), /*zero_fill=*/false);
+  dispatch_floating(a.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa = a.data_ptr<T>();
+    const T* pb = b.data_ptr<T>();
+    T* out = y.data_ptr<T>();
+    if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
+#pragma omp parallel for schedule(static) if (y.numel() >= kParallelGrain)
+      for (int64_t i = 0; i < y.numel(); ++i) out[i] = static_cast<T>(f(pa[i], pb[i]));
+    } else {
+      Strides sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+      for_each_offset<3>(shape, {&sa, &sb, &y.strides()}, [&](int64_t i, int64_t j, int64_t o) {
+        out[o] = static_cast<T>(f(pa[i], pb[j]));
+      });
+    }
+  });
+  return y;
+}
+
+}  // namespace heed
+
+namespace heed {
+
+// dst[i] = src[i] for every element, converting dtype, with src broadcast to
+// dst's shape; both may be strided views. No autograd: the ops above it record.
+void copy_elements(const Tensor& dst, const Tensor& src);
+
+}  // namespace heed

@@ -1,0 +1,34 @@
+// Reductions: over all elements, or along some dims (negative dims count from
+// the end) with keepdim choosing whether the reduced dims stay as size 1.
+#pragma once
+
+#include <vector>
+
+#include "heed/core/tensor.h"
+
+namespace heed {
+
+Tensor sum(const Tensor& x);                                          // dx = dy, broadcast
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);                                         // dx = dy / n
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+// max and min: the gradient goes to the elements equal to the result, split evenly
+// among ties (like torch.amax); with no ties, to the one arg-max element.
+Tensor max(const Tensor& x);
+Tensor max(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor min(const Tensor& x);
+Tensor min(const Tensor& x, int64_t dim, bool keepdim = false);
+// Variance with Bessel's correction by default (correction = 1, like torch.var):
+// var = sum((x - mean)^2) / (n - correction);   dx = dy 2 (x - mean) / (n - correction)
+Tensor var(const Tensor& x, int64_t correction = 1);
+Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false,
+           int64_t correction = 1);
+// Index of the largest element along dim (the first one on ties); int64, no gradient.
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
+
+// Sums g down to `shape` (which g's shape must broadcast from): the backward of
+// every broadcasting op uses it to undo the broadcast. Not differentiable itself.
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+}  // namespace heed

@@ -1,0 +1,275 @@
+// Shape ops. The views build new shape/strides/offset over the same storage;
+// their backward maps the gradient back to the input's shape. The copies
+// (clone, contiguous, to) make fresh memory.
+#include "heed/ops/view.h"
+
+#include <algorithm>
+
+#include "heed/autograd/node.h"
+#include "heed/ops/map.h"
+#include "heed/ops/reduce.h"
+
+namespace heed {
+
+namespace {
+
+// The shape `shape` asks for, with its one -1 (if any) filled in so that the
+// element count is n.
+Shape infer_shape(const char* op, const Shape& from, const Shape& shape) {
+  Shape out = shape;
+  int64_t known = 1, infer_at = -1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == -1) {
+      if (infer_at >= 0) throw ShapeError(msg(op, ": shape ", shape, " has more than one -1"));
+      infer_at = static_cast<int64_t>(i);
+    } else if (out[i] < 0) {
+      throw ShapeError(msg(op, ": shape ", shape, " has a negative size"));
+    } else {
+      known *= out[i];
+    }
+  }
+  int64_t n = numel(from);
+  if (infer_at >= 0) {
+    if (known == 0 || n % known != 0)
+      throw ShapeError(msg(op, ": cannot reshape ", from, " (", n, " elements) into ", shape));
+    out[infer_at] = n / known;
+  } else if (known != n) {
+    throw ShapeError(msg(op, ": cannot reshape ", from, " (", n, " elements) into ", shape, " (",
+                         known, " elements); the element counts must match"));
+  }
+  return out;
+}
+
+// Records a view op whose backward is `back(dy)` (a gradient of the input's shape).
+template <class Back>
+Tensor record_view(const char* name, const Tensor& x, Tensor y, Back back) {
+  if (!needs_grad({x})) return y;
+  return record(name, y, {x}, [back](const Tensor& dy) -> TensorList { return {back(dy)}; });
+}
+
+}  // namespace
+
+// y = x viewed as `shape`;  dx = dy reshaped to x's shape
+Tensor view(const Tensor& x, const Shape& shape) {
+  Shape s = infer_shape("view", x.shape(), shape);
+  if (!x.is_contiguous())
+    throw ShapeError(msg("view: the input of shape ", x.shape(), " is not contiguous, so it cannot ",
+                         "be viewed as ", s, " without a copy; use reshape() (which copies) or ",
+                         "contiguous() first"));
+  Tensor y = make_view(x, s, contiguous_strides(s), x.offset());
+  Shape xs = x.shape();
+  return record_view("view", x, y, [xs](const Tensor& dy) { return dy.reshape(xs); });
+}
+
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  return x.is_contiguous() ? view(x, shape) : view(contiguous(x), shape);
+}
+
+// y = x with dims d0 and d1 swapped;  dx = dy with them swapped back
+Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
+  d0 = wrap_dim("transpose", d0, x.dim());
+  d1 = wrap_dim("transpose", d1, x.dim());
+  if (x.dim() == 0) return x;  // a scalar is its own transpose
+  Shape s = x.shape();
+  Strides st = x.strides();
+  std::swap(s[d0], s[d1]);
+  std::swap(st[d0], st[d1]);
+  Tensor y = make_view(x, s, st, x.offset());
+  return record_view("transpose", x, y, [d0, d1](const Tensor& dy) { return dy.transpose(d0, d1); });
+}
+
+Tensor Tensor::t() const {
+  if (dim() != 2)
+    throw ShapeError(msg("t: input has shape ", shape(), "; t() needs a 2-D tensor (use transpose)"));
+  return heed::transpose(*this, 0, 1);
+}
+
+// y dim i = x dim dims[i];  dx = dy permuted by the inverse permutation
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
+  const int64_t n = x.dim();
+  if (static_cast<int64_t>(dims.size()) != n)
+    throw ShapeError(msg("permute: input has shape ", x.shape(), " (", n, " dims) but ", dims.size(),
+                         " dims were given; give each dim exactly once"));
+  std::vector<int64_t> inverse(n, -1);
+  Shape s(n);
+  Strides st(n);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t d = wrap_dim("permute", dims[i], n);
+    if (inverse[d] != -1)
+      throw ShapeError(msg("permute: dim ", d, " appears twice in the permutation; give each dim ",
+                           "exactly once (input shape ", x.shape(), ")"));
+    inverse[d] = i;
+    s[i] = x.shape()[d];
+    st[i] = x.strides()[d];
+  }
+  Tensor y = make_view(x, s, st, x.offset());
+  return record_view("permute", x, y, [inverse](const Tensor& dy) { return dy.permute(inverse); });
+}
+
+// y = x without its size-1 dims;  dx = dy reshaped back
+Tensor squeeze(const Tensor& x) {
+  Shape s;
+  Strides st;
+  for (int64_t d = 0; d < x.dim(); ++d)
+    if (x.shape()[d] != 1) {
+      s.push_back(x.shape()[d]);
+      st.push_back(x.strides()[d]);
+    }
+  Tensor y = make_view(x, s, st, x.offset());
+  Shape xs = x.shape();
+  return record_view("squeeze", x, y, [xs](const Tensor& dy) { return dy.reshape(xs); });
+}
+
+Tensor squeeze(const Tensor& x, int64_t dim) {
+  dim = wrap_dim("squeeze", dim, x.dim());
+  if (x.dim() == 0 || x.shape()[dim] != 1) return x;  // like PyTorch: a no-op, not an error
+  Shape s = x.shape();
+  Strides st = x.strides();
+  s.erase(s.begin() + dim);
+  st.erase(st.begin() + dim);
+  Tensor y = make_view(x, s, st, x.offset());
+  Shape xs = x.shape();
+  return record_view("squeeze", x, y, [xs](const Tensor& dy) { return dy.reshape(xs); });
+}
+
+// y = x with a size-1 dim inserted at `dim` (which may equal x.dim(): append)
+Tensor unsqueeze(const Tensor& x, int64_t dim) {
+  dim = wrap_dim("unsqueeze", dim, x.dim() + 1);
+  Shape s = x.shape();
+  Strides st = x.strides();
+  // Any stride works for a size-1 dim; this one keeps a contiguous tensor contiguous.
+  int64_t stride = dim < x.dim() ? s[dim] * st[dim] : 1;
+  s.insert(s.begin() + dim, 1);
+  st.insert(st.begin() + dim, stride);
+  Tensor y = make_view(x, s, st, x.offset());
+  Shape xs = x.shape();
+  return record_view("unsqueeze", x, y, [xs](const Tensor& dy) { return dy.reshape(xs); });
+}
+
+// y = x repeated along its size-1 dims (stride 0, no copy);  dx = sum_to(dy, x.shape)
+Tensor expand(const Tensor& x, const Shape& shape) {
+  const int64_t n = static_cast<int64_t>(shape.size()), lead = n - x.dim();
+  if (lead < 0)
+    throw ShapeError(msg("expand: cannot expand ", x.shape(), " to ", shape,
+                         ", which has fewer dims"));
+  Shape s(n);
+  Strides st(n, 0);  // new leading dims repeat: stride 0
+  for (int64_t d = 0; d < n; ++d) {
+    int64_t want = shape[d];
+    if (d < lead) {
+      if (want < 0) throw ShapeError(msg("expand: -1 is not allowed for a new leading dim (", shape, ")"));
+      s[d] = want;
+      continue;
+    }
+    int64_t have = x.shape()[d - lead];
+    if (want == -1 || want == have) {
+      s[d] = have;
+      st[d] = x.strides()[d - lead];
+    } else if (have == 1 && want >= 0) {
+      s[d] = want;  // stride stays 0: the one element repeats
+    } else {
+      throw ShapeError(msg("expand: cannot expand ", x.shape(), " to ", shape, ": dim ", d,
+                           " has size ", have, ", and only size-1 dims can be expanded"));
+    }
+  }
+  Tensor y = make_view(x, s, st, x.offset());
+  Shape xs = x.shape();
+  return record_view("expand", x, y, [xs](const Tensor& dy) { return sum_to(dy, xs); });
+}
+
+// y = x[start:end:step] along dim;  dx = zeros with dy written into that slice
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step) {
+  if (x.dim() == 0) throw IndexError("slice: cannot slice a 0-d tensor");
+  dim = wrap_dim("slice", dim, x.dim());
+  if (step <= 0) throw ValueError(msg("slice: step is ", step, "; it must be positive"));
+  const int64_t n = x.shape()[dim];
+  // Python slice rules: negative counts from the end, then clamp into [0, n].
+  auto clampi = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
+  start = clampi(start);
+  end = std::max(clampi(end), start);
+  Shape s = x.shape();
+  Strides st = x.strides();
+  s[dim] = (end - start + step - 1) / step;
+  st[dim] = x.strides()[dim] * step;
+  Tensor y = make_view(x, s, st, x.offset() + start * x.strides()[dim]);
+  Shape xs = x.shape();
+  DType dt = x.dtype();
+  return record_view("slice", x, y, [=](const Tensor& dy) {
+    Tensor dx = Tensor::zeros(xs, dt);
+    dx.slice(dim, start, end, step).copy_(dy);
+    return dx;
+  });
+}
+
+// y = x[..., index, ...] along dim (dim removed);  dx = zeros with dy written there
+Tensor select(const Tensor& x, int64_t dim, int64_t index) {
+  if (x.dim() == 0) throw IndexError("select: cannot select from a 0-d tensor");
+  dim = wrap_dim("select", dim, x.dim());
+  const int64_t n = x.shape()[dim];
+  if (index < -n || index >= n)
+    throw IndexError(msg("select: index ", index, " is out of range for dim ", dim, " of size ", n,
+                         " (shape ", x.shape(), ")"));
+  if (index < 0) index += n;
+  Shape s = x.shape();
+  Strides st = x.strides();
+  s.erase(s.begin() + dim);
+  st.erase(st.begin() + dim);
+  Tensor y = make_view(x, s, st, x.offset() + index * x.strides()[dim]);
+  Shape xs = x.shape();
+  DType dt = x.dtype();
+  return record_view("select", x, y, [=](const Tensor& dy) {
+    Tensor dx = Tensor::zeros(xs, dt);
+    dx.select(dim, index).copy_(dy);
+    return dx;
+  });
+}
+
+// ---- copies -------------------------------------------------------------------
+
+namespace {
+Tensor copy_as(const Tensor& x, DType dtype) {
+  Tensor y = make_tensor(x.shape(), dtype, /*zero_fill=*/false);
+  copy_elements(y, x);
+  return y;
+}
+}  // namespace
+
+// y = a contiguous copy of x;  dx = dy
+Tensor clone(const Tensor& x) {
+  Tensor y = copy_as(x, x.dtype());
+  return record_view("clone", x, y, [](const Tensor& dy) { return dy; });
+}
+
+Tensor contiguous(const Tensor& x) {
+  if (x.is_contiguous()) return x;
+  Tensor y = copy_as(x, x.dtype());
+  return record_view("contiguous", x, y, [](const Tensor& dy) { return dy; });
+}
+
+// y = x converted to dtype;  dx = dy converted back (float <-> float only: an int64
+// result cannot carry a gradient)
+Tensor to(const Tensor& x, DType dtype) {
+  if (x.dtype() == dtype) return x;
+  Tensor y = copy_as(x, dtype);
+  if (!is_floating(dtype)) return y;
+  DType from = x.dtype();
+  return record_view("to", x, y, [from](const Tensor& dy) { return dy.to(from); });
+}
+
+// ---- the Tensor methods that forward here -----------------------------------------
+
+Tensor Tensor::reshape(const Shape& s) const { return heed::reshape(*this, s); }
+Tensor Tensor::view(const Shape& s) const { return heed::view(*this, s); }
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const { return heed::transpose(*this, d0, d1); }
+Tensor Tensor::permute(const std::vector<int64_t>& dims) const { return heed::permute(*this, dims); }
+Tensor Tensor::squeeze() const { return heed::squeeze(*this); }
+Tensor Tensor::squeeze(int64_t d) const { return heed::squeeze(*this, d); }
+Tensor Tensor::unsqueeze(int64_t d) const { return heed::unsqueeze(*this, d); }
+Tensor Tensor::expand(const Shape& s) const { return heed::expand(*this, s); }
+Tensor Tensor::slice(int64_t d, int64_t a, int64_t b, int64_t step) const { return heed::slice(*this, d, a, b, step); }
+Tensor Tensor::select(int64_t d, int64_t i) const { return heed::select(*this, d, i); }
+Tensor Tensor::clone() const { return heed::clone(*this); }
+Tensor Tensor::contiguous() const { return heed::contiguous(*this); }
+Tensor Tensor::to(DType dtype) const { return heed::to(*this, dtype); }
+
+}  // namespace heed
