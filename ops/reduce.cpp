@@ -1,21 +1,426 @@
-// STUB: being written (reductions). Every function throws until then.
+// Reductions: sum, mean, max, min, var, argmax, argmin, and sum_to.
+//
+// Every reduction here is the same problem in disguise. View the input as
+// [O, R, I] (outer, reduced, inner): the reduced dims in the middle, the kept dims
+// split around them. The output is [O, I], and output element (o, i) combines the
+// R elements x[o, :, i]. Two ways to get that view:
+//   - x is contiguous and the reduced dims sit next to each other: it already is
+//     that view (sum over dim 1 of [B, T, C] is O = B, R = T, I = C), no copy;
+//   - otherwise permute the reduced dims to the end and copy: [O, R, 1].
+// One kernel (run_reduction) then walks the view, and each op only says how to
+// start, add to, merge and finish its accumulator.
 #include "heed/ops/reduce.h"
+
+#include <algorithm>
+#include <type_traits>
+
+#include "heed/autograd/node.h"
+#include "heed/core/iterate.h"
+#include "heed/ops/elementwise.h"
+#include "heed/ops/map.h"
+
 namespace heed {
-#define HEED_TODO throw Error("reduce: not implemented yet")
-Tensor sum(const Tensor&) { HEED_TODO; }
-Tensor sum(const Tensor&, const std::vector<int64_t>&, bool) { HEED_TODO; }
-Tensor mean(const Tensor&) { HEED_TODO; }
-Tensor mean(const Tensor&, const std::vector<int64_t>&, bool) { HEED_TODO; }
-Tensor max(const Tensor&) { HEED_TODO; }
-Tensor max(const Tensor&, int64_t, bool) { HEED_TODO; }
-Tensor min(const Tensor&) { HEED_TODO; }
-Tensor min(const Tensor&, int64_t, bool) { HEED_TODO; }
-Tensor var(const Tensor&, int64_t) { HEED_TODO; }
-Tensor var(const Tensor&, const std::vector<int64_t>&, bool, int64_t) { HEED_TODO; }
-Tensor argmax(const Tensor&, int64_t, bool) { HEED_TODO; }
-Tensor argmin(const Tensor&, int64_t, bool) { HEED_TODO; }
-Tensor sum_to(const Tensor& g, const Shape& s) { if (g.shape() == s) return g; HEED_TODO; }
+
+namespace {
+
+// ---- which dims, and the [O, R, I] view -------------------------------------------
+
+// The dims to reduce, wrapped into [0, ndim) and sorted. A repeated dim is a
+// ValueError. A 0-d tensor accepts dim 0 or -1 (as in PyTorch) but has no dim to
+// walk, so the list comes back empty: its one element is reduced over nothing.
+std::vector<int64_t> reduce_dims(const char* op, const Tensor& x, const std::vector<int64_t>& dims) {
+  std::vector<int64_t> out;
+  for (int64_t d : dims) {
+    int64_t w = wrap_dim(op, d, x.dim());
+    if (std::find(out.begin(), out.end(), w) != out.end())
+      throw ValueError(msg(op, ": dim ", w, " appears more than once in dims ", Shape(dims),
+                           " (input shape ", x.shape(), "); list each dim once"));
+    out.push_back(w);
+  }
+  if (x.dim() == 0) out.clear();
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<int64_t> all_dims(const Tensor& x) {
+  std::vector<int64_t> d(x.dim());
+  for (int64_t i = 0; i < x.dim(); ++i) d[i] = i;
+  return d;
+}
+
+// x's shape with the reduced dims set to 1 (keepdim) or removed.
+Shape reduced_shape(const Shape& s, const std::vector<int64_t>& dims, bool keepdim) {
+  Shape out;
+  for (int64_t d = 0; d < static_cast<int64_t>(s.size()); ++d) {
+    bool reduced = std::binary_search(dims.begin(), dims.end(), d);
+    if (!reduced) out.push_back(s[d]);
+    else if (keepdim) out.push_back(1);
+  }
+  return out;
+}
+
+// The input seen as [outer, reduced, inner]: element (o, r, i) is
+// data[(o * reduced + r) * inner + i], and data is contiguous. The output, [outer,
+// inner] row-major, lists the kept dims in their original order, which is exactly
+// the layout of a contiguous tensor of reduced_shape(...).
+struct Reduction {
+  Tensor data;
+  int64_t outer = 1, reduced = 1, inner = 1;
+};
+
+// dims: sorted, from reduce_dims. No autograd is recorded here: x is detached first.
+Reduction plan_reduction(const Tensor& x, const std::vector<int64_t>& dims) {
+  Tensor xd = x.detach();
+  const Shape& s = x.shape();
+  const int64_t nd = x.dim();
+  Reduction p;
+  for (int64_t d : dims) p.reduced *= s[d];
+
+  // The reduced dims form one run [first, last] when there is no gap between them.
+  bool one_run = dims.empty() || dims.back() - dims.front() + 1 == static_cast<int64_t>(dims.size());
+  if (xd.is_contiguous() && one_run) {
+    const int64_t first = dims.empty() ? nd : dims.front();
+    const int64_t last = dims.empty() ? nd : dims.back() + 1;
+    for (int64_t d = 0; d < first; ++d) p.outer *= s[d];
+    for (int64_t d = last; d < nd; ++d) p.inner *= s[d];
+    p.data = xd;
+    return p;
+  }
+  // Move the reduced dims to the end (kept dims first, in order), then make it
+  // contiguous: a no-op when the permuted view happens to be contiguous already
+  // (summing x.t() over its dim 0 is summing x over its dim 1).
+  std::vector<int64_t> order;
+  for (int64_t d = 0; d < nd; ++d)
+    if (!std::binary_search(dims.begin(), dims.end(), d)) {
+      order.push_back(d);
+      p.outer *= s[d];
+    }
+  order.insert(order.end(), dims.begin(), dims.end());
+  p.data = xd.permute(order).contiguous();
+  return p;
+}
+
+// ---- the one reduction kernel -------------------------------------------------------
+
+// Inner columns reduced together by one task when inner > 1. Walking r in the outer
+// loop and a block of columns in the inner one reads each row of the block
+// contiguously; walking one column at a time would jump `inner` elements per step.
+constexpr int64_t kColumnBlock = 64;
+
+// A full reduction has a single output, so splitting outputs across threads gives
+// no parallelism. Instead [0, n) is cut into chunks of at least kParallelGrain
+// elements, each chunk is reduced on its own thread into partial[c], and the
+// partials are merged in chunk order. The chunk count depends only on n, not on
+// the number of threads, so the result is the same on any machine, and "first
+// index on ties" still holds (an earlier chunk holds earlier indices).
+template <class T, class Op>
+typename Op::Acc reduce_flat(const T* in, int64_t n, const Op& op) {
+  using Acc = typename Op::Acc;
+  const int64_t chunks = std::clamp<int64_t>(n / kParallelGrain, 1, 256);
+  std::vector<Acc> partial(chunks);
+  // each c writes only partial[c]
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t begin = c * n / chunks, end = (c + 1) * n / chunks;
+    Acc a = op.start();
+    for (int64_t r = begin; r < end; ++r) op.add(a, in[r], r);
+    partial[c] = a;
+  }
+  Acc total = partial[0];
+  for (int64_t c = 1; c < chunks; ++c) op.merge(total, partial[c]);
+  return total;
+}
+
+// Runs `op` over the [O, R, I] view p: output element k = o * I + i gets
+// op.finish(acc, k) after op.add(acc, x[o, r, i], r) for r = 0..R-1.
+//
+// An Op has: using Acc = ...; Acc start(); add(Acc&, T value, int64_t r);
+// merge(Acc& a, const Acc& b) (b covers later r than a); finish(const Acc&, int64_t k).
+template <class T, class Op>
+void run_reduction(const Reduction& p, const Op& op) {
+  using Acc = typename Op::Acc;
+  const T* in = p.data.template data_ptr<T>();
+  const int64_t O = p.outer, R = p.reduced, I = p.inner;
+  const bool parallel = O * R * I >= kParallelGrain;
+
+  if (O * I == 1) {  // one output (a full reduction): split the run itself
+    op.finish(reduce_flat(in, R, op), 0);
+    return;
+  }
+  if (I == 1) {  // the common case: output o reduces the contiguous run in[o*R, (o+1)*R)
+    // each o writes only output o
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t o = 0; o < O; ++o) {
+      Acc a = op.start();
+      for (int64_t r = 0; r < R; ++r) op.add(a, in[o * R + r], r);
+      op.finish(a, o);
+    }
+    return;
+  }
+  // I > 1: a task is (o, a block of up to kColumnBlock columns); each task writes
+  // only its own outputs, so tasks run on any thread without colliding.
+  const int64_t blocks = (I + kColumnBlock - 1) / kColumnBlock;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t t = 0; t < O * blocks; ++t) {
+    const int64_t o = t / blocks, i0 = (t % blocks) * kColumnBlock;
+    const int64_t width = std::min(kColumnBlock, I - i0);
+    Acc acc[kColumnBlock];
+    for (int64_t j = 0; j < width; ++j) acc[j] = op.start();
+    for (int64_t r = 0; r < R; ++r) {
+      const T* row = in + (o * R + r) * I + i0;
+      for (int64_t j = 0; j < width; ++j) op.add(acc[j], row[j], r);
+    }
+    for (int64_t j = 0; j < width; ++j) op.finish(acc[j], o * I + i0 + j);
+  }
+}
+
+// ---- the ops' accumulators ------------------------------------------------------------
+
+// sum / divisor. Floats add up in double: a float32 running sum of a million
+// terms keeps only ~7 digits, so small terms added late would vanish. int64 sums
+// stay int64 (exact). divisor is 1 for sum, n for mean, n - correction for var.
+template <class T>
+struct SumOp {
+  using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
+  T* out;
+  double divisor = 1;
+  Acc start() const { return 0; }
+  void add(Acc& a, T v, int64_t) const { a += v; }
+  void merge(Acc& a, const Acc& b) const { a += b; }
+  void finish(const Acc& a, int64_t k) const {
+    if constexpr (std::is_integral_v<T>) out[k] = a;
+    else out[k] = static_cast<T>(a / divisor);
+  }
+};
+
+// The largest (kMax) or smallest element and its index. Ties keep the first index
+// (a later equal value is not "better"). NaN beats every number, so a NaN anywhere
+// makes the result NaN with the first NaN's index, as in PyTorch (v != v is the
+// NaN test that also compiles for int64, where it is always false).
+template <class T, bool kMax>
+struct ExtremeOp {
+  struct Acc {
+    T value{};
+    int64_t index = -1;  // -1: nothing seen yet
+  };
+  T* values = nullptr;          // either output may be absent
+  int64_t* indices = nullptr;
+  static bool better(T v, T best) {
+    if (v != v) return best == best;
+    return kMax ? v > best : v < best;
+  }
+  Acc start() const { return {}; }
+  void add(Acc& a, T v, int64_t r) const {
+    if (a.index < 0 || better(v, a.value)) a = {v, r};
+  }
+  void merge(Acc& a, const Acc& b) const {
+    if (b.index >= 0 && (a.index < 0 || better(b.value, a.value))) a = b;
+  }
+  void finish(const Acc& a, int64_t k) const {
+    if (values) values[k] = a.value;
+    if (indices) indices[k] = a.index;
+  }
+};
+
+// ---- raw reductions (no autograd), shared by the ops and their backwards ------------
+
+// sum over dims (sorted, from reduce_dims), divided by divisor.
+Tensor sum_raw(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, double divisor = 1) {
+  Reduction p = plan_reduction(x, dims);
+  Tensor y = make_tensor(reduced_shape(x.shape(), dims, keepdim), x.dtype(), /*zero_fill=*/false);
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    run_reduction<T>(p, SumOp<T>{y.data_ptr<T>(), divisor});
+  });
+  return y;
+}
+
+// The number of elements each output of a reduction over dims combines.
+int64_t reduced_count(const Tensor& x, const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= x.shape()[d];
+  return n;
+}
+
+// Puts the reduced dims back as size 1, so a gradient of the output's shape
+// broadcasts against the input. (With keepdim they are there already.)
+Tensor keep_dims(const Tensor& g, const std::vector<int64_t>& dims, bool keepdim) {
+  if (keepdim) return g;
+  Tensor out = g;
+  for (int64_t d : dims) out = out.unsqueeze(d);  // ascending, so each d is already its final place
+  return out;
+}
+
+// max, min, argmax and argmin of no elements have no value (sum has 0, mean NaN):
+// a ValueError, as in PyTorch. `full` picks the message for a reduction over everything.
+void check_not_empty(const char* op, const Tensor& x, const std::vector<int64_t>& dims, bool full) {
+  if (reduced_count(x, dims) != 0) return;
+  if (full)
+    throw ValueError(msg(op, ": the input of shape ", x.shape(), " is empty; the ", op,
+                         " of no elements is undefined"));
+  throw ValueError(msg(op, ": cannot reduce over a dim of size 0 (input shape ", x.shape(),
+                       ", dims ", Shape(dims), "); the ", op, " of no elements is undefined"));
+}
+
+// max and min share everything but the comparison.
+Tensor extreme(const char* op, bool is_max, const Tensor& x, const std::vector<int64_t>& dims_in,
+               bool keepdim, bool full) {
+  check_floating(op, x);
+  std::vector<int64_t> dims = reduce_dims(op, x, dims_in);
+  check_not_empty(op, x, dims, full);
+  Reduction p = plan_reduction(x, dims);
+  Tensor y = make_tensor(reduced_shape(x.shape(), dims, keepdim), x.dtype(), /*zero_fill=*/false);
+  dispatch_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if (is_max) run_reduction<T>(p, ExtremeOp<T, true>{y.data_ptr<T>(), nullptr});
+    else run_reduction<T>(p, ExtremeOp<T, false>{y.data_ptr<T>(), nullptr});
+  });
+  if (!needs_grad({x})) return y;
+
+  SavedTensor sx(x), sy(y);
+  return record(op, y, {x}, [=](const Tensor& dy) -> TensorList {
+    Tensor xv = sx.get(op), yv = keep_dims(sy.get(op), dims, keepdim);
+    // hit = 1 where x equals the result (NaN counts as equal to a NaN result, so
+    // the gradient goes to the NaN that made it), else 0.
+    Tensor hit = binary_map(op, xv, yv, [](auto a, auto b) {
+      return (a == b || (a != a && b != b)) ? decltype(a)(1) : decltype(a)(0);
+    });
+    Tensor count = sum_raw(hit, dims, /*keepdim=*/true);
+    return {hit * (keep_dims(dy, dims, keepdim) / count)};
+  });
+}
+
+Tensor arg_extreme(const char* op, bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
+  std::vector<int64_t> dims = reduce_dims(op, x, {dim});
+  check_not_empty(op, x, dims, /*full=*/false);
+  Reduction p = plan_reduction(x, dims);
+  Tensor y = make_tensor(reduced_shape(x.shape(), dims, keepdim), kInt64, /*zero_fill=*/false);
+  int64_t* idx = y.data_ptr<int64_t>();
+  dispatch(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if (is_max) run_reduction<T>(p, ExtremeOp<T, true>{nullptr, idx});
+    else run_reduction<T>(p, ExtremeOp<T, false>{nullptr, idx});
+  });
+  return y;  // indices are not differentiable: no graph
+}
+
+}  // namespace
+
+// ---- sum ----------------------------------------------------------------------------
+
+// y = sum of x over dims
+// dx = dy with the reduced dims put back as size 1, expanded to x's shape (a view)
+// saves: nothing (x's shape and the dims)
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
+  std::vector<int64_t> dims = reduce_dims("sum", x, dims_in);
+  Tensor y = sum_raw(x, dims, keepdim);
+  if (!needs_grad({x})) return y;  // int64 never requires grad: an int64 sum records nothing
+  Shape xs = x.shape();
+  return record("sum", y, {x}, [xs, dims, keepdim](const Tensor& dy) -> TensorList {
+    return {keep_dims(dy, dims, keepdim).expand(xs)};
+  });
+}
+
+Tensor sum(const Tensor& x) { return sum(x, all_dims(x), false); }
+
+// ---- mean ---------------------------------------------------------------------------
+
+// y = sum of x over dims / n   (n = the number of elements each output averages)
+// dx = dy / n, expanded back to x's shape
+// saves: nothing
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
+  check_floating("mean", x);
+  std::vector<int64_t> dims = reduce_dims("mean", x, dims_in);
+  const int64_t n = reduced_count(x, dims);
+  // n == 0 gives 0 / 0 = NaN, which is PyTorch's mean of nothing.
+  Tensor y = sum_raw(x, dims, keepdim, static_cast<double>(n));
+  if (!needs_grad({x})) return y;
+  Shape xs = x.shape();
+  return record("mean", y, {x}, [xs, dims, keepdim, n](const Tensor& dy) -> TensorList {
+    return {keep_dims(dy * (1.0 / static_cast<double>(n)), dims, keepdim).expand(xs)};
+  });
+}
+
+Tensor mean(const Tensor& x) { return mean(x, all_dims(x), false); }
+
+// ---- max and min --------------------------------------------------------------------
+
+// y = the largest (smallest) element of x along dim
+// dx = dy split evenly among the elements equal to y (torch.amax's rule), 0 elsewhere
+// saves: x and y
+Tensor max(const Tensor& x, int64_t dim, bool keepdim) { return extreme("max", true, x, {dim}, keepdim, false); }
+Tensor max(const Tensor& x) { return extreme("max", true, x, all_dims(x), false, true); }
+Tensor min(const Tensor& x, int64_t dim, bool keepdim) { return extreme("min", false, x, {dim}, keepdim, false); }
+Tensor min(const Tensor& x) { return extreme("min", false, x, all_dims(x), false, true); }
+
+// ---- var ----------------------------------------------------------------------------
+
+// y = sum((x - m)^2) / (n - correction),  m = mean of x over dims
+// dx = dy * 2 (x - m) / (n - correction)
+// saves: x (m is recomputed in backward: one cheap reduction, no extra memory held)
+//
+// Two passes (the mean first, then squared deviations from it) rather than
+// sum(x^2) - n m^2, which cancels catastrophically when the mean is large.
+// Like PyTorch, the divisor is max(0, n - correction): with too few elements the
+// result is inf (or NaN when every deviation is 0, e.g. a single element).
+Tensor var(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim, int64_t correction) {
+  check_floating("var", x);
+  if (correction < 0)
+    throw ValueError(msg("var: correction is ", correction, " (input shape ", x.shape(),
+                         "); it must be >= 0 (1 for the unbiased estimate, 0 for the population variance)"));
+  std::vector<int64_t> dims = reduce_dims("var", x, dims_in);
+  const int64_t n = reduced_count(x, dims);
+  const double divisor = static_cast<double>(std::max<int64_t>(0, n - correction));
+
+  Tensor m = sum_raw(x, dims, /*keepdim=*/true, static_cast<double>(n));
+  Tensor dev2 = binary_map("var", x.detach(), m, [](auto v, auto mu) { return (v - mu) * (v - mu); });
+  Tensor y = sum_raw(dev2, dims, keepdim, divisor);
+  if (!needs_grad({x})) return y;
+
+  SavedTensor sx(x);
+  return record("var", y, {x}, [sx, dims, keepdim, n, divisor](const Tensor& dy) -> TensorList {
+    Tensor xv = sx.get("var");
+    Tensor mv = sum_raw(xv, dims, /*keepdim=*/true, static_cast<double>(n));
+    return {(xv - mv) * (2.0 / divisor) * keep_dims(dy, dims, keepdim)};
+  });
+}
+
+Tensor var(const Tensor& x) { return var(x, all_dims(x), false, 1); }
+
+// ---- argmax and argmin --------------------------------------------------------------
+
+// y = the index along dim of the largest (smallest) element, the first one on ties
+// (int64; no gradient: an index is not a smooth function of x)
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) { return arg_extreme("argmax", true, x, dim, keepdim); }
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) { return arg_extreme("argmin", false, x, dim, keepdim); }
+
+// ---- sum_to ---------------------------------------------------------------------------
+
+// g = the gradient of a broadcast result; shape = what one operand had before it
+// was broadcast. Broadcasting (a) prepended dims and (b) repeated size-1 dims; each
+// repeated copy received its own share of the gradient, so undo it by summing
+// over (a) the leading dims and (b) the dims where shape has 1 but g does not.
+Tensor sum_to(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;  // the common case (no broadcast): no work, no copy
+  const int64_t lead = g.dim() - static_cast<int64_t>(shape.size());
+  bool fits = lead >= 0;
+  for (int64_t d = 0; fits && d < static_cast<int64_t>(shape.size()); ++d)
+    fits = shape[d] == 1 || shape[d] == g.shape()[lead + d];
+  if (!fits)
+    throw ShapeError(msg("sum_to: cannot sum a tensor of shape ", g.shape(), " down to ", shape,
+                         "; ", shape, " must broadcast to ", g.shape(),
+                         " (align the trailing dims; each must match or be 1)"));
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < g.dim(); ++d)
+    if (d < lead || (shape[d - lead] == 1 && g.shape()[d] != 1)) dims.push_back(d);
+  // keepdim leaves the leading dims as 1s; the result is fresh and contiguous, so
+  // the reshape that drops them is a view.
+  return sum(g, dims, /*keepdim=*/true).reshape(shape);
+}
+
 }  // namespace heed
+
+// ---- the Tensor methods that forward here ---------------------------------------------
 namespace heed {
 Tensor Tensor::sum() const { return heed::sum(*this); }
 Tensor Tensor::sum(const std::vector<int64_t>& d, bool k) const { return heed::sum(*this, d, k); }
