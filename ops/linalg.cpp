@@ -1,8 +1,185 @@
-// STUB: being written.
+// Matrix products with torch.matmul's rules, on top of the one gemm (ops/blas.h).
+//
+// Every case is reduced to a batch of 2-D products:
+//   1-D a [K] becomes [1, K] and 1-D b [K] becomes [K, 1] (the added dim is
+//   squeezed away afterwards), then a [..., M, K] times b [..., K, N] gives
+//   [batch..., M, N], where batch is a's and b's leading dims broadcast together.
 #include "heed/ops/linalg.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "heed/autograd/node.h"
+#include "heed/core/iterate.h"
+#include "heed/ops/blas.h"
+#include "heed/ops/map.h"
+#include "heed/ops/reduce.h"
+
 namespace heed {
-Tensor matmul(const Tensor&, const Tensor&) { throw Error("matmul: not implemented yet"); }
-}  // namespace heed
-namespace heed {
+
+namespace {
+
+// Below this many multiply-adds per product (M*N*K), OpenBLAS runs a product on
+// one thread anyway, so a batch of them is spread over threads one product each.
+constexpr int64_t kSmallProduct = 64 * 64 * 64;
+
+// The batch (leading) dims of a shape: all but the last two; none for 1-D.
+Shape batch_dims(const Shape& s) {
+  return s.size() <= 2 ? Shape{} : Shape(s.begin(), s.end() - 2);
+}
+
+// Checks a and b as the user gave them (before any unsqueeze, so the message
+// shows the user's shapes) and returns the broadcast batch shape.
+Shape check_operands(const Tensor& a, const Tensor& b) {
+  if (a.dim() == 0 || b.dim() == 0)
+    throw ShapeError(msg("matmul: a is ", a.shape(), ", b is ", b.shape(),
+                         "; both need at least 1 dim (use mul to scale by a 0-d tensor)"));
+  check_floating("matmul", a);
+  check_floating("matmul", b);
+  check_same_dtype("matmul", a, b);
+  const int64_t ka = a.size(-1), kb = b.dim() == 1 ? b.size(0) : b.size(-2);
+  if (ka != kb)
+    throw ShapeError(msg("matmul: a is ", a.shape(), ", b is ", b.shape(), "; a's last dim (", ka,
+                         ") must equal b's ", b.dim() == 1 ? "size (" : "second-to-last (", kb, ")"));
+  // NumPy broadcasting of the batch dims: align at the right; each pair equal or one of them 1.
+  Shape ba = batch_dims(a.shape()), bb = batch_dims(b.shape());
+  const size_t n = std::max(ba.size(), bb.size());
+  Shape batch(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t da = i + ba.size() >= n ? ba[i + ba.size() - n] : 1;
+    int64_t db = i + bb.size() >= n ? bb[i + bb.size() - n] : 1;
+    if (da != db && da != 1 && db != 1)
+      throw ShapeError(msg("matmul: a is ", a.shape(), ", b is ", b.shape(), "; the batch dims ", ba,
+                           " and ", bb, " do not broadcast (each pair must be equal or one of them 1)"));
+    batch[i] = da == 1 ? db : da;
+  }
+  return batch;
+}
+
+// Where each batch entry's matrix starts in t ([..., R, C]) when t's batch dims
+// are broadcast to `batch`: a broadcast dim repeats the same matrix (stride 0).
+std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch) {
+  const int64_t nb = static_cast<int64_t>(batch.size()), lead = nb - (t.dim() - 2);
+  Strides step(nb, 0);
+  for (int64_t d = lead; d < nb; ++d)
+    if (t.shape()[d - lead] != 1) step[d] = t.strides()[d - lead];
+  std::vector<int64_t> offsets(numel(batch));
+  std::vector<int64_t> index(nb, 0);
+  int64_t off = t.offset();
+  for (int64_t& o : offsets) {  // an odometer over the batch index, last dim fastest
+    o = off;
+    for (int64_t d = nb - 1; d >= 0; --d) {
+      off += step[d];
+      if (++index[d] < batch[d]) break;
+      off -= step[d] * batch[d];
+      index[d] = 0;
+    }
+  }
+  return offsets;
+}
+
+// The 2-D matrix of t ([..., R, C]) that starts at `offset`, as a plain view.
+Tensor matrix_at(const Tensor& t, int64_t offset) {
+  const int64_t n = t.dim();
+  return make_view(t, {t.shape()[n - 2], t.shape()[n - 1]}, {t.strides()[n - 2], t.strides()[n - 1]},
+                   offset);
+}
+
+// out[i] = a[i] b[i] for every batch entry i.  a: [..., M, K], b: [..., K, N]
+// (both at least 2-D)  ->  out: [batch..., M, N]. No autograd here.
+Tensor batched_product(Tensor a, Tensor b, const Shape& batch) {
+  const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+  Shape out_shape = batch;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  Tensor out = make_tensor(out_shape, a.dtype(), /*zero_fill=*/false);  // gemm writes all of it
+  if (out.numel() == 0) return out;
+
+  // The common Linear-layer case, x [B, T, K] times W^T [K, N]: a contiguous a's
+  // batch and row dims are one long run of rows, so the whole batch is one gemm
+  // [B*T, K] x [K, N], big enough for BLAS to use all its threads.
+  if (b.dim() == 2 && a.is_contiguous()) {
+    const int64_t rows = numel(batch) * M;
+    gemm(make_view(a, {rows, K}, {K, 1}, a.offset()), b, make_view(out, {rows, N}, {N, 1}, 0));
+    return out;
+  }
+
+  // Every batch entry has the same matrix layout, so copy an operand BLAS cannot
+  // read once here rather than once per entry inside gemm.
+  // (detach: this scratch copy is a kernel detail, not a step autograd should record.)
+  if (!blas_can_read(a)) a = a.detach().clone();
+  if (!blas_can_read(b)) b = b.detach().clone();
+  const std::vector<int64_t> off_a = batch_offsets(a, batch), off_b = batch_offsets(b, batch);
+  const int64_t count = numel(batch), work = M * N * K;
+  const bool parallel = count > 1 && work < kSmallProduct && count * work >= kParallelGrain;
+
+  // Each entry i writes only its own slice out[i], so the entries never race.
+  // Inside this parallel region the OpenMP build of OpenBLAS runs each gemm on one
+  // thread (it checks omp_in_parallel()), so threads are not multiplied by BLAS
+  // threads. Large products take the serial loop and BLAS threads each one instead.
+  // An exception must not leave an OpenMP region (it would terminate the program),
+  // so the first one is caught and rethrown after the loop.
+  std::exception_ptr error;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t i = 0; i < count; ++i) {
+    try {
+      gemm(matrix_at(a, off_a[i]), matrix_at(b, off_b[i]), matrix_at(out, i * M * N));
+    } catch (...) {
+#pragma omp critical(heed_matmul_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  return out;
+}
+
+// y = a b   (a: [..., M, K], b: [..., K, N], both at least 2-D; batch dims broadcast)
+// da = sum_to(dy b^T, a.shape),  db = sum_to(a^T dy, b.shape)
+//   (from C = A B: dC/dA_ik = sum_j dC_ij B_kj, i.e. dC B^T; likewise A^T dC;
+//    a batch dim that was broadcast received a gradient from every entry: sum them)
+// saves: a and b (each only if the other needs a gradient)
+Tensor matmul_nd(const Tensor& a, const Tensor& b, const Shape& batch) {
+  Tensor y = batched_product(a, b, batch);
+  if (!needs_grad({a, b})) return y;
+  bool need_a = a.requires_grad(), need_b = b.requires_grad();
+  SavedTensor sa = need_b ? SavedTensor(a) : SavedTensor();
+  SavedTensor sb = need_a ? SavedTensor(b) : SavedTensor();
+  Shape shape_a = a.shape(), shape_b = b.shape();
+  return record("matmul", y, {a, b}, [=](const Tensor& dy) -> TensorList {
+    Tensor da, db;
+    // The transposes are views: gemm reads them with a transpose flag, no copy.
+    if (need_a) da = sum_to(matmul(dy, sb.get("matmul").transpose(-1, -2)), shape_a);
+    if (need_b) {
+      Tensor av = sa.get("matmul");
+      if (shape_b.size() == 2 && av.dim() > 2) {
+        // b was shared by every batch entry, so db = sum_i a_i^T dy_i. Stacking the
+        // entries' rows turns that sum into one product: [K, B*M] x [B*M, N].
+        // (rows spelled out, not -1: with K or N == 0 a -1 could not be inferred.)
+        const int64_t K = av.size(-1), N = dy.size(-1);
+        const int64_t rows = numel(batch_dims(av.shape())) * av.size(-2);
+        db = matmul(av.reshape({rows, K}).t(), dy.reshape({rows, N}));
+      } else {
+        db = sum_to(matmul(av.transpose(-1, -2), dy), shape_b);
+      }
+    }
+    return {da, db};
+  });
+}
+
+}  // namespace
+
+// 1-D operands gain a dim, go through matmul_nd, and lose it again; unsqueeze
+// and squeeze are views with their own backward, so the gradient follows.
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  Shape batch = check_operands(a, b);
+  Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;    // [K] -> [1, K]
+  Tensor b2 = b.dim() == 1 ? b.unsqueeze(-1) : b;   // [K] -> [K, 1]
+  Tensor y = matmul_nd(a2, b2, batch);
+  if (a.dim() == 1) y = y.squeeze(-2);
+  if (b.dim() == 1) y = y.squeeze(-1);
+  return y;
+}
+
 Tensor Tensor::matmul(const Tensor& o) const { return heed::matmul(*this, o); }
+
 }  // namespace heed

@@ -1,0 +1,144 @@
+// gemm over strided matrices, through OpenBLAS's C interface (cblas_sgemm / cblas_dgemm).
+// The layout rules are in ops/blas.h; this file applies them in one place.
+#include "heed/ops/blas.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <climits>
+#include <optional>
+
+#include "heed/ops/map.h"
+
+namespace heed {
+
+namespace {
+
+// How BLAS can read an [R, C] matrix in place, if it can.
+struct Layout {
+  bool transposed;  // stored as the row-major transpose [C, R]
+  int64_t ld;       // the leading dimension: the step from one stored row to the next
+};
+
+std::optional<Layout> layout_of(const Tensor& m) {
+  const int64_t rows = m.size(-2), cols = m.size(-1);
+  const int64_t s0 = m.strides()[m.dim() - 2], s1 = m.strides()[m.dim() - 1];
+  // A size-1 dim is never stepped along, so its stride does not matter: each
+  // test accepts size 1 in place of the stride it wants. BLAS requires ld >= 1
+  // and ld >= the stored row length (rows must not overlap), which also rules
+  // out expand()'s stride 0 along a dim of size > 1.
+  const int64_t min_ld_plain = std::max<int64_t>(cols, 1), min_ld_trans = std::max<int64_t>(rows, 1);
+  // Row-major: element (i, j) at i*ld + j.
+  if ((s1 == 1 || cols == 1) && (rows == 1 || s0 >= min_ld_plain))
+    return Layout{false, rows == 1 ? min_ld_plain : s0};
+  // The transpose of a row-major [C, R] matrix: element (i, j) at j*ld + i.
+  if ((s0 == 1 || rows == 1) && (cols == 1 || s1 >= min_ld_trans))
+    return Layout{true, cols == 1 ? min_ld_trans : s1};
+  return std::nullopt;
+}
+
+// m viewed with its two dims swapped, without autograd (gemm is a kernel, not an op).
+Tensor transposed_view(const Tensor& m) {
+  return make_view(m, {m.size(1), m.size(0)}, {m.strides()[1], m.strides()[0]}, m.offset());
+}
+
+// One operand as BLAS sees it. `memory` keeps a contiguous copy alive when one was needed.
+struct Operand {
+  Tensor memory;
+  CBLAS_TRANSPOSE trans;
+  int64_t ld;
+};
+
+Operand operand(const Tensor& m) {
+  if (auto l = layout_of(m)) return {m, l->transposed ? CblasTrans : CblasNoTrans, l->ld};
+  Tensor c = m.detach().clone();  // detach: a kernel's scratch copy is not part of the graph
+  return {c, CblasNoTrans, std::max<int64_t>(c.size(1), 1)};
+}
+
+// BLAS counts with 32-bit ints (Debian's OpenBLAS): refuse what would overflow.
+void check_int_range(int64_t v, const char* what) {
+  if (v > INT_MAX)
+    throw ValueError(msg("gemm: ", what, " is ", v, ", larger than BLAS's 32-bit int allows (",
+                         INT_MAX, ")"));
+}
+
+void check_operands(const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (a.dim() != 2 || b.dim() != 2 || out.dim() != 2)
+    throw ShapeError(msg("gemm: a is ", a.shape(), ", b is ", b.shape(), ", out is ", out.shape(),
+                         "; all three must be 2-D"));
+  check_floating("gemm", a);
+  check_same_dtype("gemm", a, b);
+  check_same_dtype("gemm", a, out);
+  if (a.size(1) != b.size(0))
+    throw ShapeError(msg("gemm: a is ", a.shape(), ", b is ", b.shape(), "; a's last dim (",
+                         a.size(1), ") must equal b's first (", b.size(0), ")"));
+  if (out.size(0) != a.size(0) || out.size(1) != b.size(1))
+    throw ShapeError(msg("gemm: a is ", a.shape(), ", b is ", b.shape(), ", so out must be [",
+                         a.size(0), ", ", b.size(1), "], but it is ", out.shape()));
+}
+
+// out = beta * out, the whole of gemm when K == 0 (A B is an empty sum: zeros).
+// beta == 0 writes zeros rather than multiplying, so NaN in out does not survive.
+void scale_in_place(const Tensor& out, double beta) {
+  dispatch_floating(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = static_cast<T*>(const_cast<void*>(out.raw_data_ptr()));
+    for_each_offset<1>(out.shape(), {&out.strides()},
+                       [&](int64_t o) { p[o] = beta == 0 ? T(0) : static_cast<T>(beta * p[o]); });
+  });
+}
+
+}  // namespace
+
+bool blas_can_read(const Tensor& t) { return t.dim() >= 2 && layout_of(t).has_value(); }
+
+void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, double beta) {
+  check_operands(a, b, out);
+  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  if (M == 0 || N == 0) return;  // nothing to write (and BLAS would reject ld = 0)
+
+  // BLAS writes C row-major. An out stored transposed is handled by the identity
+  // C^T = B^T A^T: computing into out^T (row-major) fills out. Any other layout
+  // goes through a contiguous scratch matrix.
+  std::optional<Layout> lc = layout_of(out);
+  if (!lc) {
+    Tensor scratch = beta == 0 ? make_tensor(out.shape(), out.dtype(), false) : out.detach().clone();
+    gemm(a, b, scratch, alpha, beta);
+    copy_elements(out, scratch);
+    return;
+  }
+  if (lc->transposed) {
+    gemm(transposed_view(b), transposed_view(a), transposed_view(out), alpha, beta);
+    return;
+  }
+  if (K == 0) {
+    scale_in_place(out, beta);
+    return;
+  }
+
+  Operand pa = operand(a), pb = operand(b);
+  check_int_range(std::max({M, N, K}), "a matrix dim");
+  check_int_range(std::max({pa.ld, pb.ld, lc->ld}), "a leading dimension (row stride)");
+  const int m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
+  const int lda = static_cast<int>(pa.ld), ldb = static_cast<int>(pb.ld), ldc = static_cast<int>(lc->ld);
+  void* c = const_cast<void*>(out.raw_data_ptr());
+  if (out.dtype() == kFloat32) {
+    cblas_sgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, static_cast<float>(alpha),
+                static_cast<const float*>(pa.memory.raw_data_ptr()), lda,
+                static_cast<const float*>(pb.memory.raw_data_ptr()), ldb, static_cast<float>(beta),
+                static_cast<float*>(c), ldc);
+  } else {
+    cblas_dgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, alpha,
+                static_cast<const double*>(pa.memory.raw_data_ptr()), lda,
+                static_cast<const double*>(pb.memory.raw_data_ptr()), ldb, beta,
+                static_cast<double*>(c), ldc);
+  }
+}
+
+int blas_threads() { return openblas_get_num_threads(); }
+
+std::string blas_info() {
+  return msg(openblas_get_config(), " (kernel: ", openblas_get_corename(), ")");
+}
+
+}  // namespace heed

@@ -1,0 +1,43 @@
+// The one door to BLAS: a general matrix multiply over heed's strided matrices.
+//
+// BLAS multiplies matrices stored row by row with a "leading dimension" ld
+// (element (i, j) at i*ld + j), optionally reading either operand transposed.
+// A heed matrix [R, C] with strides (s0, s1) fits that in one of two ways:
+//
+//   s1 == 1:  row-major already           -> pass as is,          ld = s0
+//   s0 == 1:  the transpose of a row-major -> pass with a T flag, ld = s1
+//             [C, R] matrix (what x.t() gives)
+//
+// so a transposed view is never copied. Anything else (a column slice with a
+// step, an expand() with stride 0 along a dim of size > 1) is copied to
+// contiguous memory first.
+//
+// Why matmul's backward needs no more than this one function:
+//   C[M,N] = A[M,K] B[K,N]   =>   dA[M,K] = dC[M,N] B^T[N,K],   dB[K,N] = A^T[K,M] dC[M,N]
+// B^T and A^T are transposed *views*, so both gradients are plain gemm calls
+// whose transposes become flags here.
+#pragma once
+
+#include <string>
+
+#include "heed/core/tensor.h"
+
+namespace heed {
+
+// out = alpha * a b + beta * out, for 2-D matrices of one floating dtype:
+//   a: [M, K], b: [K, N], out: [M, N]  (any strides; out is written in place).
+// With beta == 0, out's old contents are ignored (NaN in it does not leak through).
+// Throws ShapeError / DTypeError on operands that do not fit.
+void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.0, double beta = 0.0);
+
+// True when BLAS can read the last two dims of t where they are (one of them
+// has stride 1 and the other a usable leading dimension), so gemm will not copy.
+bool blas_can_read(const Tensor& t);
+
+// How many threads OpenBLAS uses for one call outside an OpenMP parallel region
+// (inside one, the OpenMP build of OpenBLAS runs each call on a single thread).
+int blas_threads();
+// OpenBLAS's build description and the CPU kernel it picked, e.g. "OpenBLAS 0.3.21 ... Haswell".
+std::string blas_info();
+
+}  // namespace heed

@@ -1,0 +1,256 @@
+// matmul (torch.matmul rules) and the gemm wrapper under it.
+// Reference values were worked out by hand or with a plain-Python triple loop.
+#include <cmath>
+
+#include "helpers.h"
+#include "heed/ops/blas.h"
+
+using namespace heed;
+using namespace heed::test;
+
+namespace {
+
+// out[m, n] = sum_k a[m, k] b[k, n] in double precision, element by element:
+// an oracle that shares no code with BLAS.
+double naive_entry(const Tensor& a, const Tensor& b, int64_t m, int64_t n) {
+  double s = 0;
+  for (int64_t k = 0; k < a.size(1); ++k) s += a.at({m, k}) * b.at({k, n});
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("matmul values for each rank combination") {
+  SUBCASE("1-D x 1-D is a dot product with a 0-d result") {
+    Tensor y = matmul(Tensor({1, 2, 3}), Tensor({4, 5, 6}));
+    CHECK(y.dim() == 0);
+    CHECK(y.item() == 32);
+  }
+  SUBCASE("2-D x 1-D") {
+    Tensor y = matmul(Tensor({{1, 2, 3}, {4, 5, 6}}), Tensor({1, 0, -1}));
+    CHECK(y.shape() == Shape{2});
+    check_values(y, {-2, -2});
+  }
+  SUBCASE("1-D x 2-D") {
+    Tensor y = matmul(Tensor({1, 2}), Tensor({{1, 2, 3}, {4, 5, 6}}));
+    CHECK(y.shape() == Shape{3});
+    check_values(y, {9, 12, 15});
+  }
+  SUBCASE("2-D x 2-D, float32 and float64") {
+    for (DType dt : {kFloat32, kFloat64}) {
+      Tensor y = matmul(Tensor({{1, 2}, {3, 4}}, dt), Tensor({{5, 6}, {7, 8}}, dt));
+      CHECK(y.dtype() == dt);
+      CHECK(y.shape() == Shape{2, 2});
+      check_values(y, {19, 22, 43, 50});
+    }
+  }
+  SUBCASE("3-D x 2-D: b is shared by every batch entry") {
+    Tensor a = Tensor::arange(12).reshape({2, 2, 3});
+    Tensor y = matmul(a, Tensor({{1, 0}, {0, 1}, {1, 1}}));
+    CHECK(y.shape() == Shape{2, 2, 2});
+    check_values(y, {2, 3, 8, 9, 14, 15, 20, 21});
+  }
+  SUBCASE("3-D x 1-D and 1-D x 3-D") {
+    Tensor a = Tensor::arange(12).reshape({2, 2, 3});
+    Tensor y = matmul(a, Tensor({1, 0, 1}));  // [2, 2, 3] x [3] -> [2, 2]
+    CHECK(y.shape() == Shape{2, 2});
+    check_values(y, {2, 8, 14, 20});
+    Tensor z = matmul(Tensor({1, -1}), a);  // [2] x [2, 2, 3] -> [2, 3]
+    CHECK(z.shape() == Shape{2, 3});
+    check_values(z, {-3, -3, -3, -3, -3, -3});
+  }
+  SUBCASE("4-D x 3-D with broadcast batch dims: [2, 1, 2, 3] x [3, 3, 2] -> [2, 3, 2, 2]") {
+    Tensor a = Tensor::arange(12).reshape({2, 1, 2, 3}) * 0.5;
+    Tensor b = (Tensor::arange(18) - 9).reshape({3, 3, 2});
+    Tensor y = matmul(a, b);
+    CHECK(y.shape() == Shape{2, 3, 2, 2});
+    check_values(y, {-8.5, -7, -40, -34, 0.5,  2,  -4,  2,  9.5,  11, 32, 38,
+                     -71.5, -61, -103, -88, -8.5, 2, -13, 2, 54.5, 65, 77, 92});
+  }
+  SUBCASE("2-D x 3-D: a is shared") {
+    Tensor a = Tensor({{1, 2}, {0, 1}});
+    Tensor b = Tensor::arange(8).reshape({2, 2, 2});
+    check_values(matmul(a, b), {4, 7, 2, 3, 16, 19, 6, 7});
+  }
+  SUBCASE("the Tensor method forwards") {
+    check_values(Tensor({{1, 2}}).matmul(Tensor({{3}, {4}})), {11});
+  }
+}
+
+TEST_CASE("matmul reads views in place and agrees with contiguous copies") {
+  SUBCASE("which layouts BLAS can read without a copy") {
+    Tensor a = Tensor::randn({4, 6});
+    CHECK(blas_can_read(a));
+    CHECK(blas_can_read(a.t()));                  // a transpose flag
+    CHECK(blas_can_read(a.slice(0, 1, 3)));       // a row block: ld stays 6
+    CHECK(blas_can_read(a.slice(1, 1, 4)));       // a column block: ld 6 > 3 columns
+    CHECK_FALSE(blas_can_read(a.slice(1, 0, 6, 2)));  // every other column: no unit stride
+    CHECK_FALSE(blas_can_read(Tensor::randn({1, 6}).expand({4, 6})));  // rows overlap (stride 0)
+  }
+  auto same_as_copy = [](const Tensor& a, const Tensor& b) {
+    Tensor view_result = matmul(a, b);
+    Tensor copy_result = matmul(a.contiguous(), b.contiguous());
+    check_values(view_result, copy_result.to_vector<double>(), 1e-5);
+  };
+  SUBCASE("a transposed") {
+    same_as_copy(Tensor::randn({4, 3}).t(), Tensor::randn({4, 5}));
+  }
+  SUBCASE("b transposed (x W^T, the Linear layer)") {
+    same_as_copy(Tensor::randn({3, 4}), Tensor::randn({5, 4}).t());
+  }
+  SUBCASE("both transposed, float64") {
+    same_as_copy(Tensor::randn({4, 3}, kFloat64).t(), Tensor::randn({5, 4}, kFloat64).t());
+  }
+  SUBCASE("a batch of transposed matrices") {
+    same_as_copy(Tensor::randn({2, 4, 3}).transpose(-1, -2), Tensor::randn({2, 4, 5}));
+  }
+  SUBCASE("a strided column slice and an expanded operand (copied inside)") {
+    same_as_copy(Tensor::randn({3, 8}).slice(1, 0, 8, 2), Tensor::randn({1, 5}).expand({4, 5}));
+  }
+  SUBCASE("a non-contiguous 3-D a times a 2-D b (not the folded fast path)") {
+    same_as_copy(Tensor::randn({4, 2, 3}).transpose(0, 1), Tensor::randn({3, 2}));
+  }
+}
+
+TEST_CASE("matmul with empty dims") {
+  SUBCASE("K == 0: an empty sum gives zeros") {
+    Tensor y = matmul(Tensor::ones({3, 0}), Tensor::ones({0, 4}));
+    CHECK(y.shape() == Shape{3, 4});
+    check_values(y, std::vector<double>(12, 0.0));
+  }
+  SUBCASE("M == 0, N == 0, an empty batch") {
+    CHECK(matmul(Tensor::ones({0, 3}), Tensor::ones({3, 4})).shape() == Shape{0, 4});
+    CHECK(matmul(Tensor::ones({2, 3}), Tensor::ones({3, 0})).shape() == Shape{2, 0});
+    CHECK(matmul(Tensor::ones({0, 2, 3}), Tensor::ones({3, 4})).shape() == Shape{0, 2, 4});
+    CHECK(matmul(Tensor::ones({1, 0, 3}), Tensor::ones({4, 3, 5})).shape() == Shape{4, 0, 5});
+  }
+  SUBCASE("the gradient of an empty product is all zeros") {
+    Tensor a = Tensor::ones({3, 0}, kFloat64).requires_grad_();
+    Tensor b = Tensor::ones({0, 4}, kFloat64).requires_grad_();
+    matmul(a, b).backward(Tensor::ones({3, 4}, kFloat64));
+    CHECK(a.grad().shape() == Shape{3, 0});
+    CHECK(b.grad().shape() == Shape{0, 4});
+  }
+}
+
+TEST_CASE("matmul gradients") {
+  auto mm = [](const TensorList& x) { return matmul(x[0], x[1]); };
+  SUBCASE("1-D x 1-D") { CHECK(grad_ok(mm, {randn64({4}), randn64({4})})); }
+  SUBCASE("2-D x 1-D") { CHECK(grad_ok(mm, {randn64({3, 4}), randn64({4})})); }
+  SUBCASE("1-D x 2-D") { CHECK(grad_ok(mm, {randn64({4}), randn64({4, 2})})); }
+  SUBCASE("2-D x 2-D") { CHECK(grad_ok(mm, {randn64({3, 4}), randn64({4, 2})})); }
+  SUBCASE("3-D x 2-D (db folds the batch into one product)") {
+    CHECK(grad_ok(mm, {randn64({2, 3, 4}), randn64({4, 2})}));
+  }
+  SUBCASE("3-D x 3-D, same batch") { CHECK(grad_ok(mm, {randn64({2, 3, 4}), randn64({2, 4, 2})})); }
+  SUBCASE("non-contiguous inputs: transposed and sliced views") {
+    CHECK(grad_ok([](const TensorList& x) { return matmul(x[0].t(), x[1].t()); },
+                  {randn64({4, 3}), randn64({2, 4})}));
+    CHECK(grad_ok([](const TensorList& x) { return matmul(x[0].slice(1, 0, 8, 2), x[1]); },
+                  {randn64({3, 8}), randn64({4, 2})}));
+    CHECK(grad_ok([](const TensorList& x) { return matmul(x[0].transpose(0, 1), x[1]); },
+                  {randn64({3, 2, 4}), randn64({4, 2})}));
+  }
+  // These need sum_to over the broadcast batch dims (ops/reduce.cpp).
+  SUBCASE("2-D x 3-D: a shared across the batch") {
+    CHECK(grad_ok(mm, {randn64({3, 4}), randn64({2, 4, 2})}));
+  }
+  SUBCASE("1-D x 3-D") { CHECK(grad_ok(mm, {randn64({4}), randn64({2, 4, 3})})); }
+  SUBCASE("4-D x 3-D with broadcast batch dims") {
+    CHECK(grad_ok(mm, {randn64({2, 1, 2, 3}), randn64({3, 3, 2})}));
+  }
+  SUBCASE("a batch of transposed matrices with a size-1 batch dim") {
+    CHECK(grad_ok([](const TensorList& x) { return matmul(x[0].transpose(-1, -2), x[1]); },
+                  {randn64({1, 2, 4, 3}), randn64({3, 1, 4, 2})}));
+  }
+}
+
+TEST_CASE("matmul errors") {
+  CHECK_THROWS_WITH_AS(matmul(Tensor::ones({3, 4}), Tensor::ones({5, 6})),
+                       "matmul: a is [3, 4], b is [5, 6]; a's last dim (4) must equal b's "
+                       "second-to-last (5)",
+                       ShapeError);
+  CHECK_THROWS_CONTAINING(matmul(Tensor::ones({3}), Tensor::ones({4})), "a's last dim (3) must equal b's size (4)",
+                          ShapeError);
+  CHECK_THROWS_CONTAINING(matmul(Tensor::scalar(2), Tensor::ones({2})), "at least 1 dim", ShapeError);
+  CHECK_THROWS_CONTAINING(matmul(Tensor::ones({2}), Tensor::scalar(2)), "at least 1 dim", ShapeError);
+  CHECK_THROWS_CONTAINING(matmul(Tensor::ones({2, 2}), Tensor::ones({2, 2}, kFloat64)),
+                          "same dtype", DTypeError);
+  CHECK_THROWS_CONTAINING(matmul(Tensor::randint(0, 3, {2, 2}), Tensor::randint(0, 3, {2, 2})),
+                          "int64", DTypeError);
+  CHECK_THROWS_CONTAINING(matmul(Tensor::ones({2, 2, 3}), Tensor::ones({4, 3, 5})),
+                          "the batch dims [2] and [4] do not broadcast", ShapeError);
+}
+
+TEST_CASE("gemm: alpha, beta and the layout of out") {
+  Tensor a({{1, 2}, {3, 4}}), b({{5, 6}, {7, 8}});  // a b = [[19, 22], [43, 50]]
+  SUBCASE("out = 2 a b + 1 out") {
+    Tensor out = Tensor::ones({2, 2});
+    gemm(a, b, out, 2.0, 1.0);
+    check_values(out, {39, 45, 87, 101});
+  }
+  SUBCASE("beta = 0 ignores NaN already in out") {
+    Tensor out = Tensor::full({2, 2}, NAN);
+    gemm(a, b, out);
+    check_values(out, {19, 22, 43, 50});
+  }
+  SUBCASE("a transposed out is filled through C^T = B^T A^T") {
+    Tensor storage = Tensor::zeros({2, 2});
+    gemm(a, b, storage.t());
+    check_values(storage, {19, 43, 22, 50});
+  }
+  SUBCASE("an out BLAS cannot write (every other column) goes through scratch") {
+    Tensor storage = Tensor::zeros({2, 4});
+    gemm(a, b, storage.slice(1, 0, 4, 2));
+    check_values(storage, {19, 0, 22, 0, 43, 0, 50, 0});
+  }
+  SUBCASE("K == 0 scales out by beta") {
+    Tensor out = Tensor::full({2, 2}, 3);
+    gemm(Tensor::ones({2, 0}), Tensor::ones({0, 2}), out, 1.0, 0.5);
+    check_values(out, {1.5, 1.5, 1.5, 1.5});
+  }
+  SUBCASE("errors") {
+    CHECK_THROWS_CONTAINING(gemm(Tensor::ones({2}), b, Tensor::ones({2, 2})), "must be 2-D", ShapeError);
+    CHECK_THROWS_CONTAINING(gemm(a, Tensor::ones({3, 2}), Tensor::ones({2, 2})),
+                            "a's last dim (2) must equal b's first (3)", ShapeError);
+    CHECK_THROWS_CONTAINING(gemm(a, b, Tensor::ones({2, 3})), "out must be [2, 2]", ShapeError);
+    CHECK_THROWS_CONTAINING(gemm(a, b, Tensor::ones({2, 2}, kFloat64)), "same dtype", DTypeError);
+  }
+  SUBCASE("BLAS reports itself") {
+    CHECK(blas_threads() >= 1);
+    CHECK(blas_info().find("OpenBLAS") != std::string::npos);
+  }
+}
+
+TEST_CASE("matmul float32 at 1024 against a double-precision loop") {
+  manual_seed(7);
+  const int64_t n = 1024;
+  Tensor a = Tensor::randn({n, n}), b = Tensor::randn({n, n});
+  Tensor y = matmul(a, b);
+  // Float32 rounding grows with K; bound the error relative to sum_k |a_ik b_kj|,
+  // the scale the products are summed at. A wrong element is off by O(1) of it.
+  auto check_entry = [&](int64_t i, int64_t j) {
+    double exact = naive_entry(a, b, i, j), scale = 0;
+    for (int64_t k = 0; k < n; ++k) scale += std::abs(a.at({i, k}) * b.at({k, j}));
+    INFO("entry (" << i << ", " << j << ")");
+    CHECK(std::abs(y.at({i, j}) - exact) <= 2e-5 * scale);
+  };
+  for (int64_t j = 0; j < n; j += 7) check_entry(0, j);         // a row
+  for (int64_t i = 0; i < n; i += 7) check_entry(i, n - 1);     // a column
+  for (int64_t i = 0; i < n; i += 3) check_entry(i, (i * 37) % n);  // scattered
+}
+
+TEST_CASE("matmul over many small matrices (the OpenMP batch loop)") {
+  // 512 products of 8x8 matrices: each is too small for BLAS threads, so the batch
+  // loop is split across threads; every entry must still land in its own slice.
+  Tensor a = Tensor::randn({512, 8, 8}, kFloat64), b = Tensor::randn({512, 8, 8}, kFloat64);
+  Tensor y = matmul(a, b.transpose(-1, -2));
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < 512; ++i) {
+    Tensor ai = a.select(0, i), bi = b.select(0, i).t(), yi = y.select(0, i);
+    for (int64_t m = 0; m < 8; ++m)
+      for (int64_t n = 0; n < 8; ++n)
+        wrong += std::abs(yi.at({m, n}) - naive_entry(ai, bi, m, n)) > 1e-12 * (1 + std::abs(yi.at({m, n})));
+  }
+  CHECK(wrong == 0);
+}
