@@ -38,8 +38,14 @@ Tensor from_vector_impl(const std::vector<T>& v, const Shape& shape) {
 }
 }  // namespace
 
-Tensor Tensor::empty(const Shape& shape, DType dtype) { return make_tensor(shape, dtype, false); }
-Tensor Tensor::zeros(const Shape& shape, DType dtype) { return make_tensor(shape, dtype, true); }
+Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  check_sizes("empty", shape);  // (make_tensor checks too, but would name itself "tensor")
+  return make_tensor(shape, dtype, false);
+}
+Tensor Tensor::zeros(const Shape& shape, DType dtype) {
+  check_sizes("zeros", shape);
+  return make_tensor(shape, dtype, true);
+}
 Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
 Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
   check_sizes("full", shape);
@@ -53,7 +59,12 @@ Tensor Tensor::arange(double start, double end, double step, DType dtype) {
     throw ValueError(msg("arange: start ", start, ", end ", end, ", step ", step,
                          "; they must be finite and step nonzero"));
   // As in PyTorch: ceil((end - start) / step) values, none if the range is empty.
-  int64_t n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((end - start) / step)));
+  // Checked in double first: converting a double beyond int64's range is undefined.
+  double count = std::max(0.0, std::ceil((end - start) / step));
+  if (count > 0x1p53)
+    throw ValueError(msg("arange: start ", start, ", end ", end, ", step ", step, " make ", count,
+                         " values, far more than memory can hold"));
+  int64_t n = static_cast<int64_t>(count);
   return fill_with({n}, dtype, [&](int64_t i) { return start + static_cast<double>(i) * step; });
 }
 
@@ -62,6 +73,8 @@ Tensor Tensor::linspace(double start, double end, int64_t steps, DType dtype) {
   double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   return fill_with({steps}, dtype, [&](int64_t i) {
     // Fill the second half backwards from end, as PyTorch does, so end is exact.
+    // (One step is just start, also as in PyTorch.)
+    if (steps == 1) return start;
     return i < steps / 2 ? start + step * static_cast<double>(i)
                          : end - step * static_cast<double>(steps - 1 - i);
   });

@@ -29,7 +29,7 @@ double Generator::normal() {
 int64_t Generator::randint(int64_t low, int64_t high) {
   // Rejection sampling: a plain modulo would favour small values whenever the
   // range does not divide 2^64.
-  uint64_t range = static_cast<uint64_t>(high - low);
+  uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);  // no signed overflow
   uint64_t limit = UINT64_MAX - UINT64_MAX % range;
   uint64_t x;
   do x = next_u64();

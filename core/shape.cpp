@@ -53,8 +53,16 @@ Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
 }
 
 void check_sizes(std::string_view op, const Shape& s) {
-  for (int64_t d : s)
+  // Sizes are multiplied into element counts and byte counts; keep the product far
+  // from int64's limit so that arithmetic can never overflow.
+  constexpr int64_t kMaxElements = int64_t{1} << 50;
+  int64_t n = 1;
+  for (int64_t d : s) {
     if (d < 0) throw ValueError(msg(op, ": shape ", s, " has a negative size"));
+    if (d != 0 && n > kMaxElements / d)
+      throw ValueError(msg(op, ": shape ", s, " has more than 2^50 elements"));
+    n *= d;
+  }
 }
 
 }  // namespace heed

@@ -29,21 +29,35 @@ Tensor make_view(const Tensor& t, Shape shape, Strides strides, int64_t offset) 
 // ---- literals ----------------------------------------------------------------
 
 namespace {
-// Finds the shape of a nested list, checking every level is rectangular.
-void nested_shape(const NestedValues& v, size_t depth, Shape& shape) {
+// The shape a nested list claims: the length of the first list at each level,
+// following first items down until a number.
+Shape nested_shape(const NestedValues& v) {
+  Shape shape;
+  for (const NestedValues* p = &v; !p->is_scalar; p = &p->items[0]) {
+    shape.push_back(static_cast<int64_t>(p->items.size()));
+    if (p->items.empty()) break;
+  }
+  return shape;
+}
+
+// Checks that the whole list has that shape: every list at depth d has shape[d]
+// items, and every number sits at depth shape.size(). (Comparing only the total
+// count is not enough: {1, {2}} has two numbers, like a [2, 1] tensor, but is ragged.)
+void check_rectangular(const NestedValues& v, size_t depth, const Shape& shape) {
   if (v.is_scalar) {
     if (depth != shape.size())
       throw ShapeError(msg("Tensor: nested list is ragged: a number at depth ", depth,
-                           " where lists of depth ", shape.size(), " were seen"));
+                           " where the first items make a shape of ", shape.size(), " dims ", shape));
     return;
   }
-  if (depth == shape.size()) {
-    shape.push_back(static_cast<int64_t>(v.items.size()));
-  } else if (shape[depth] != static_cast<int64_t>(v.items.size())) {
+  if (depth == shape.size())
+    throw ShapeError(msg("Tensor: nested list is ragged: a list at depth ", depth,
+                         " where the first items have numbers (shape ", shape, ")"));
+  if (static_cast<int64_t>(v.items.size()) != shape[depth])
     throw ShapeError(msg("Tensor: nested list is ragged: a list of ", v.items.size(),
-                         " items at depth ", depth, " where ", shape[depth], " were seen"));
-  }
-  for (const NestedValues& item : v.items) nested_shape(item, depth + 1, shape);
+                         " items at depth ", depth, " where the first has ", shape[depth],
+                         " (shape ", shape, ")"));
+  for (const NestedValues& item : v.items) check_rectangular(item, depth + 1, shape);
 }
 
 void nested_flatten(const NestedValues& v, std::vector<double>& out) {
@@ -57,8 +71,8 @@ void nested_flatten(const NestedValues& v, std::vector<double>& out) {
 
 Tensor::Tensor(std::initializer_list<NestedValues> list, DType dtype) {
   NestedValues values(list);
-  Shape shape;
-  nested_shape(values, 0, shape);
+  Shape shape = nested_shape(values);
+  check_rectangular(values, 0, shape);
   std::vector<double> flat;
   nested_flatten(values, flat);
   Tensor t = make_tensor(shape, dtype, /*zero_fill=*/false);
@@ -77,7 +91,11 @@ TensorImpl& Tensor::impl() const {
   return *impl_;
 }
 
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim("size", d, dim())]; }
+int64_t Tensor::size(int64_t d) const {
+  // wrap_dim accepts dim 0 of a 0-d tensor (for ops like sum), but there is no size to return.
+  if (dim() == 0) throw IndexError(msg("size: a 0-d tensor has no dims, so it has no size(", d, ")"));
+  return shape()[wrap_dim("size", d, dim())];
+}
 
 bool Tensor::is_contiguous() const {
   // Size-1 dims may have any stride: no step is ever taken along them.

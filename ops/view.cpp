@@ -4,6 +4,7 @@
 #include "heed/ops/view.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "heed/autograd/node.h"
 #include "heed/ops/map.h"
@@ -24,6 +25,8 @@ Shape infer_shape(const char* op, const Shape& from, const Shape& shape) {
       infer_at = static_cast<int64_t>(i);
     } else if (out[i] < 0) {
       throw ShapeError(msg(op, ": shape ", shape, " has a negative size"));
+    } else if (out[i] != 0 && known > std::numeric_limits<int64_t>::max() / out[i]) {
+      throw ShapeError(msg(op, ": shape ", shape, " has more elements than int64 can count"));
     } else {
       known *= out[i];
     }
@@ -61,8 +64,10 @@ Tensor view(const Tensor& x, const Shape& shape) {
   return record_view("view", x, y, [xs](const Tensor& dy) { return dy.reshape(xs); });
 }
 
+// y = x viewed as `shape`, after a contiguous copy when x's layout does not allow a view
 Tensor reshape(const Tensor& x, const Shape& shape) {
-  return x.is_contiguous() ? view(x, shape) : view(contiguous(x), shape);
+  Shape s = infer_shape("reshape", x.shape(), shape);  // check first: errors should say reshape
+  return x.is_contiguous() ? view(x, s) : view(contiguous(x), s);
 }
 
 // y = x with dims d0 and d1 swapped;  dx = dy with them swapped back
@@ -189,7 +194,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   end = std::max(clampi(end), start);
   Shape s = x.shape();
   Strides st = x.strides();
-  s[dim] = (end - start + step - 1) / step;
+  s[dim] = (end - start) / step + ((end - start) % step != 0);  // ceil, without overflow for a huge step
   st[dim] = x.strides()[dim] * step;
   Tensor y = make_view(x, s, st, x.offset() + start * x.strides()[dim]);
   Shape xs = x.shape();
