@@ -51,6 +51,25 @@ std::unordered_map<Node*, int> count_dependencies(Node* root) {
   return deps;
 }
 
+// Step 3: a backward must return one gradient per input, each (when defined) with
+// that input's shape and dtype. Checking here names the op whose backward is wrong,
+// instead of failing later, somewhere else, with a confusing broadcast error.
+void check_gradients(const Node& node, const TensorList& grads) {
+  const size_t n = node.next_edges().size();
+  if (grads.size() != n)
+    throw AutogradError(msg("backward of '", node.name(), "' returned ", grads.size(),
+                            " gradients for ", n, " inputs; it must return one per input ",
+                            "(an undefined Tensor for an input that gets none)"));
+  for (size_t i = 0; i < n; ++i) {
+    const Tensor& gi = grads[i];
+    if (!gi.defined() || !node.next_edges()[i].node) continue;
+    if (gi.shape() != node.input_shape(i) || gi.dtype() != node.input_dtype(i))
+      throw AutogradError(msg("backward of '", node.name(), "' returned a gradient of shape ",
+                              gi.shape(), " (", gi.dtype(), ") for input ", i, " of shape ",
+                              node.input_shape(i), " (", node.input_dtype(i), "); they must match"));
+  }
+}
+
 }  // namespace
 
 void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
@@ -86,29 +105,25 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
     Tensor g = std::move(pending[node]);
     pending.erase(node);
 
-    TensorList input_grads;
+    TensorList input_grads;  // stays empty when this node sends nothing on
     if (node->leaf) {
       if (g.defined()) accumulate_into_leaf(*node->leaf, g);
     } else if (g.defined()) {
       input_grads = node->apply(g);
       if (!retain_graph) node->release();
+      check_gradients(*node, input_grads);
     }
-    // else: nothing reached this node (every consumer sent "no gradient"); it still
-    // has to release its inputs' counts below so they can run.
+    // else: nothing reached this node (every consumer sent "no gradient"). It is not
+    // run (and so not released), but it still has to count down its inputs below,
+    // or a node that other paths do reach would never become ready.
 
     const auto& edges = node->next_edges();
     for (size_t i = 0; i < edges.size(); ++i) {
       Node* next = edges[i].node.get();
       if (!next) continue;
-      if (i < input_grads.size() && input_grads[i].defined()) {
-        const Tensor& gi = input_grads[i];
-        if (gi.shape() != node->input_shape(i) || gi.dtype() != node->input_dtype(i))
-          throw AutogradError(msg("backward of '", node->name(), "' returned a gradient of shape ",
-                                  gi.shape(), " (", gi.dtype(), ") for input ", i, " of shape ",
-                                  node->input_shape(i), " (", node->input_dtype(i),
-                                  "); they must match"));
+      if (!input_grads.empty() && input_grads[i].defined()) {
         Tensor& acc = pending[next];
-        acc = acc.defined() ? acc + gi : gi;
+        acc = acc.defined() ? acc + input_grads[i] : input_grads[i];
       }
       if (--deps[next] == 0) ready.push_back(next);
     }

@@ -8,6 +8,19 @@
 namespace heed {
 
 namespace {
+// Grad mode on for the analytic pass, even when the caller is inside a NoGradGuard:
+// without a graph every analytic derivative would read as 0.
+class GradModeOn {
+ public:
+  GradModeOn() : was_(is_grad_enabled()) { set_grad_enabled(true); }
+  ~GradModeOn() { set_grad_enabled(was_); }
+  GradModeOn(const GradModeOn&) = delete;
+  GradModeOn& operator=(const GradModeOn&) = delete;
+
+ private:
+  bool was_;
+};
+
 // Sets element `flat` (row-major) of a contiguous float64 tensor.
 double& element(Tensor& t, int64_t flat) { return t.data_ptr<double>()[flat]; }
 }  // namespace
@@ -27,6 +40,7 @@ bool gradcheck(const std::function<Tensor(const TensorList&)>& fn, const TensorL
     xs.push_back(x);
   }
 
+  GradModeOn grad_on;
   Tensor out = fn(xs);
   const int64_t n_out = out.numel();
 
@@ -72,8 +86,11 @@ bool gradcheck(const std::function<Tensor(const TensorList&)>& fn, const TensorL
           std::string text = msg("gradcheck: input ", i, " (shape ", x.shape(), "), element ", k,
                                  ", output element ", j, ": backward gives ", a,
                                  ", central differences give ", numeric);
-          if (report) *report = text;
-          std::cerr << text << "\n";
+          // Said once: in `report` when the caller asked for it, else on stderr.
+          if (report)
+            *report = text;
+          else
+            std::cerr << text << "\n";
           return false;
         }
       }

@@ -9,6 +9,11 @@
 // difference. Every floating input is checked (its requires_grad is set on a copy);
 // int64 inputs (indices) are passed through unchanged. The full Jacobian is
 // built, one backward per output element, so keep the tensors small.
+//
+// The copies are fresh contiguous leaves, so to check an op on a non-contiguous
+// input, make the view inside fn:  [](const TensorList& x) { return tanh(x[0].t()); }
+// Grad mode is switched on for the analytic pass, so gradcheck also works when
+// called inside a NoGradGuard.
 #pragma once
 
 #include <functional>

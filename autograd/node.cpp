@@ -15,22 +15,35 @@ Node::Node(std::string name, BackwardFn backward, std::vector<Edge> next,
 // Destroying a node drops its edges, which may destroy the next node, which drops
 // its edges... For an LSTM unrolled over 10,000 steps that recursion is hundreds of
 // thousands of frames deep and overflows the stack. So the outermost destructor
-// collects the nodes that are about to die and destroys them one at a time in a
-// loop; nested destructors only add to its list.
+// keeps a list of edges still to drop and drops them one at a time in a loop; the
+// destructors it sets off (nested inside it) only hand their edges to that list.
+//
+// Every edge goes on the list, not only those whose node dies with us. An edge left
+// in next_ would be dropped after the loop, when next_ itself is destroyed; if it
+// held the last reference, that node's destructor would start a new loop one frame
+// deeper, and a residual chain (h = h + f(h)) would recurse once per step.
+//
+// The list lives on the outermost destructor's stack; the thread_local is a plain
+// pointer to it. (A thread_local std::vector would itself be destroyed at thread
+// exit, before a static Tensor's graph, whose destructor would then use a dead vector.)
+namespace {
+thread_local std::vector<std::shared_ptr<Node>>* t_pending_drops = nullptr;
+}  // namespace
+
 Node::~Node() {
-  static thread_local std::vector<std::shared_ptr<Node>> doomed;
-  static thread_local bool draining = false;
-  backward_ = nullptr;  // saved tensors hold no nodes, but release them first anyway
+  std::vector<std::shared_ptr<Node>> drops;
+  const bool outermost = t_pending_drops == nullptr;
+  if (outermost) t_pending_drops = &drops;
+  backward_ = nullptr;  // saved tensors are detached (no nodes), but drop them inside the loop too
   for (Edge& e : next_)
-    if (e.node && e.node.use_count() == 1) doomed.push_back(std::move(e.node));
-  if (draining) return;
-  draining = true;
-  while (!doomed.empty()) {
-    std::shared_ptr<Node> n = std::move(doomed.back());
-    doomed.pop_back();
-    n.reset();  // its destructor appends its own dying children to `doomed`
+    if (e.node) t_pending_drops->push_back(std::move(e.node));
+  if (!outermost) return;
+  while (!drops.empty()) {
+    std::shared_ptr<Node> n = std::move(drops.back());
+    drops.pop_back();
+    n.reset();  // if that was the last reference, its destructor adds its edges to `drops`
   }
-  draining = false;
+  t_pending_drops = nullptr;
 }
 
 TensorList Node::apply(const Tensor& grad_output) {

@@ -25,6 +25,15 @@ void check_inplace(const char* op, const Tensor& t) {
       throw ValueError(msg(op, ": the tensor of shape ", t.shape(), " repeats memory along dim ", d,
                            " (an expand() view), so an in-place write is ambiguous; clone() it first"));
 }
+
+// A source that shares memory with the destination (x.copy_(x.t()), x.add_(x.t()))
+// would be read after some of its elements were already overwritten. Reading from a
+// private copy instead gives what the user means. (No graph: this is a plain copy.)
+Tensor unaliased(const Tensor& dst, const Tensor& src) {
+  if (!src.shares_storage(dst)) return src;
+  NoGradGuard no_grad;
+  return src.clone();
+}
 }  // namespace
 
 Tensor& Tensor::fill_(double value) {
@@ -40,7 +49,7 @@ Tensor& Tensor::fill_(double value) {
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace("copy_", *this);
-  copy_elements(*this, src);
+  copy_elements(*this, unaliased(*this, src));
   impl().storage->bump_version();
   return *this;
 }
@@ -52,11 +61,12 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   if (broadcast_shapes("add_", other.shape(), shape()) != shape())
     throw ShapeError(msg("add_: other has shape ", other.shape(), ", which does not broadcast to ",
                          "this tensor's shape ", shape()));
-  Strides so = broadcast_strides(other, shape());
+  const Tensor src = unaliased(*this, other);
+  Strides so = broadcast_strides(src, shape());
   dispatch_floating(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* p = data_ptr<T>();
-    const T* q = other.data_ptr<T>();
+    const T* q = src.data_ptr<T>();
     const T a = static_cast<T>(alpha);
     for_each_offset<2>(shape(), {&strides(), &so}, [&](int64_t i, int64_t j) { p[i] += a * q[j]; });
   });

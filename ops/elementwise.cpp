@@ -81,6 +81,13 @@ Tensor mul(const Tensor& a, double s) {
   return record("mul_scalar", z, {a}, [s](const Tensor& dz) -> TensorList { return {dz * s}; });
 }
 
+// z = a / s;  da = dz / s   (a true division: a * (1/s) can be one ulp off)
+Tensor div(const Tensor& a, double s) {
+  Tensor z = unary_map("div", a, [s](auto v) { return v / static_cast<decltype(v)>(s); });
+  if (!needs_grad({a})) return z;
+  return record("div_scalar", z, {a}, [s](const Tensor& dz) -> TensorList { return {div(dz, s)}; });
+}
+
 // z = s - a;  da = -dz
 Tensor rsub(const Tensor& a, double s) {
   Tensor z = unary_map("rsub", a, [s](auto v) { return s - v; });
