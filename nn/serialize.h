@@ -1,0 +1,62 @@
+// Checkpoints in the safetensors format: an 8-byte little-endian header length,
+// a JSON header {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...},
+// then the raw little-endian tensor bytes. Files move between heed and
+// PyTorch / Hugging Face tools in both directions.
+//
+//   save(model, "model.safetensors");                    // model.state_dict() to a file
+//   load(model, "model.safetensors");                    // and back, key by key
+//   StateDict s = load_safetensors("opt.safetensors");   // any named tensors
+//
+// heed reads and writes the dtypes it has: F32, F64 and I64. A file holding any
+// other dtype (F16, BF16, I32, BOOL, ...) raises an IOError naming the key.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "heed/nn/state_dict.h"
+
+namespace heed {
+
+namespace nn {
+class Module;
+}
+
+// Writes the tensors in the state dict's order, each as its contiguous
+// row-major bytes (a strided view is written as the values it shows), after a
+// header padded with spaces to a multiple of 8 bytes so the data is aligned.
+//
+// Writes atomically: to "<path>.tmp-XXXXXXXX", flushed and fsync'ed, then renamed
+// over path, so a crash or an error mid-save leaves the previous file intact (the
+// temporary file is removed on error). `metadata` goes under the header's
+// "__metadata__" (string values only, as the format requires).
+// Errors: ValueError for an undefined tensor or a tensor named "__metadata__";
+// IOError (with the OS's reason) when the file cannot be written.
+void save_safetensors(const StateDict& state, const std::string& path,
+                      const std::map<std::string, std::string>& metadata = {});
+
+// Reads and validates a file; the tensors come back in the header's order. A
+// truncated, corrupt or hostile file raises an IOError naming the key and the
+// rule it breaks, and nothing is allocated from an unchecked size or read out of
+// bounds. The rules:
+//   - the file has at least 8 bytes; the header length is at most 100 MB and
+//     fits in the file;
+//   - the header is one JSON object with no duplicate keys; "__metadata__", if
+//     present, maps strings to strings;
+//   - every other entry is an object with "dtype" (F32, F64 or I64), "shape"
+//     (integers >= 0 whose product, in bytes, fits in 64 bits) and
+//     "data_offsets" ([begin, end] with begin <= end <= the data size);
+//   - end - begin equals numel * element size;
+//   - the tensors, sorted by offset, cover the data exactly: no overlap, no gap
+//     and no trailing bytes. The format requires it (the reference
+//     implementation rejects such files too), and it means every byte of a
+//     file is accounted for.
+StateDict load_safetensors(const std::string& path,
+                           std::map<std::string, std::string>* metadata = nullptr);
+
+// A module's state_dict to / from a file. load() raises what load_safetensors
+// and Module::load_state_dict raise (a missing or unexpected key when strict).
+void save(const nn::Module& module, const std::string& path);
+void load(nn::Module& module, const std::string& path, bool strict = true);
+
+}  // namespace heed

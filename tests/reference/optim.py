@@ -1,0 +1,101 @@
+"""Reference values for tests/test_optim.cpp, from PyTorch 1.13's torch.optim.
+
+Run from the repository root with Debian's python (it has PyTorch 1.13):
+
+    /usr/bin/python3 tests/reference/optim.py
+
+1. Writes fixtures/optim.safetensors: a tiny model (Linear(4, 3), then tanh, then
+   the sum of squares against a fixed target), its input and target, and for each
+   optimizer configuration below the parameters after each of 5 steps
+   ("<config>.step<k>.weight" / ".bias"), the loss before each step, and the
+   optimizer's state after the last step under heed's state_dict names
+   ("<config>.state.0.exp_avg", ...).
+2. Prints the learning rates the schedulers give, as C++ initializer lists, for
+   pasting into the scheduler tests.
+"""
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_io  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+CONFIGS = {
+    "sgd_nesterov": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01,
+                                              dampening=0),
+    "sgd_dampening": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.5),
+    "sgd_plain": lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=0.01),
+    "adam_amsgrad": lambda p: torch.optim.Adam(p, lr=0.05, weight_decay=0.01, amsgrad=True),
+    "adamw": lambda p: torch.optim.AdamW(p, lr=0.05, weight_decay=0.1),
+}
+STEPS = 5
+
+
+def optimizer_fixtures():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    x = torch.randn(5, 4)
+    target = torch.randn(5, 3)
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    out = {"x": x, "target": target, "init.weight": init["weight"], "init.bias": init["bias"]}
+
+    for name, make in CONFIGS.items():
+        model.load_state_dict(init)
+        opt = make(model.parameters())
+        losses = []
+        for k in range(1, STEPS + 1):
+            opt.zero_grad()
+            loss = ((torch.tanh(model(x)) - target) ** 2).sum()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            out[f"{name}.step{k}.weight"] = model.weight.detach().clone()
+            out[f"{name}.step{k}.bias"] = model.bias.detach().clone()
+        out[f"{name}.loss"] = torch.tensor(losses)
+        # Parameter 0 is the weight, 1 the bias, as in heed's numbering.
+        for index, p in enumerate(model.parameters()):
+            for key, value in opt.state[p].items():
+                if value is None:  # SGD without momentum keeps no buffer
+                    continue
+                if key == "step":
+                    value = torch.tensor(int(value.item()))  # heed keeps the count as int64
+                out[f"{name}.state.{index}.{key}"] = value.detach().clone()
+    path = os.path.join(HERE, "fixtures", "optim.safetensors")
+    safetensors_io.save(out, path)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+
+def lr_sequence(make_scheduler, lrs, steps):
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in lrs]
+    opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)], lr=lrs[0])
+    sched = make_scheduler(opt)
+    seq = [sched.get_last_lr()]
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+        seq.append(sched.get_last_lr())
+    return seq
+
+
+def print_schedules():
+    S = torch.optim.lr_scheduler
+    cases = {
+        "StepLR(step_size=3, gamma=0.5), lr 0.1 and 0.01":
+            lr_sequence(lambda o: S.StepLR(o, step_size=3, gamma=0.5), [0.1, 0.01], 10),
+        "CosineAnnealingLR(T_max=5, eta_min=0.001), lr 0.1":
+            lr_sequence(lambda o: S.CosineAnnealingLR(o, T_max=5, eta_min=0.001), [0.1], 12),
+        "LinearLR(start_factor=0.001, end_factor=1.0, total_iters=4), lr 0.1":
+            lr_sequence(lambda o: S.LinearLR(o, start_factor=0.001, end_factor=1.0, total_iters=4), [0.1], 7),
+    }
+    for name, seq in cases.items():
+        print(f"// {name}")
+        for g in range(len(seq[0])):
+            print("{" + ", ".join(repr(s[g]) for s in seq) + "}")
+
+
+if __name__ == "__main__":
+    optimizer_fixtures()
+    print_schedules()
