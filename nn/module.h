@@ -1,0 +1,110 @@
+// Module: the base of every layer. It keeps parameters, buffers and submodules
+// by name, in registration order, so that
+//
+//   for (auto& [name, p] : model.named_parameters()) ...   // "encoder.weight_ih_l0", ...
+//
+// yields the same dotted names, in the same order, as PyTorch's, and a state
+// dict maps onto PyTorch's key by key.
+//
+// A layer registers in its constructor and keeps handles as members:
+//
+//   struct Linear : UnaryModule {
+//     Linear(int64_t in, int64_t out)
+//         : weight(register_parameter("weight", init::fan_in_uniform({out, in}, in))),
+//           bias(register_parameter("bias", init::fan_in_uniform({out}, in))) {}
+//     Tensor forward(const Tensor& x) const override;
+//     Tensor weight, bias;   // the same handles as the registered ones (a Tensor is a handle)
+//   };
+//
+// load_state_dict() copies values *into* the registered tensors, so those member
+// handles stay valid.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "heed/core/tensor.h"
+#include "heed/nn/state_dict.h"
+
+namespace heed::nn {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  Module() = default;
+  // Copying a module would alias its parameters under two owners; share a
+  // std::shared_ptr<Module> instead.
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // ---- what it holds ------------------------------------------------------
+  // A parameter shared by two submodules (tied weights) is listed once, under the
+  // first name that reaches it, as in PyTorch: an optimizer must not step it twice.
+  std::vector<Tensor> parameters() const;
+  std::vector<std::pair<std::string, Tensor>> named_parameters() const;  // dotted, in order
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  std::vector<std::shared_ptr<Module>> children() const;
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
+    return children_;
+  }
+  int64_t num_parameters() const;  // total element count of all parameters
+
+  // ---- training state -------------------------------------------------------
+  void zero_grad();                  // drops every parameter's grad
+  void train(bool on = true);        // this module and all submodules
+  void eval() { train(false); }
+  // Converts every floating parameter and buffer to dtype (kFloat32 or kFloat64;
+  // e.g. kFloat64 for gradcheck). The tensors change in place, so handles held as
+  // members stay valid; their grads are dropped. Int64 buffers are left alone.
+  void to(DType dtype);
+  bool is_training() const { return training_; }
+
+  // ---- state dicts (parameters and buffers, by dotted name) -------------------
+  // Every name is a key, tied weights included (each under each of its names), as in
+  // PyTorch. The values are detached aliases: they share memory with the module.
+  StateDict state_dict() const;
+  // Copies each entry into the matching tensor. Throws a ValueError naming the key
+  // for a missing or an unexpected key (unless strict is false), and a ShapeError
+  // naming the key and both shapes for a shape mismatch. Nothing is changed unless
+  // every entry fits.
+  void load_state_dict(const StateDict& state, bool strict = true);
+
+ protected:
+  // Registers a parameter: a leaf that requires grad. Returns the registered
+  // handle, so a member can be initialised from it.
+  Tensor register_parameter(const std::string& name, Tensor value);
+  // A buffer is state that is saved but not trained (a running mean, a mask).
+  Tensor register_buffer(const std::string& name, Tensor value);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    check_new_name(name);
+    children_.emplace_back(name, module);
+    return module;
+  }
+
+ private:
+  void check_new_name(const std::string& name) const;
+  void collect(const std::string& prefix, bool params, bool buffers,
+               std::vector<std::pair<std::string, Tensor>>& out) const;
+
+  std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, Tensor>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+// A module whose forward maps one tensor to one tensor: Linear, Embedding,
+// LayerNorm, Dropout, the activations, Sequential itself. It is the one
+// interface Sequential needs to chain its members:
+//
+//   auto mlp = Sequential{std::make_shared<Linear>(4, 8), std::make_shared<ReLU>()};
+//   Tensor y = mlp(x);
+class UnaryModule : public Module {
+ public:
+  virtual Tensor forward(const Tensor& x) const = 0;
+  Tensor operator()(const Tensor& x) const { return forward(x); }
+};
+
+}  // namespace heed::nn
