@@ -13,7 +13,8 @@
 //   core/      storage, shape and strides, the Tensor handle, factories, printing
 //   autograd/  graph nodes, the backward engine, no-grad mode, gradcheck
 //   ops/       every differentiable op, each with its backward (ops/ops.h)
-//   nn/        modules and layers;  optim/  optimizers
+//   nn/        modules, layers, losses, checkpoints (nn/nn.h)
+//   optim/     optimizers and schedulers (optim/optim.h)
 #pragma once
 
 #include "heed/autograd/engine.h"
@@ -25,4 +26,6 @@
 #include "heed/core/random.h"
 #include "heed/core/shape.h"
 #include "heed/core/tensor.h"
+#include "heed/nn/nn.h"
 #include "heed/ops/ops.h"
+#include "heed/optim/optim.h"

@@ -21,6 +21,7 @@
 #include "heed/ops/elementwise.h"
 #include "heed/ops/index.h"
 #include "heed/ops/linalg.h"
+#include "heed/ops/lstm.h"
 #include "heed/ops/mask.h"
 #include "heed/ops/reduce.h"
 #include "heed/ops/softmax.h"
