@@ -17,9 +17,11 @@
 //   optim/     optimizers and schedulers (optim/optim.h)
 #pragma once
 
+#include "heed/autograd/anomaly.h"
 #include "heed/autograd/engine.h"
 #include "heed/autograd/grad_mode.h"
 #include "heed/autograd/gradcheck.h"
+#include "heed/autograd/graphviz.h"
 #include "heed/autograd/node.h"
 #include "heed/core/dtype.h"
 #include "heed/core/error.h"

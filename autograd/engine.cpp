@@ -10,11 +10,17 @@
 //    backward runs.
 // 3. Check each gradient a backward returns against the shape and dtype of its
 //    input, so a wrong backward fails loudly, at the op that is wrong.
+//
+// Two extras ride along. Before a node runs, the hooks of the tensor it made see
+// (and may replace) that tensor's total gradient (autograd/hooks.h). In anomaly
+// mode every gradient is also scanned for NaN and Inf, and the first one found is
+// blamed on the op whose backward produced it (autograd/anomaly.h).
 #include "heed/autograd/engine.h"
 
 #include <unordered_map>
 #include <vector>
 
+#include "heed/autograd/anomaly.h"
 #include "heed/autograd/grad_mode.h"
 #include "heed/autograd/node.h"
 #include "heed/ops/ops.h"
@@ -70,6 +76,27 @@ void check_gradients(const Node& node, const TensorList& grads) {
   }
 }
 
+// The tensor's hooks, if it has any. A leaf's hooks are on the leaf itself; an op
+// output's are on its node.
+Tensor run_hooks(const Node& node, const Tensor& g, bool anomaly) {
+  const GradHooks* hooks = node.leaf ? node.leaf->grad_hooks.get() : &node.hooks;
+  if (!hooks || hooks->empty()) return g;
+  Tensor out = node.leaf ? hooks->run(g, node.leaf->shape, node.leaf->dtype, "a leaf")
+                         : hooks->run(g, node.output_shape(), node.output_dtype(),
+                                      msg("the tensor made by '", node.name(), "'"));
+  if (anomaly) check_hook_result_finite(node, out);
+  return out;
+}
+
+// In anomaly mode, ops are numbered from 1 in each forward; the forward after this
+// backward starts again at 1, however this backward ends.
+struct ForwardOpCountReset {
+  bool anomaly;
+  ~ForwardOpCountReset() {
+    if (anomaly) reset_forward_op_count();
+  }
+};
+
 }  // namespace
 
 void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
@@ -90,6 +117,10 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
                             root.dtype()));
   }
 
+  const bool anomaly = is_anomaly_enabled();  // read once: the mode is fixed for this backward
+  ForwardOpCountReset reset_count{anomaly};
+  if (anomaly) check_root_gradient_finite(grad);
+
   NoGradGuard no_grad;  // backward formulas are ops too; they must not build a graph
   std::shared_ptr<Node> root_node = gradient_edge(root);
   std::unordered_map<Node*, int> deps = count_dependencies(root_node.get());
@@ -107,11 +138,13 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
 
     TensorList input_grads;  // stays empty when this node sends nothing on
     if (node->leaf) {
-      if (g.defined()) accumulate_into_leaf(*node->leaf, g);
+      if (g.defined()) accumulate_into_leaf(*node->leaf, run_hooks(*node, g, anomaly));
     } else if (g.defined()) {
-      input_grads = node->apply(g);
+      g = run_hooks(*node, g, anomaly);
+      input_grads = anomaly ? apply_with_creation_context(*node, g) : node->apply(g);
       if (!retain_graph) node->release();
       check_gradients(*node, input_grads);
+      if (anomaly) check_gradients_finite(*node, input_grads);
     }
     // else: nothing reached this node (every consumer sent "no gradient"). It is not
     // run (and so not released), but it still has to count down its inputs below,

@@ -1,5 +1,6 @@
 #include "heed/autograd/node.h"
 
+#include "heed/autograd/anomaly.h"
 #include "heed/autograd/grad_mode.h"
 
 namespace heed {
@@ -92,12 +93,14 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
     acc = std::make_shared<Node>("AccumulateGrad", nullptr, std::vector<Edge>{},
                                  std::vector<Shape>{}, std::vector<DType>{});
     acc->leaf = t.impl_ptr();
+    acc->set_output(impl.shape, impl.dtype);
     impl.grad_accumulator = acc;
   }
   return acc;
 }
 
-Tensor record(const char* name, Tensor out, const TensorList& inputs, Node::BackwardFn backward) {
+Tensor record(const char* name, Tensor out, const TensorList& inputs, Node::BackwardFn backward,
+              std::source_location where) {
   std::vector<Edge> next;
   std::vector<Shape> shapes;
   std::vector<DType> dtypes;
@@ -107,8 +110,11 @@ Tensor record(const char* name, Tensor out, const TensorList& inputs, Node::Back
     shapes.push_back(t.defined() ? t.shape() : Shape{});
     dtypes.push_back(t.defined() ? t.dtype() : kFloat32);
   }
-  out.impl().grad_fn = std::make_shared<Node>(name, std::move(backward), std::move(next),
-                                              std::move(shapes), std::move(dtypes));
+  auto node = std::make_shared<Node>(name, std::move(backward), std::move(next), std::move(shapes),
+                                     std::move(dtypes));
+  node->set_output(out.shape(), out.dtype());
+  if (is_anomaly_enabled()) node->creation_site = capture_creation_site(where);  // the one branch when off
+  out.impl().grad_fn = std::move(node);
   return out;
 }
 

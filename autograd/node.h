@@ -10,6 +10,11 @@
 // set): the engine adds the incoming gradient to leaf->grad instead of calling a
 // backward function.
 //
+// A node also knows the shape of the tensor it made (to draw the graph, see
+// autograd/graphviz.h, and to check what hooks return), the gradient hooks of that
+// tensor (autograd/hooks.h), and, in anomaly mode only, where in the forward it
+// was made (autograd/anomaly.h).
+//
 // How an op records itself (ops/activation.cpp, tanh):
 //
 //   Tensor y = ...forward...;
@@ -24,12 +29,16 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <source_location>
 #include <string>
 #include <vector>
 
+#include "heed/autograd/hooks.h"
 #include "heed/core/tensor.h"
 
 namespace heed {
+
+struct CreationSite;  // autograd/anomaly.h
 
 using TensorList = std::vector<Tensor>;
 
@@ -54,6 +63,11 @@ class Node {
   const std::vector<Edge>& next_edges() const { return next_; }
   const Shape& input_shape(size_t i) const { return input_shapes_[i]; }
   DType input_dtype(size_t i) const { return input_dtypes_[i]; }
+  // The tensor this node made (the one whose gradient it receives): record() sets
+  // them; an AccumulateGrad node has its leaf's.
+  const Shape& output_shape() const { return output_shape_; }
+  DType output_dtype() const { return output_dtype_; }
+  void set_output(Shape shape, DType dtype) { output_shape_ = std::move(shape); output_dtype_ = dtype; }
 
   // Runs the backward; throws AutogradError if release() already dropped it.
   TensorList apply(const Tensor& grad_output);
@@ -66,12 +80,22 @@ class Node {
   // holds only a weak_ptr back (TensorImpl::grad_accumulator): no cycle.
   std::shared_ptr<TensorImpl> leaf;
 
+  // Hooks of the tensor this node made (Tensor::register_hook on a non-leaf): the
+  // engine runs them on the gradient before apply(). A leaf's hooks live on the
+  // leaf (TensorImpl::grad_hooks) instead: its AccumulateGrad node comes and goes.
+  GradHooks hooks;
+
+  // Where the forward made this node; set by record() only in anomaly mode.
+  std::shared_ptr<const CreationSite> creation_site;
+
  private:
   std::string name_;
   BackwardFn backward_;
   std::vector<Edge> next_;
   std::vector<Shape> input_shapes_;
   std::vector<DType> input_dtypes_;
+  Shape output_shape_;
+  DType output_dtype_ = kFloat32;
   bool released_ = false;
 };
 
@@ -96,8 +120,10 @@ bool needs_grad(std::initializer_list<Tensor> inputs);
 bool needs_grad(const TensorList& inputs);
 
 // Gives `out` a grad_fn running `backward`, with one edge per input, and returns
-// out. Call it only when needs_grad(inputs) is true.
-Tensor record(const char* name, Tensor out, const TensorList& inputs, Node::BackwardFn backward);
+// out. Call it only when needs_grad(inputs) is true. `where` defaults to the line
+// that calls record(); anomaly mode shows it when that op's backward goes wrong.
+Tensor record(const char* name, Tensor out, const TensorList& inputs, Node::BackwardFn backward,
+              std::source_location where = std::source_location::current());
 
 // The node a gradient for `t` should flow into (its grad_fn, or its leaf
 // accumulator, created on first use), or null if t needs no gradient.

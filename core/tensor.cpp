@@ -1,6 +1,7 @@
 #include "heed/core/tensor.h"
 
 #include "heed/autograd/grad_mode.h"
+#include "heed/autograd/hooks.h"
 #include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
 
@@ -188,5 +189,11 @@ void Tensor::set_grad(const Tensor& g) {
 void Tensor::zero_grad() { impl().grad = nullptr; }
 
 Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
+
+int Tensor::register_hook(std::function<Tensor(const Tensor& grad)> hook) const {
+  return register_grad_hook(*this, std::move(hook));
+}
+
+void Tensor::remove_hook(int id) const { remove_grad_hook(*this, id); }
 
 }  // namespace heed

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <ostream>
@@ -31,6 +32,7 @@
 
 namespace heed {
 
+class GradHooks;
 class Node;
 class Tensor;
 
@@ -47,6 +49,7 @@ struct TensorImpl {
   std::shared_ptr<Node> grad_fn;            // the op that made this tensor; null on leaves
   std::shared_ptr<TensorImpl> grad;         // accumulated by backward() on leaves
   std::weak_ptr<Node> grad_accumulator;     // a leaf's AccumulateGrad node, shared by all its uses
+  std::shared_ptr<GradHooks> grad_hooks;    // a leaf's register_hook()s; an op output's live on its grad_fn
 };
 
 // Nested lists of numbers, so a tensor can be written as a literal:
@@ -123,6 +126,13 @@ class Tensor {
   // needs no grad argument (it is 1); any other shape needs one of its shape.
   void backward(const Tensor& grad = {}, bool retain_graph = false) const;
   Tensor detach() const;  // same storage, no grad_fn, requires_grad false
+  // Gradient hooks (autograd/hooks.h): hook(grad) sees the total gradient with
+  // respect to this tensor during backward(), before it goes on into grad_fn (or,
+  // on a leaf, into grad()). Return an undefined Tensor to keep the gradient, or a
+  // replacement of this tensor's shape and dtype. Returns an id for remove_hook().
+  // The hook must not capture this tensor: the tensor would own itself (a cycle).
+  int register_hook(std::function<Tensor(const Tensor& grad)> hook) const;
+  void remove_hook(int id) const;  // a ValueError if this tensor has no hook with that id
 
   // ---- copies and conversions (ops/copy.cpp) --------------------------------
   Tensor clone() const;             // a fresh contiguous copy, differentiable
