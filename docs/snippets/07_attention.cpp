@@ -1,0 +1,66 @@
+// Chapter 7: the attention formulas, each computed by hand from heed's small
+// ops and compared with heed's layers.
+#include "check.h"
+
+#include <cmath>
+
+using namespace heed;
+using tour::check;
+
+int main() {
+  manual_seed(0);
+  // [worked_example]
+  // One query, two keys, d_k = 1: the scores are q.k1 = 1 and q.k2 = 0.5.
+  Tensor q({{1.0}}), k({{1.0}, {0.5}}), v({{1.0, 0.0}, {0.0, 1.0}});  // [1, 1], [2, 1], [2, 2]
+  auto [context, weights] = nn::scaled_dot_product_attention(q, k, v);
+  const double w1 = std::exp(1.0) / (std::exp(1.0) + std::exp(0.5));  // 0.6225
+  check(std::abs(weights.at({0, 0}) - w1) < 1e-6 && std::abs(weights.at({0, 1}) - (1 - w1)) < 1e-6,
+        "weights = softmax(1, 0.5) = (0.6225, 0.3775)");
+  check(std::abs(context.at({0, 0}) - w1) < 1e-6, "context = 0.6225 v1 + 0.3775 v2");
+  // [end worked_example]
+
+  // [scaled_dot_product]
+  const int64_t Bn = 2, Tq = 3, Tk = 5, D = 4;
+  Tensor Q = Tensor::randn({Bn, Tq, D}), K = Tensor::randn({Bn, Tk, D}), V = Tensor::randn({Bn, Tk, D});
+  Tensor scores = matmul(Q, K.transpose(1, 2)) / std::sqrt(double(D));  // [B, Tq, Tk]
+  Tensor by_hand = matmul(softmax(scores, -1), V);                        // [B, Tq, D]
+  auto sdpa = nn::scaled_dot_product_attention(Q, K, V);
+  check(tour::max_diff(sdpa.output, by_hand) < 1e-6, "out = softmax(Q K^T / sqrt(d_k)) V");
+  check(tour::max_diff(sdpa.weights.sum({-1}), Tensor::ones({Bn, Tq})) < 1e-6,
+        "each query's weights sum to 1 (softmax over the keys, the last dim)");
+  Tensor mask = Tensor::zeros({Bn, 1, Tk});
+  mask.slice(2, 3, Tk).fill_(1);  // nonzero = hidden: the last two keys are padding
+  auto masked = nn::scaled_dot_product_attention(Q, K, V, mask);
+  check(max(masked.weights.slice(2, 3, Tk)).item() == 0, "a masked key gets weight exactly 0");
+  // [end scaled_dot_product]
+
+  // [additive]
+  nn::AdditiveAttention additive(D, D, /*attention_dim=*/8);
+  Tensor Wq = additive.query_proj->weight, Wk = additive.key_proj->weight, w = additive.score_proj->weight;
+  // score_ij = w^T tanh(W_q q_i + W_k k_j): broadcast queries [B, Tq, 1, A] against keys [B, 1, Tk, A]
+  Tensor feats = tanh(matmul(Q, Wq.t()).unsqueeze(2) + matmul(K, Wk.t()).unsqueeze(1));  // [B, Tq, Tk, A]
+  Tensor add_scores = matmul(feats, w.t()).squeeze(-1);                                  // [B, Tq, Tk]
+  check(tour::max_diff(additive(Q, K, V).output, matmul(softmax(add_scores, -1), V)) < 1e-6,
+        "additive: out = softmax(w^T tanh(W_q q + W_k k)) V");
+  // [end additive]
+
+  // [multihead]
+  const int64_t E = 6, heads = 2, Dh = E / heads;
+  nn::MultiheadAttention mha(E, heads, {.batch_first = true});
+  Tensor X = Tensor::randn({Bn, Tq, E});
+  Tensor Wi = mha.in_proj_weight, bi = mha.in_proj_bias;  // [3E, E], [3E]: rows for q, then k, then v
+  auto project = [&](int64_t which) {
+    return matmul(X, Wi.slice(0, which * E, (which + 1) * E).t()) + bi.slice(0, which * E, (which + 1) * E);
+  };
+  Tensor q_all = project(0), k_all = project(1), v_all = project(2);  // [B, T, E]
+  std::vector<Tensor> head_outputs;
+  for (int64_t h = 0; h < heads; ++h) {  // head h: its own D = E / H features of each
+    auto cut = [&](const Tensor& t) { return t.slice(2, h * Dh, (h + 1) * Dh); };
+    head_outputs.push_back(nn::scaled_dot_product_attention(cut(q_all), cut(k_all), cut(v_all)).output);
+  }
+  Tensor mh_by_hand = (*mha.out_proj)(cat(head_outputs, -1));  // concat the heads, then W_o
+  check(tour::max_diff(mha(X, X, X).output, mh_by_hand) < 1e-5,
+        "multi-head: concat(head_1, head_2) W_o^T + b_o, each head on its own slice");
+  // [end multihead]
+  return tour::failures();
+}

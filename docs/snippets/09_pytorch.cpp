@@ -1,0 +1,110 @@
+// Chapter 9: every heed call of the PyTorch-to-heed table, in the table's order,
+// so the table cannot name a call that does not exist: docs_quotes checks that
+// each heed cell of the table occurs in this file word for word, and ctest runs it.
+#include <heed/heed.h>
+
+#include <iostream>
+
+#include "check.h"
+
+using namespace heed;
+using tour::check;
+
+// A module with one parameter of its own, like a PyTorch module that sets
+// self.w = nn.Parameter(torch.ones(8)) in __init__.
+struct Scale : nn::UnaryModule {
+  Scale() : w(register_parameter("w", Tensor::ones({8}))) {}
+  Tensor forward(const Tensor& x) const override { return x * w; }
+  Tensor w;
+};
+
+int main() {
+  // ---- tensors ----
+  manual_seed(0);
+  Tensor lit = Tensor({{1, 2}, {3, 4}});
+  Tensor z = Tensor::zeros({2, 3}), r = Tensor::randn({2, 3}, kFloat64), x = r.to(kFloat32);
+  Tensor o = Tensor::ones_like(x), six = Tensor::arange(6);
+  check(lit.at({1, 0}) == 3 && z.sum().item() == 0 && o.sum().item() == 6 && six.numel() == 6, "factories");
+  check(x.shape() == Shape{2, 3} && x.size(-1) == 3 && x.dim() == 2, "shape(), size(), dim()");
+  check(x.view({3, 2}).shape() == Shape{3, 2} && x.reshape({-1}).numel() == 6, "view, reshape");
+  check(x.t().shape() == Shape{3, 2} && x.transpose(0, 1).shape() == Shape{3, 2} && x.permute({1, 0}).dim() == 2,
+        "t, transpose, permute");
+  check(x.unsqueeze(0).dim() == 3 && x.squeeze(0).dim() == 2, "unsqueeze, squeeze (a no-op: dim 0 has size 2)");
+  check(x.select(0, 1).numel() == 3 && x.slice(1, 1, 3).numel() == 4 && x.slice(1, 0, 3, 2).numel() == 4,
+        "select, slice");
+  Tensor s = x.sum();
+  check(std::abs(s.item() - (x.to_vector<float>()[0] + x.select(0, 0).slice(0, 1, 3).sum().item() +
+                             x.select(0, 1).sum().item())) < 1e-5,
+        "item, to_vector");
+  check(x.contiguous().is_contiguous() && !x.clone().shares_storage(x) && x.to(kFloat64).dtype() == kFloat64,
+        "contiguous, clone, to");
+  {
+    Tensor a = Tensor::randn({2, 3}), b = Tensor::randn({3, 2});
+    check(matmul(a, b).shape() == Shape{2, 2}, "matmul");
+  }
+  check(x.sum({1}, true).shape() == Shape{2, 1} && x.mean().dim() == 0, "sum, mean");
+  check(x.max(1).shape() == Shape{2} && x.argmax(1).dtype() == kInt64, "max, argmax");
+  check(tour::max_diff(softmax(x, -1).sum({-1}), Tensor::ones({2})) < 1e-6, "softmax");
+  {
+    Tensor a = Tensor::randn({2, 3}), b = Tensor::randn({2, 3});
+    check(cat({a, b}, 0).shape() == Shape{4, 3} && stack({a, b}, 0).shape() == Shape{2, 2, 3}, "cat, stack");
+    Tensor mask = gt(x, Tensor::zeros({1}));  // 1 where x > 0, else 0, in x's dtype
+    check(tour::max_diff(where(mask, a, b), a * mask + b * (1 - mask)) == 0 && max(masked_fill(x, mask, 0)).item() <= 0,
+          "where, masked_fill");
+  }
+
+  // ---- autograd ----
+  Tensor w = Tensor::randn({3});
+  w.requires_grad_();
+  auto hook = [](const Tensor& g) { return g * 1.0; };
+  w.register_hook(hook);
+  Tensor loss = matmul(x, w).pow(2).sum();
+  loss.backward();
+  check(w.grad().shape() == Shape{3}, "requires_grad_, register_hook, backward, grad");
+  {
+    NoGradGuard no_grad;
+    check(!matmul(x, w).requires_grad() && !w.detach().requires_grad(), "NoGradGuard, detach");
+  }
+  {
+    DetectAnomalyGuard anomaly;
+    auto f = [](const TensorList& in) { return tanh(in[0]); };
+    check(gradcheck(f, {x}), "DetectAnomalyGuard, gradcheck");
+  }
+
+  // ---- nn ----
+  auto model = std::make_shared<nn::Sequential>();
+  model->add(std::make_shared<nn::Linear>(4, 8)).add(std::make_shared<nn::ReLU>()).add(std::make_shared<Scale>());
+  check(model->parameters().size() == 3 && model->named_parameters()[2].first == "2.w",
+        "register_parameter, parameters, named_parameters");
+  model->eval();
+  model->train();
+  model->load_state_dict(model->state_dict());
+  const std::string path = "pytorch_table.safetensors";
+  save(*model, path);
+  load(*model, path);
+
+  nn::Sequential mlp{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::Tanh>()};
+  nn::LSTM lstm(4, 8, /*num_layers=*/2, /*bias=*/true, /*batch_first=*/true);
+  nn::MultiheadAttention mha(8, 2, {.batch_first = true});
+  nn::Embedding emb(10, 4, 0);
+  Tensor ids = Tensor::randint(0, 8, {2, 5});  // the ids double as class targets: 8 classes
+  Tensor seq = lstm(emb(ids)).output;           // [2, 5, 8]
+  Tensor q = mha(seq, seq, seq).output, k = seq, v = seq;
+  Tensor logits = nn::scaled_dot_product_attention(q, k, v).output.reshape({10, 8});
+  Tensor targets = ids.reshape({10});
+  Tensor y = (*model)(Tensor::randn({10, 4})), t = mlp(Tensor::randn({10, 4}));
+  Tensor total = nn::cross_entropy(logits, targets, {.ignore_index = 0}) + nn::mse_loss(y, t);
+  check(total.dim() == 0, "Linear, Sequential, LSTM, MultiheadAttention, Embedding, attention, losses");
+
+  // ---- optim ----
+  optim::Adam opt(model->parameters(), {.lr = 1e-3});
+  optim::CosineAnnealingLR sched(opt, 100);
+  opt.zero_grad();
+  total.backward();
+  nn::clip_grad_norm_(model->parameters(), 1.0);
+  opt.step();
+  sched.step();
+  check(opt.lr() < 1e-3, "Adam, zero_grad, backward, clip_grad_norm_, step, CosineAnnealingLR");
+  std::cout << x << "\n";
+  return tour::failures();
+}
