@@ -17,13 +17,10 @@
 #include <cstdint>
 #include <tuple>
 
+#include "heed/core/parallel.h"
 #include "heed/core/shape.h"
 
 namespace heed {
-
-// Below this many elements a loop stays serial: starting threads costs more than
-// the work (about a microsecond, i.e. thousands of simple flops).
-inline constexpr int64_t kParallelGrain = 32768;
 
 template <size_t N, class F>
 void for_each_offset(const Shape& shape, const std::array<const Strides*, N>& strides, F&& f) {
@@ -54,12 +51,11 @@ void for_each_offset(const Shape& shape, const std::array<const Strides*, N>& st
 
   const int64_t ndim = static_cast<int64_t>(sizes.size());
   if (ndim == 1) {  // one flat run (every contiguous case): split it across threads directly
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) {
+    parallel_for(n, n >= kParallelGrain, [&](int64_t i) {
       std::array<int64_t, N> off;
       for (size_t k = 0; k < N; ++k) off[k] = i * st[k][0];
       std::apply(f, off);
-    }
+    });
     return;
   }
   const int64_t inner = sizes.back();
@@ -69,8 +65,7 @@ void for_each_offset(const Shape& shape, const std::array<const Strides*, N>& st
 
   // Each row r is independent: its start offsets come from decomposing r over the
   // outer dims, and it touches only its own elements.
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain && rows > 1)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, n >= kParallelGrain, [&](int64_t r) {
     std::array<int64_t, N> off{};
     int64_t rem = r;
     for (int64_t d = ndim - 2; d >= 0; --d) {
@@ -82,7 +77,7 @@ void for_each_offset(const Shape& shape, const std::array<const Strides*, N>& st
       std::apply(f, off);
       for (size_t k = 0; k < N; ++k) off[k] += inner_step[k];
     }
-  }
+  });
 }
 
 }  // namespace heed

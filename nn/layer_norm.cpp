@@ -67,8 +67,7 @@ Tensor layer_norm(const Tensor& x_in, const Shape& ns, const Tensor& weight, con
     const T* bp = b.defined() ? b.data_ptr<T>() : nullptr;
     T* yp = y.data_ptr<T>();
     // Row r writes only y's row r, mean[r] and rstd[r]: no two threads collide.
-#pragma omp parallel for schedule(static) if (M * D >= kParallelGrain)
-    for (int64_t r = 0; r < M; ++r) {
+    parallel_for(M, M * D >= kParallelGrain, [&](int64_t r) {
       const T* xr = xp + r * D;
       T* yr = yp + r * D;
       // Two passes, in double: E[x^2] - E[x]^2 would cancel catastrophically when
@@ -88,7 +87,7 @@ Tensor layer_norm(const Tensor& x_in, const Shape& ns, const Tensor& weight, con
         if (bp) v += bp[j];
         yr[j] = static_cast<T>(v);
       }
-    }
+    });
   });
 
   if (!needs_grad({x_in, weight, bias})) return y;
@@ -114,8 +113,7 @@ Tensor layer_norm(const Tensor& x_in, const Shape& ns, const Tensor& weight, con
       if (need_x) {
         T* dxp = dx.data_ptr<T>();
         // Row r writes only dx's row r.
-#pragma omp parallel for schedule(static) if (M * D >= kParallelGrain)
-        for (int64_t r = 0; r < M; ++r) {
+        parallel_for(M, M * D >= kParallelGrain, [&](int64_t r) {
           const T* xr = xp + r * D;
           const T* gr = gp + r * D;
           const double mu = mean[r], rs = rstd[r];
@@ -134,7 +132,7 @@ Tensor layer_norm(const Tensor& x_in, const Shape& ns, const Tensor& weight, con
             double xhat = (xr[j] - mu) * rs;
             dxr[j] = static_cast<T>(rs * (g - g_mean - xhat * gx_mean));
           }
-        }
+        });
       }
       if (need_w || need_b) {
         // dw and db sum over rows, so rows cannot run in parallel (they would race

@@ -80,11 +80,10 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     const T* src = xc.data_ptr<T>();
     T* dst = y.data_ptr<T>();
     // Output row r = (o, i) is written by iteration r alone: no two threads collide.
-#pragma omp parallel for schedule(static) if (y.numel() >= kParallelGrain)
-    for (int64_t r = 0; r < a.outer * k; ++r) {
+    parallel_for(a.outer * k, y.numel() >= kParallelGrain, [&](int64_t r) {
       const int64_t o = r / k, i = r % k;
       std::copy_n(src + (o * a.n + idx[i]) * a.inner, a.inner, dst + r * a.inner);
-    }
+    });
   });
 
   if (!needs_grad({x})) return y;
@@ -99,13 +98,13 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
       T* dp = dx.data_ptr<T>();
       // Different o touch disjoint blocks of dx, so the outer loop may run in
       // parallel. The loop over i may not: two equal indices add into the same row.
-#pragma omp parallel for schedule(static) if (a.outer > 1 && dy.numel() >= kParallelGrain)
-      for (int64_t o = 0; o < a.outer; ++o)
+      parallel_for(a.outer, dy.numel() >= kParallelGrain, [&](int64_t o) {
         for (int64_t i = 0; i < k; ++i) {
           T* drow = dp + (o * a.n + idx[i]) * a.inner;
           const T* grow = gp + (o * k + i) * a.inner;
           for (int64_t j = 0; j < a.inner; ++j) drow[j] += grow[j];
         }
+      });
     });
     return {dx};
   };

@@ -120,15 +120,14 @@ Tensor batched_product(Tensor a, Tensor b, const Shape& batch) {
   // An exception must not leave an OpenMP region (it would terminate the program),
   // so the first one is caught and rethrown after the loop.
   std::exception_ptr error;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t i = 0; i < count; ++i) {
+  parallel_for(count, parallel, [&](int64_t i) {
     try {
       gemm(matrix_at(a, off_a[i]), matrix_at(b, off_b[i]), matrix_at(out, i * M * N));
     } catch (...) {
 #pragma omp critical(heed_matmul_error)
       if (!error) error = std::current_exception();
     }
-  }
+  });
   if (error) std::rethrow_exception(error);
   return out;
 }

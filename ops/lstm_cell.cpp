@@ -140,9 +140,9 @@ void gates_backward_row(const T* a, const T* c_prev, const T* k, const T* dh, T*
 template <class T>
 void gates_forward(T* z, const T* c_prev, T* c, T* h, T* k, int64_t B, int64_t H) {
   // Row b reads and writes only row b of every block: threads never collide.
-#pragma omp parallel for schedule(static) if (B > 1 && B * H >= kGateGrain)
-  for (int64_t b = 0; b < B; ++b)
+  parallel_for(B, B > 1 && B * H >= kGateGrain, [&](int64_t b) {
     gates_forward_row(z + b * 4 * H, c_prev + b * H, c + b * H, h + b * H, k + b * H, H);
+  });
 }
 
 // One step for all B rows, backward.
@@ -150,10 +150,10 @@ template <class T>
 void gates_backward(const T* a, const T* c_prev, const T* k, const T* dh, T* dc, T* dz, int64_t B,
                     int64_t H) {
   // Row b writes only row b of dc and dz: race-free.
-#pragma omp parallel for schedule(static) if (B > 1 && B * H >= kGateGrain)
-  for (int64_t b = 0; b < B; ++b)
+  parallel_for(B, B > 1 && B * H >= kGateGrain, [&](int64_t b) {
     gates_backward_row(a + b * 4 * H, c_prev + b * H, k + b * H, dh + b * H, dc + b * H,
                        dz + b * 4 * H, H);
+  });
 }
 
 // ---- argument checks -------------------------------------------------------------

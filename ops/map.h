@@ -27,8 +27,8 @@ Tensor unary_map(std::string_view op, const Tensor& x, F f) {
     const T* in = x.data_ptr<T>();
     T* out = y.data_ptr<T>();
     if (x.is_contiguous()) {  // the common case: one flat, vectorizable loop
-#pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain)
-      for (int64_t i = 0; i < x.numel(); ++i) out[i] = static_cast<T>(f(in[i]));
+      parallel_for(x.numel(), x.numel() >= kParallelGrain,
+                   [&](int64_t i) { out[i] = static_cast<T>(f(in[i])); });
     } else {
       for_each_offset<2>(x.shape(), {&x.strides(), &y.strides()},
                          [&](int64_t i, int64_t o) { out[o] = static_cast<T>(f(in[i])); });
@@ -53,8 +53,8 @@ Tensor binary_map(std::string_view op, const Tensor& a, const Tensor& b, F f) {
     const T* pb = b.data_ptr<T>();
     T* out = y.data_ptr<T>();
     if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
-#pragma omp parallel for schedule(static) if (y.numel() >= kParallelGrain)
-      for (int64_t i = 0; i < y.numel(); ++i) out[i] = static_cast<T>(f(pa[i], pb[i]));
+      parallel_for(y.numel(), y.numel() >= kParallelGrain,
+                   [&](int64_t i) { out[i] = static_cast<T>(f(pa[i], pb[i])); });
     } else {
       Strides sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
       for_each_offset<3>(shape, {&sa, &sb, &y.strides()}, [&](int64_t i, int64_t j, int64_t o) {

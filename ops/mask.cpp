@@ -161,14 +161,13 @@ Tensor triangle(const char* op, const Tensor& x, int64_t diagonal, bool lower) {
     const T* in = xc.data_ptr<T>();
     T* o = out.data_ptr<T>();
     // Row r (row i = r % R of its matrix) writes only its own C outputs: no races.
-#pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain)
-    for (int64_t r = 0; r < rows; ++r) {
+    parallel_for(rows, x.numel() >= kParallelGrain, [&](int64_t r) {
       const int64_t i = r % R;
       for (int64_t j = 0; j < C; ++j) {
         const bool keep = lower ? j - i <= diagonal : j - i >= diagonal;
         o[r * C + j] = keep ? in[r * C + j] : T(0);
       }
-    }
+    });
   });
   return out;
 }

@@ -119,13 +119,12 @@ typename Op::Acc reduce_flat(const T* in, int64_t n, const Op& op) {
   const int64_t chunks = std::clamp<int64_t>(n / kParallelGrain, 1, 256);
   std::vector<Acc> partial(chunks);
   // each c writes only partial[c]
-#pragma omp parallel for schedule(static) if (chunks > 1)
-  for (int64_t c = 0; c < chunks; ++c) {
+  parallel_for(chunks, chunks > 1, [&](int64_t c) {
     const int64_t begin = c * n / chunks, end = (c + 1) * n / chunks;
     Acc a = op.start();
     for (int64_t r = begin; r < end; ++r) op.add(a, in[r], r);
     partial[c] = a;
-  }
+  });
   Acc total = partial[0];
   for (int64_t c = 1; c < chunks; ++c) op.merge(total, partial[c]);
   return total;
@@ -149,19 +148,17 @@ void run_reduction(const Reduction& p, const Op& op) {
   }
   if (I == 1) {  // the common case: output o reduces the contiguous run in[o*R, (o+1)*R)
     // each o writes only output o
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t o = 0; o < O; ++o) {
+    parallel_for(O, parallel, [&](int64_t o) {
       Acc a = op.start();
       for (int64_t r = 0; r < R; ++r) op.add(a, in[o * R + r], r);
       op.finish(a, o);
-    }
+    });
     return;
   }
   // I > 1: a task is (o, a block of up to kColumnBlock columns); each task writes
   // only its own outputs, so tasks run on any thread without colliding.
   const int64_t blocks = (I + kColumnBlock - 1) / kColumnBlock;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t t = 0; t < O * blocks; ++t) {
+  parallel_for(O * blocks, parallel, [&](int64_t t) {
     const int64_t o = t / blocks, i0 = (t % blocks) * kColumnBlock;
     const int64_t width = std::min(kColumnBlock, I - i0);
     Acc acc[kColumnBlock];
@@ -171,7 +168,7 @@ void run_reduction(const Reduction& p, const Op& op) {
       for (int64_t j = 0; j < width; ++j) op.add(acc[j], row[j], r);
     }
     for (int64_t j = 0; j < width; ++j) op.finish(acc[j], o * I + i0 + j);
-  }
+  });
 }
 
 // ---- the ops' accumulators ------------------------------------------------------------

@@ -51,11 +51,10 @@ template <class F>
 void for_each_tile(const Rows& rows, F f) {
   const int64_t tiles_per_outer = (rows.inner + kTile - 1) / kTile;
   const int64_t tiles = rows.outer * tiles_per_outer;
-#pragma omp parallel for schedule(static) if (rows.outer * rows.size * rows.inner >= kParallelGrain)
-  for (int64_t t = 0; t < tiles; ++t) {
+  parallel_for(tiles, rows.outer * rows.size * rows.inner >= kParallelGrain, [&](int64_t t) {
     const int64_t o = t / tiles_per_outer, i0 = (t % tiles_per_outer) * kTile;
     f(o * rows.size * rows.inner + i0, std::min(kTile, rows.inner - i0));
-  }
+  });
 }
 
 // The kernels below take the tile's widest size W as a template argument: W = 1
