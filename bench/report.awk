@@ -1,0 +1,138 @@
+# Turns bench/run.sh's raw lines into the markdown report. Input, tab-separated:
+#   <program> time <workload> <median_s> <min_s> <samples> <steps_per_sample> <gflop> <threads>
+#   <program> rss  <workload> <baseline_kb> <peak_kb>
+#   <program> info <workload> <text>
+# program: heed, torch1 / torch2 (libtorch at 1 / 2 threads), torch (rss runs), blas.
+# Ratios are libtorch time / heed time: above 1, heed is faster.
+
+function fmt_time(s) {
+  if (s == "") return "-"
+  if (s < 1e-3) return sprintf("%.1f us", s * 1e6)
+  if (s < 1) return sprintf("%.2f ms", s * 1e3)
+  return sprintf("%.3f s", s)
+}
+function fmt_mb(kb) { return kb == "" ? "-" : kb < 10240 ? sprintf("%.1f MB", kb / 1024) : sprintf("%.0f MB", kb / 1024) }
+# a workload's name, marked when run.sh gave up waiting for an idle machine
+# (in every round: a round that found it idle is the one the table shows)
+function label(w, shown) { return nbusy[w] >= runs[w] ? shown " (busy: " busy[w] "% idle)" : shown }
+function fmt_ratio(r) { return r == "" ? "-" : sprintf("%.2fx", r) }
+function gflops(w, s) { return (gflop[w] > 0 && s > 0) ? sprintf("%.0f", gflop[w] / s) : "-" }
+# the faster libtorch setting for w: sets t_best[w] and t_threads[w]
+function pick_torch(w) {
+  if (t1[w] != "" && (t2[w] == "" || t1[w] <= t2[w])) { t_best[w] = t1[w]; t_threads[w] = 1 }
+  else if (t2[w] != "") { t_best[w] = t2[w]; t_threads[w] = 2 }
+}
+function speedup(w) { return (have_torch && t_best[w] != "" && h[w] > 0) ? t_best[w] / h[w] : "" }
+function verdict(ok) { return ok ? "met" : "**missed**" }
+
+# With several rounds a (program, workload) pair has several lines: keep the lowest median.
+function lower(old, new) { return (old == "" || new + 0 < old + 0) ? new : old }
+$2 == "time" {
+  w = $3
+  if ($1 == "heed") {
+    if (!(w in h)) order[++n] = w
+    runs[w]++
+    h[w] = lower(h[w], $4); hmin[w] = lower(hmin[w], $5); gflop[w] = $8
+  }
+  else if ($1 == "torch1") t1[w] = lower(t1[w], $4)
+  else if ($1 == "torch2") t2[w] = lower(t2[w], $4)
+  else if ($1 == "blas") { blas[w] = lower(blas[w], $4); blas_gflop[w] = $8 }
+}
+$2 == "rss" {
+  if ($1 == "heed") { h_base[$3] = $4; h_peak[$3] = $5 }
+  else { t_base[$3] = $4; t_peak[$3] = $5 }
+}
+$2 == "info" && $3 == "-" { about[$1] = $4 }
+$1 == "note" && $2 == "busy" { busy[$3] = $4; nbusy[$3]++ }
+
+END {
+  for (i = 1; i <= n; ++i) pick_torch(order[i])
+  peak = 0
+  for (w in blas) if (w ~ /^sgemm_/ && blas_gflop[w] / blas[w] > peak) { peak = blas_gflop[w] / blas[w]; peak_at = w }
+  sub(/^sgemm_/, "", peak_at)
+
+  nb = 0; total_busy = 0
+  for (w in nbusy) total_busy += nbusy[w]
+  for (i = 1; i <= n; ++i) if (nbusy[order[i]] >= runs[order[i]]) nb++
+  if (nb) printf "\n**Warning: %d workloads found no idle machine in any round (marked \"busy\"); their timings are noisy.**\n", nb
+  else if (total_busy) printf "Idle check: %d runs of a workload started on a busy machine (after waiting), but every workload had a round that started on a >= 90%% idle one.\n", total_busy
+  else print "Idle check: every run of every workload started on a machine >= 90% idle."
+  print ""
+  print "heed: " about["heed"]
+  if (have_torch) print "libtorch: " about["torch1"] " (and 2)"
+  else print "libtorch: not found by CMake; heed-only run"
+  printf "OpenBLAS sgemm peak, measured: **%.0f GFLOP/s** (n = %s, %s)\n\n", peak, peak_at, about["blas"]
+
+  target["W1"] = 10; target["W2"] = 1.2; target["W3"] = 1.5; target["W4"] = 2; target["W5"] = 10; target["W6"] = 1
+  what["W1"] = "seed-000 attention model, 10x50, Adam step"
+  what["W2"] = "self-attention d=256, B=16 T=128, MSE + Adam"
+  what["W3"] = "LSTM 128->256, B=32 T=50, fwd + sum + bwd"
+  what["W4"] = "seq2seq LSTM + attention decoder, B=32 T=20, CE + Adam"
+  what["W5"] = "seed-001 tanh net 10-10-5, batch 1, MSE + SGD"
+  what["W6"] = "1024^2 matmul fwd + bwd"
+
+  print "| workload | | heed | libtorch (threads) | libtorch / heed | target | | heed GFLOP/s | libtorch GFLOP/s |"
+  print "|---|---|---:|---:|---:|---:|---|---:|---:|"
+  for (i = 1; i <= n; ++i) {
+    w = order[i]
+    if (!(w in target)) continue
+    r = speedup(w)
+    tt = t_best[w] == "" ? "-" : fmt_time(t_best[w]) " (" t_threads[w] ")"
+    v = r == "" ? "-" : verdict(r >= target[w])
+    printf "| %s | %s | %s | %s | %s | >= %sx | %s | %s | %s |\n", label(w, w), what[w], fmt_time(h[w]), tt,
+           fmt_ratio(r), target[w], v, gflops(w, h[w]), gflops(w, t_best[w])
+  }
+
+  print "\nW6 against OpenBLAS called directly for the same three products (C = A B, dA = dC B^T, dB = A^T dC):\n"
+  print "| | time | GFLOP/s | % of sgemm peak | vs OpenBLAS direct |"
+  print "|---|---:|---:|---:|---:|"
+  printf "| OpenBLAS direct | %s | %s | %.0f%% | 1.00x |\n", fmt_time(blas["W6_blas"]), gflops("W6", blas["W6_blas"]),
+         100 * gflop["W6"] / blas["W6_blas"] / peak
+  printf "| heed | %s | %s | %.0f%% | %.2fx (target <= 1.05x: %s) |\n", fmt_time(h["W6"]), gflops("W6", h["W6"]),
+         100 * gflop["W6"] / h["W6"] / peak, h["W6"] / blas["W6_blas"], verdict(h["W6"] <= 1.05 * blas["W6_blas"])
+  if (t_best["W6"] != "")
+    printf "| libtorch (%d) | %s | %s | %.0f%% | %.2fx |\n", t_threads["W6"], fmt_time(t_best["W6"]),
+           gflops("W6", t_best["W6"]), 100 * gflop["W6"] / t_best["W6"] / peak, t_best["W6"] / blas["W6_blas"]
+
+  print "\nW3 scaling (time per step should stay flat as T grows: per time step = step time / T, relative to T = 50):\n"
+  print "| T | heed | heed per time step | libtorch (threads) | libtorch per time step | libtorch / heed | heed GFLOP/s | libtorch GFLOP/s |"
+  print "|---:|---:|---:|---:|---:|---:|---:|---:|"
+  split("W3 W3_T100 W3_T200 W3_T400", ws, " "); split("50 100 200 400", ts, " ")
+  for (i = 1; i <= 4; ++i) {
+    w = ws[i]; T = ts[i]
+    hp = h[w] / T; if (i == 1) { h0 = hp; t0 = t_best[w] / T }
+    tp = t_best[w] == "" ? "-" : sprintf("%.1f us (%.2f)", 1e6 * t_best[w] / T, t_best[w] / T / t0)
+    printf "| %s | %s | %.1f us (%.2f) | %s | %s | %s | %s | %s |\n", label(w, T), fmt_time(h[w]), 1e6 * hp, hp / h0,
+           t_best[w] == "" ? "-" : fmt_time(t_best[w]) " (" t_threads[w] ")", tp, fmt_ratio(speedup(w)),
+           gflops(w, h[w]), gflops(w, t_best[w])
+  }
+
+  print "\nW2 scaling (time, and peak memory: the process's peak RSS and, in brackets, the workload's own part,"
+  print "peak minus the RSS before it was built; one [B, T, T] float32 attention matrix is 16 T^2 * 4 bytes):\n"
+  print "| T | heed | libtorch (threads) | libtorch / heed | heed GFLOP/s | libtorch GFLOP/s | heed peak RSS | libtorch peak RSS | one [B,T,T] matrix |"
+  print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  split("W2_T64 W2 W2_T256 W2_T512", ws, " "); split("64 128 256 512", ts, " ")
+  for (i = 1; i <= 4; ++i) {
+    w = ws[i]; T = ts[i]
+    printf "| %s | %s | %s | %s | %s | %s | %s (%s) | %s (%s) | %s |\n", label(w, T), fmt_time(h[w]),
+           t_best[w] == "" ? "-" : fmt_time(t_best[w]) " (" t_threads[w] ")", fmt_ratio(speedup(w)),
+           gflops(w, h[w]), gflops(w, t_best[w]), fmt_mb(h_peak[w]), fmt_mb(h_peak[w] - h_base[w]),
+           fmt_mb(t_peak[w]), t_peak[w] == "" ? "-" : fmt_mb(t_peak[w] - t_base[w]), fmt_mb(16 * T * T * 4 / 1024)
+  }
+
+  print "\nW4 peak memory (RSS of a process that builds W4 and runs 5 steps; target: heed's peak no higher than libtorch's):\n"
+  print "| | peak RSS | before the workload | the workload's own |"
+  print "|---|---:|---:|---:|"
+  printf "| heed | %s | %s | %s |\n", fmt_mb(h_peak["W4"]), fmt_mb(h_base["W4"]), fmt_mb(h_peak["W4"] - h_base["W4"])
+  if (t_peak["W4"] != "") {
+    printf "| libtorch | %s | %s | %s |\n", fmt_mb(t_peak["W4"]), fmt_mb(t_base["W4"]), fmt_mb(t_peak["W4"] - t_base["W4"])
+    printf "\nW4 peak RSS target: %s (heed %s vs libtorch %s).\n", verdict(h_peak["W4"] <= t_peak["W4"]),
+           fmt_mb(h_peak["W4"]), fmt_mb(t_peak["W4"])
+  }
+
+  print "\nAll timings: median per-step time (bench/timing.h), the lowest over the rounds; libtorch / heed uses these medians."
+  print "heed's fastest single samples, for reference:"
+  line = ""
+  for (i = 1; i <= n; ++i) line = line sprintf("%s%s %s", i > 1 ? ", " : "", order[i], fmt_time(hmin[order[i]]))
+  print line "."
+}
