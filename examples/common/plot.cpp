@@ -75,14 +75,14 @@ Rgb series_colour(size_t i) {
 // ---- numbers on axes -------------------------------------------------------------
 
 // Ticks at round numbers: multiples of a step 1, 2 or 5 times a power of ten,
-// chosen so at most about max_count of them fall in [lo, hi].
+// the smallest such step that cuts [lo, hi] into at most about max_count pieces.
 struct Ticks {
   std::vector<double> values;
   int decimals = 0;  // enough to tell neighbouring ticks apart
 };
 
 Ticks nice_ticks(double lo, double hi, int max_count) {
-  double raw = (hi - lo) / std::max(1, max_count - 1);
+  double raw = (hi - lo) / std::max(1, max_count);
   double power = std::pow(10.0, std::floor(std::log10(raw)));
   double step = power;
   for (double m : {1.0, 2.0, 5.0, 10.0}) {
@@ -111,8 +111,8 @@ std::string shortest(double v) {
 }
 
 // Ticks for a log axis whose ends are lo10 = log10(low) and hi10 = log10(high).
-// Powers of ten when the range spans two or more; otherwise 1-2-5 steps within a
-// decade; otherwise (less than a factor 2 of range) plain linear ticks.
+// Powers of ten when three or more fall in the range; otherwise 1, 2 and 5 times
+// powers of ten; otherwise (less than a factor 2 of range) plain linear ticks.
 std::vector<double> log_ticks(double lo10, double hi10) {
   std::vector<double> ticks;
   auto inside = [&](double v) { return std::log10(v) >= lo10 - 1e-9 && std::log10(v) <= hi10 + 1e-9; };
@@ -120,7 +120,7 @@ std::vector<double> log_ticks(double lo10, double hi10) {
   int stride = std::max(1, (k_hi - k_lo) / 8);  // a wide range shows every 2nd or 3rd decade
   for (int k = k_lo; k <= k_hi; k += stride)
     if (inside(std::pow(10.0, k))) ticks.push_back(std::pow(10.0, k));
-  if (ticks.size() >= 2) return ticks;
+  if (ticks.size() >= 3) return ticks;
   ticks.clear();
   for (int k = k_lo; k <= k_hi; ++k)
     for (double m : {1.0, 2.0, 5.0})
@@ -338,15 +338,17 @@ struct HeatmapLayout {
   int64_t row_every = 1, col_every = 1;  // label every n-th row/column when cells are tiny
   double grid_x = 0, grid_y = 0;  // top-left corner of the cells
   double bar_x = 0, bar_h = 0;    // colour bar: left edge and height (top is grid_y)
+  Ticks bar_ticks;
   double width = 0, height = 0;
 };
 
 constexpr double kBarWidth = 16;
+constexpr double kBarFont = 11;  // colour bar tick labels: the same size however small the cells
 constexpr double kBarGap = 20;  // between the cells and the colour bar
 
 HeatmapLayout layout_heatmap(cairo_t* cr, int64_t rows, int64_t cols, const std::vector<std::string>& row_labels,
                              const std::vector<std::string>& col_labels, const std::vector<double>& values,
-                             const std::vector<std::string>& bar_labels, const HeatmapOptions& opt) {
+                             double lo, double hi, const HeatmapOptions& opt) {
   HeatmapLayout L;
   L.rows = rows, L.cols = cols;
   // Big cells for small maps, down to 14 px for long sequences.
@@ -373,20 +375,23 @@ HeatmapLayout layout_heatmap(cairo_t* cr, int64_t rows, int64_t cols, const std:
   double value_w = text_width(cr, fixed(-max_abs, L.value_decimals));  // the widest: with a sign
   L.show_values = opt.show_values && L.value_font >= 7 && value_w <= L.cell - 4;
 
-  set_font(cr, L.label_font);
-  double bar_label_w = widest(cr, bar_labels);
+  double grid_w = cols * L.cell, grid_h = rows * L.cell;
+  L.bar_h = std::max(grid_h, 120.0);  // a 1-row map still gets a readable colour bar
+  L.bar_ticks = nice_ticks(lo, hi, std::max(3, static_cast<int>(L.bar_h / 28)));  // a tick every 28+ px
+  set_font(cr, kBarFont);
+  double bar_label_w = 0;
+  for (double v : L.bar_ticks.values)
+    bar_label_w = std::max(bar_label_w, text_width(cr, fixed(v, L.bar_ticks.decimals)));
   double title_h = opt.title.empty() ? 0 : kTitleFont * 1.2 + 12;
   double y_caption_w = opt.y_label.empty() ? 0 : kCaptionFont * 1.2 + 8;
   double x_caption_h = opt.x_label.empty() ? 0 : kCaptionFont * 1.2 + 6;
 
   L.grid_x = std::round(kMargin + y_caption_w + row_w + kTick + kGap);
   L.grid_y = std::round(kMargin + title_h);
-  double grid_w = cols * L.cell, grid_h = rows * L.cell;
   L.bar_x = L.grid_x + grid_w + kBarGap;
-  L.bar_h = std::max(grid_h, 120.0);  // a 1-row map still gets a readable colour bar
   L.width = L.bar_x + kBarWidth + kTick + kGap + bar_label_w + kMargin;
   double below_grid = L.grid_y + grid_h + kTick + kGap + col_band + x_caption_h + kMargin;
-  double below_bar = L.grid_y + L.bar_h + L.label_font + kMargin;  // the lowest tick label overhangs
+  double below_bar = L.grid_y + L.bar_h + kBarFont + kMargin;  // the lowest tick label overhangs
   L.height = std::max(below_grid, below_bar);
   set_font(cr, kTitleFont, true);
   L.width = std::max(L.width, text_width(cr, opt.title) + 2 * kMargin);
@@ -446,7 +451,7 @@ void draw_axis_labels(cairo_t* cr, const HeatmapLayout& L, const std::vector<std
 }
 
 // A vertical bar shading from lo (bottom) to hi (top), with ticks on its right.
-void draw_colour_bar(cairo_t* cr, const HeatmapLayout& L, double lo, double hi, const Ticks& ticks, Colormap map) {
+void draw_colour_bar(cairo_t* cr, const HeatmapLayout& L, double lo, double hi, Colormap map) {
   double top = L.grid_y, bottom = L.grid_y + L.bar_h;
   cairo_pattern_t* gradient = cairo_pattern_create_linear(0, bottom, 0, top);
   for (int i = 0; i <= 64; ++i) {  // 64 stops: the hot map's kinks stay sharp
@@ -462,8 +467,9 @@ void draw_colour_bar(cairo_t* cr, const HeatmapLayout& L, double lo, double hi, 
   cairo_set_line_width(cr, 1);
   cairo_rectangle(cr, L.bar_x - 0.5, top - 0.5, kBarWidth + 1, L.bar_h + 1);
   cairo_stroke(cr);
-  set_font(cr, L.label_font);
+  set_font(cr, kBarFont);
   double right = L.bar_x + kBarWidth;
+  const Ticks& ticks = L.bar_ticks;
   for (double v : ticks.values) {
     double y = bottom - (v - lo) / (hi - lo) * L.bar_h;
     cairo_move_to(cr, right, y);
@@ -492,6 +498,12 @@ std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
   return out;
+}
+
+// "rows (output): je, suis, <eos>" for the SVG's description.
+std::string axis_description(const std::string& axis, const std::string& caption,
+                             const std::vector<std::string>& labels) {
+  return axis + (caption.empty() ? "" : " (" + caption + ")") + ": " + join(labels);
 }
 
 // ---- line plot -----------------------------------------------------------------------
@@ -640,7 +652,40 @@ void draw_series(cairo_t* cr, const Axes& ax, const std::vector<Series>& series)
   cairo_restore(cr);
 }
 
-// A white box in the top-right corner: a short line in each series' colour and its name.
+// Where the legend hides the least of the lines: of the four corners of the
+// plot, the one whose box covers the fewest samples along the curves (each
+// segment sampled at a few points, so a steep line between sparse points counts).
+std::pair<double, double> legend_corner(const Axes& ax, const std::vector<Series>& series, double w, double h) {
+  const double inset = 10;
+  const std::pair<double, double> corners[] = {
+      {ax.right - inset - w, ax.top + inset},     // top right first: on a tie, where people look
+      {ax.left + inset, ax.top + inset},          // top left
+      {ax.right - inset - w, ax.bottom - inset - h},  // bottom right
+      {ax.left + inset, ax.bottom - inset - h},   // bottom left
+  };
+  int64_t hidden[4] = {0, 0, 0, 0};
+  for (const Series& s : series) {
+    double px_prev = NAN, py_prev = NAN;
+    for (size_t i = 0; i < s.y.size(); ++i) {
+      double xv = s.x.empty() ? static_cast<double>(i) : s.x[i];
+      double px = NAN, py = NAN;
+      if (std::isfinite(xv) && std::isfinite(s.y[i])) px = ax.px(xv), py = ax.py(s.y[i]);
+      for (int k = 0; k < 4; ++k) {
+        double f = k / 4.0;  // 0, 1/4, 1/2, 3/4 of the way from the previous point
+        double sx = std::isnan(px_prev) ? px : px_prev + f * (px - px_prev);
+        double sy = std::isnan(py_prev) ? py : py_prev + f * (py - py_prev);
+        for (int c = 0; c < 4; ++c)
+          if (sx >= corners[c].first && sx <= corners[c].first + w && sy >= corners[c].second &&
+              sy <= corners[c].second + h)
+            ++hidden[c];
+      }
+      px_prev = px, py_prev = py;
+    }
+  }
+  return corners[std::min_element(hidden, hidden + 4) - hidden];
+}
+
+// A white box in the corner that hides the least: a short line in each series' colour and its name.
 void draw_legend(cairo_t* cr, const Axes& ax, const std::vector<Series>& series) {
   set_font(cr, kCaptionFont);
   double name_w = 0;
@@ -650,7 +695,7 @@ void draw_legend(cairo_t* cr, const Axes& ax, const std::vector<Series>& series)
   if (entries == 0) return;
   const double swatch = 22, pad = 8, line_h = kCaptionFont * 1.5;
   double w = pad + swatch + 6 + name_w + pad, h = pad + entries * line_h + pad - (line_h - kCaptionFont);
-  double x = ax.right - 10 - w, y = ax.top + 10;
+  auto [x, y] = legend_corner(ax, series, w, h);
   cairo_rectangle(cr, x, y, w, h);
   cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
   cairo_fill_preserve(cr);
@@ -682,24 +727,22 @@ ImageSize save_heatmap(const std::string& path, const heed::Tensor& weights,
   std::vector<double> values = weights.detach().to_vector<double>();  // row-major, any dtype or strides
   std::vector<std::string> rl = labels_or_indices(row_labels, rows), cl = labels_or_indices(col_labels, cols);
   auto [lo, hi] = colour_range(values, options);
-  Ticks bar_ticks = nice_ticks(lo, hi, 6);
-  std::vector<std::string> bar_labels;
-  for (double v : bar_ticks.values) bar_labels.push_back(fixed(v, bar_ticks.decimals));
 
   Canvas measure;
-  HeatmapLayout L = layout_heatmap(measure.cr(), rows, cols, rl, cl, values, bar_labels, options);
+  HeatmapLayout L = layout_heatmap(measure.cr(), rows, cols, rl, cl, values, lo, hi, options);
   Canvas canvas(format, static_cast<int>(L.width), static_cast<int>(L.height), path);
   cairo_t* cr = canvas.cr();
   cairo_set_source_rgb(cr, 1, 1, 1);
   cairo_paint(cr);
   draw_cells(cr, L, values, lo, hi, options.colormap);
   draw_axis_labels(cr, L, rl, cl);
-  draw_colour_bar(cr, L, lo, hi, bar_ticks, options.colormap);
+  draw_colour_bar(cr, L, lo, hi, options.colormap);
   draw_heatmap_captions(cr, L, options);
   std::string bytes = canvas.finish(who);
   if (format == Format::Svg)
     add_svg_text(bytes, options.title.empty() ? "heatmap" : options.title,
-                 "rows (" + options.y_label + "): " + join(rl) + "; columns (" + options.x_label + "): " + join(cl));
+                 axis_description("rows", options.y_label, rl) + "; " +
+                     axis_description("columns", options.x_label, cl));
   write_file(path, bytes, who);
   return {static_cast<int>(L.width), static_cast<int>(L.height)};
 }

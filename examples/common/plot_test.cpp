@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <cairo.h>
+
 #include "common/plot.h"
 #include "common/terminal.h"
 #include "heed/heed.h"
@@ -127,6 +129,45 @@ TEST_CASE("save_heatmap writes a PNG of the size it reports") {
     ImageSize s = save_heatmap(out_path("heatmap_one_row.png"), one, {"q"}, {"a", "b", "c"});
     CHECK(s.height >= 120);  // the colour bar keeps a readable height
   }
+}
+
+// The pixel at (x, y) of a PNG as 0xRRGGBB, read back with Cairo.
+struct Pixels {
+  explicit Pixels(const std::string& path) : surface(cairo_image_surface_create_from_png(path.c_str())) {}
+  ~Pixels() { cairo_surface_destroy(surface); }
+  bool ok() const { return cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS; }
+  int width() const { return cairo_image_surface_get_width(surface); }
+  int height() const { return cairo_image_surface_get_height(surface); }
+  uint32_t at(int x, int y) const {
+    const unsigned char* row = cairo_image_surface_get_data(surface) + y * cairo_image_surface_get_stride(surface);
+    return reinterpret_cast<const uint32_t*>(row)[x] & 0xFFFFFF;  // native-endian ARGB; drop alpha
+  }
+  cairo_surface_t* surface;
+};
+
+TEST_CASE("save_heatmap: row 0 on top, the 'hot' map runs black to white") {
+  // [[0, 1], [1, 0]] at 100 px a cell: black cells top-left and bottom-right.
+  Tensor w({{0.0, 1.0}, {1.0, 0.0}});
+  save_heatmap(out_path("heatmap_pixels.png"), w, {"r0", "r1"}, {"c0", "c1"},
+               {.show_values = false, .cell_size = 100});
+  Pixels png(out_path("heatmap_pixels.png"));
+  REQUIRE(png.ok());
+  // The top-left cell is the first run of 100 pure black pixels (text is dark grey, never black).
+  int x0 = -1, y0 = -1;
+  for (int y = 0; y < png.height() && y0 < 0; ++y)
+    for (int x = 0, run = 0; x < png.width(); ++x) {
+      run = png.at(x, y) == 0x000000 ? run + 1 : 0;
+      if (run == 100) {
+        x0 = x - 99, y0 = y;
+        break;
+      }
+    }
+  REQUIRE(x0 >= 0);
+  CHECK(png.at(x0 + 50, y0 + 50) == 0x000000);    // (0, 0) = 0: black
+  CHECK(png.at(x0 + 150, y0 + 50) == 0xFFFFFF);   // (0, 1) = 1: white
+  CHECK(png.at(x0 + 50, y0 + 150) == 0xFFFFFF);   // (1, 0) = 1
+  CHECK(png.at(x0 + 150, y0 + 150) == 0x000000);  // (1, 1) = 0
+  CHECK(png.at(x0 + 210, y0 + 50) == 0xFFFFFF);   // white background past the cells, before the colour bar
 }
 
 TEST_CASE("save_heatmap writes an SVG with the labels in it") {

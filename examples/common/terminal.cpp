@@ -1,7 +1,8 @@
 // Shaded-character heatmaps and the training progress bar (see terminal.h).
 #include "common/terminal.h"
 
-#include <unistd.h>  // isatty
+#include <sys/ioctl.h>  // the terminal's width
+#include <unistd.h>     // isatty
 
 #include <algorithm>
 #include <cmath>
@@ -72,9 +73,10 @@ std::string fixed(double v, int decimals) {
   return out.str();
 }
 
-// "0:42", "3:07", "1:02:03"
+// "4.2s" under a minute, then "3:07", "1:02:03"
 std::string clock_time(double seconds) {
-  auto s = static_cast<int64_t>(std::llround(std::max(0.0, seconds)));
+  if (seconds < 59.95) return fixed(std::max(0.0, seconds), 1) + "s";
+  auto s = static_cast<int64_t>(std::llround(seconds));
   std::ostringstream out;
   if (s >= 3600) out << s / 3600 << ':' << std::setw(2) << std::setfill('0') << (s / 60) % 60;
   else out << s / 60;
@@ -145,8 +147,13 @@ std::string ascii_heatmap(const heed::Tensor& weights, const std::vector<std::st
 ProgressBar::ProgressBar(int64_t total, std::string label, std::ostream& out, Mode mode)
     : total_(total), label_(std::move(label)), out_(out) {
   if (total <= 0) throw ValueError(msg("ProgressBar: total is ", total, "; it must be at least 1 step"));
-  bool terminal = (&out == &std::cout && isatty(STDOUT_FILENO)) || (&out == &std::cerr && isatty(STDERR_FILENO));
+  int fd = &out == &std::cout ? STDOUT_FILENO : &out == &std::cerr ? STDERR_FILENO : -1;
+  bool terminal = fd >= 0 && isatty(fd);
   live_ = mode == Mode::Live || (mode == Mode::Auto && terminal);
+  // A line longer than the terminal wraps, and '\r' then returns to the wrapped
+  // part only: every redraw would leave a line behind. So live lines are cut to fit.
+  winsize size{};
+  if (terminal && ioctl(fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) columns_ = size.ws_col;
 }
 
 ProgressBar::~ProgressBar() {
@@ -181,15 +188,15 @@ void ProgressBar::finish() {
   if (live_) out_ << "\n" << std::flush;
 }
 
-// "train [████░░░░]  450/1000  45%  loss 0.1234  312.5 steps/s  ETA 0:02"; when done,
-// "took 0:12" replaces the ETA.
+// "train [████░░░░]  450/1000  45%  loss 0.1234  312.5 steps/s  ETA 3.2s"; when done,
+// "took 12.0s" replaces the ETA.
 std::string ProgressBar::status_line(bool done) const {
   double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
   double rate = elapsed > 0 ? step_ / elapsed : 0;
   std::ostringstream line;
   line << label_;
   if (live_) {
-    const int64_t width = 24;
+    const int64_t width = 20;
     int64_t filled = step_ * width / total_;
     line << " [";
     for (int64_t i = 0; i < width; ++i) line << (i < filled ? "█" : "░");
@@ -200,7 +207,7 @@ std::string ProgressBar::status_line(bool done) const {
   line << "  " << fixed(rate, rate < 100 ? 1 : 0) << " steps/s";
   if (done) line << "  took " << clock_time(elapsed);
   else if (rate > 0) line << "  ETA " << clock_time((total_ - step_) / rate);
-  else line << "  ETA -:--";
+  else line << "  ETA -";
   return line.str();
 }
 
@@ -213,6 +220,7 @@ void ProgressBar::draw(bool done) {
     return;
   }
   // '\r' returns to the line's start; spaces blank whatever a longer previous line left.
+  if (columns_ > 0 && display_width(line) >= columns_) line = first_chars(line, columns_ - 1);
   size_t width = display_width(line);
   out_ << "\r" << line << std::string(last_width_ > width ? last_width_ - width : 0, ' ') << std::flush;
   last_width_ = width;

@@ -3,12 +3,14 @@
 //
 // Support code for examples/, not part of heed.
 //
-//   std::cout << ascii_heatmap(weights, {"le", "chat"}, {"the", "cat", "<eos>"});
+//   Tensor w({{0.85, 0.1, 0.05}, {0.2, 0.7, 0.1}, {0.05, 0.05, 0.9}});
+//   std::cout << ascii_heatmap(w, {"le", "chat", "<eos>"}, {"the", "cat", "<eos>"});
 //
-//            the   cat   <eos>
-//       le   ████  ░░░░
-//     chat   ░░░░  ████  ░░░░
-//   scale ' ░▒▓█' from 0.00 to 0.91
+//          the   cat   <eos>
+//      le  █████
+//    chat        ▓▓▓▓▓
+//   <eos>              █████
+//   scale ' ░▒▓█' from 0.05 to 0.90
 //
 //   ProgressBar bar(steps, "train");
 //   for (int64_t step = 1; step <= steps; ++step) { ...; bar.update(step, loss.item()); }
@@ -43,9 +45,10 @@ std::string ascii_heatmap(const heed::Tensor& weights, const std::vector<std::st
 
 // One status line for a training loop:
 //
-//   train [██████████░░░░░░░░░░░░░░]  450/1000  45%  loss 0.1234  312.5 steps/s  ETA 0:02
+//   train [██████████░░░░░░░░░░]  450/1000  45%  loss 0.1234  312.5 steps/s  ETA 3.2s
 //
-// On a terminal the line is redrawn in place ('\r'), at most ten times a second.
+// On a terminal the line is redrawn in place ('\r'), at most ten times a second,
+// and cut to the terminal's width (a wrapped line would break the redraw).
 // Elsewhere (a log file, a pipe, ctest) '\r' would pile up as garbage, so it prints
 // a plain line at the first step and then at every tenth of the way instead.
 class ProgressBar {
@@ -87,6 +90,7 @@ class ProgressBar {
   int64_t last_printed_step_ = -1;  // Plain mode: the step of the last line printed
   int64_t last_tenth_ = -1;         // Plain mode: the tenth of the way last printed
   size_t last_width_ = 0;           // Live mode: to blank out a longer previous line
+  size_t columns_ = 0;              // Live mode on a terminal: its width (0: unknown, no limit)
   bool finished_ = false;
 };
 
