@@ -169,10 +169,6 @@ void print_word_weights(const std::vector<std::string>& words, const std::vector
               << "\n";
 }
 
-bool file_written(const std::filesystem::path& path) {
-  return std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -321,7 +317,7 @@ int main(int argc, char** argv) {
   double worst_row = abs(after.sum({-1}) - 1.0).max().item();
   if (!(worst_row < 1e-5)) failures.push_back("a weights row does not sum to 1");
   for (const std::string& path : written)
-    if (!file_written(path)) failures.push_back("missing or empty: " + path);
+    if (!examples::file_written(path)) failures.push_back("missing or empty: " + path);
   for (const std::string& f : failures) std::cout << "check FAILED: " << f << "\n";
   if (!failures.empty()) return 1;
   std::cout << "check passed: train accuracy " << train_acc << ", loss " << losses.front() << " -> "

@@ -61,10 +61,6 @@ std::string join(const std::vector<float>& values) {
   return s.str();
 }
 
-bool file_written(const std::filesystem::path& path) {
-  return std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,7 +157,7 @@ int main(int argc, char** argv) {
   if (output.shape() != Shape{1, T, d_model}) failures.push_back("output is not [1, 10, 512]");
   if (!std::isfinite(abs(output).sum().item())) failures.push_back("output is not finite");
   for (const std::string& path : written)
-    if (!file_written(path)) failures.push_back("missing or empty: " + path);
+    if (!examples::file_written(path)) failures.push_back("missing or empty: " + path);
   for (const std::string& f : failures) std::cout << "check FAILED: " << f << "\n";
   if (!failures.empty()) return 1;
   std::cout << "check passed: every weights row sums to 1 (worst error " << std::scientific << worst_row

@@ -236,10 +236,6 @@ double mirror_mass(const Tensor& weights) {  // weights [B, T, S]
   return (weights * mirror).sum({-1}).mean().item();
 }
 
-bool file_written(const std::filesystem::path& path) {
-  return std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -425,7 +421,7 @@ int main(int argc, char** argv) {
   if (!(half > 0 && last < first)) failures.push_back("the training loss did not decrease");
   if (!(eval_after < eval_before)) failures.push_back("the held-out loss did not decrease");
   for (const std::string& path : written)
-    if (!file_written(path)) failures.push_back("missing or empty: " + path);
+    if (!examples::file_written(path)) failures.push_back("missing or empty: " + path);
   for (const std::string& f : failures) std::cout << "check FAILED: " << f << "\n";
   if (!failures.empty()) return 1;
   std::cout << "check passed: output [1, 10, 512], weights [1, 10, 10] with rows summing to 1, no leak from "

@@ -307,10 +307,6 @@ double mean_of(const std::vector<double>& v, size_t begin, size_t end) {
   return sum / static_cast<double>(end - begin);
 }
 
-bool file_written(const std::filesystem::path& path) {
-  return std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -455,7 +451,7 @@ int main(int argc, char** argv) {
   if (!std::isfinite(last)) failures.push_back("the loss is not finite");
   if (!(last < first)) failures.push_back("the loss did not decrease");
   for (const std::string& path : written)
-    if (!file_written(path)) failures.push_back("missing or empty: " + path);
+    if (!examples::file_written(path)) failures.push_back("missing or empty: " + path);
   if (check && !(accuracy >= 0.99))
     failures.push_back("held-out accuracy " + std::to_string(accuracy) + " < 0.99");
   if (check && !(diagonal >= 0.95))

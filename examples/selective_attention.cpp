@@ -157,10 +157,6 @@ std::vector<std::string> tokens_of(const Tensor& ids_row) {  // [T] -> "a", "k",
   return names;
 }
 
-bool file_written(const std::filesystem::path& path) {
-  return std::filesystem::exists(path) && std::filesystem::file_size(path) > 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -346,7 +342,7 @@ int main(int argc, char** argv) {
   if (!(abs(shown_out.weights.sum({-1}) - 1.0).max().item() < 1e-5))
     failures.push_back("a weights row does not sum to 1");
   for (const std::string& path : written)
-    if (!file_written(path)) failures.push_back("missing or empty: " + path);
+    if (!examples::file_written(path)) failures.push_back("missing or empty: " + path);
   for (const std::string& f : failures) std::cout << "check FAILED: " << f << "\n";
   if (!failures.empty()) return 1;
   std::cout << "check passed: loss " << losses.front() << " -> " << losses.back() << ", held-out accuracy "

@@ -803,4 +803,9 @@ ImageSize save_line_plot(const std::string& path, const std::vector<Series>& ser
   return {options.width, options.height};
 }
 
+bool file_written(const std::string& path) {
+  std::error_code ec;  // a missing file is an answer (false), not an error
+  return std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > 0 && !ec;
+}
+
 }  // namespace examples

@@ -77,4 +77,8 @@ struct LinePlotOptions {
 ImageSize save_line_plot(const std::string& path, const std::vector<Series>& series,
                          const LinePlotOptions& options = {});
 
+// True when path exists and is not empty: the examples' --check modes use it to
+// confirm that the pictures they promise were written.
+bool file_written(const std::string& path);
+
 }  // namespace examples
