@@ -6,7 +6,7 @@
 
 namespace heed {
 
-std::ostream& operator<<(std::ostream& os, const Shape& s) {
+std::ostream& operator<<(std::ostream& os, const DimVector& s) {
   os << '[';
   for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
   return os << ']';

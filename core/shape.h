@@ -8,17 +8,21 @@
 #include <string_view>
 #include <vector>
 
+#include "heed/core/dim_vector.h"
+
 namespace heed {
 
-// A shape is a list of sizes, outermost first: [B, T, C]. It is a std::vector
-// with a name of its own so that `os << shape` prints "[2, 3]" wherever it is used.
-struct Shape : std::vector<int64_t> {
-  using std::vector<int64_t>::vector;
-  Shape(std::vector<int64_t> v) : std::vector<int64_t>(std::move(v)) {}
+// A shape is a list of sizes, outermost first: [B, T, C]. It is a DimVector (a
+// vector that keeps up to six sizes inline, see core/dim_vector.h) with a name of
+// its own so that `os << shape` prints "[2, 3]" wherever it is used.
+struct Shape : DimVector {
+  using DimVector::DimVector;
+  Shape() = default;
+  Shape(const DimVector& v) : DimVector(v) {}
 };
-using Strides = std::vector<int64_t>;
+using Strides = DimVector;
 
-std::ostream& operator<<(std::ostream& os, const Shape& s);
+std::ostream& operator<<(std::ostream& os, const DimVector& s);
 
 // Product of the sizes; 1 for a 0-d (scalar) shape.
 int64_t numel(const Shape& s);
