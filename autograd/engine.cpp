@@ -1,7 +1,7 @@
 // The backward engine.
 //
 // 1. Count, for every node reachable from the root, how many edges point at it
-//    (its consumers in the forward pass). This walk uses an explicit stack, not
+//    (its consumers in the forward pass). This walk uses an explicit list, not
 //    recursion: an LSTM unrolled over 10,000 steps has hundreds of thousands of
 //    nodes in a chain.
 // 2. Starting at the root, run a node once all its consumers have sent their
@@ -17,7 +17,7 @@
 // blamed on the op whose backward produced it (autograd/anomaly.h).
 #include "heed/autograd/engine.h"
 
-#include <unordered_map>
+#include <atomic>
 #include <vector>
 
 #include "heed/autograd/anomaly.h"
@@ -39,23 +39,46 @@ void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g) {
   }
 }
 
-// Step 1: dependency counts by iterative depth-first search.
-std::unordered_map<Node*, int> count_dependencies(Node* root) {
-  std::unordered_map<Node*, int> deps;
-  deps[root] = 0;
-  std::vector<Node*> stack{root};
-  while (!stack.empty()) {
-    Node* n = stack.back();
-    stack.pop_back();
-    for (const Edge& e : n->next_edges()) {
-      if (!e.node) continue;
-      auto [it, first_visit] = deps.try_emplace(e.node.get(), 0);
-      ++it->second;
-      if (first_visit) stack.push_back(e.node.get());
+// Each backward() gets its own number, so a node can tell whether this backward
+// has visited it (its backward_state.task is the number) or another one has.
+uint64_t next_task_number() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
+}
+
+// Step 1: dependency counts. Every node reachable from the root goes into
+// `nodes` once; walking that list while it grows visits the graph without
+// recursion (an LSTM over 10,000 steps is a chain far deeper than the C++ stack).
+// The counts live on the nodes (Node::backward_state), not in a hash map.
+void count_dependencies(Node* root, uint64_t task, std::vector<Node*>& nodes) {
+  auto visit = [&](Node* n) {
+    if (n->backward_state.task != 0)
+      throw AutogradError(msg("backward: node '", n->name(), "' is part of another backward() "
+                              "that is still running (a hook calling backward() on the same "
+                              "graph?); one graph runs one backward at a time"));
+    n->backward_state.task = task;
+    nodes.push_back(n);
+  };
+  visit(root);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const Edge& e : nodes[i]->next_edges()) {
+      Node* n = e.node.get();
+      if (!n) continue;
+      if (n->backward_state.task != task) visit(n);
+      ++n->backward_state.dependencies;
     }
   }
-  return deps;
 }
+
+// Clears the bookkeeping of every visited node when backward() ends, normally or
+// by an exception, so the graph can run another backward (retain_graph) and no
+// gradient stays alive on a node.
+struct ClearBackwardState {
+  const std::vector<Node*>& nodes;
+  ~ClearBackwardState() {
+    for (Node* n : nodes) n->backward_state = {};
+  }
+};
 
 // Step 3: a backward must return one gradient per input, each (when defined) with
 // that input's shape and dtype. Checking here names the op whose backward is wrong,
@@ -123,9 +146,10 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
 
   NoGradGuard no_grad;  // backward formulas are ops too; they must not build a graph
   std::shared_ptr<Node> root_node = gradient_edge(root);
-  std::unordered_map<Node*, int> deps = count_dependencies(root_node.get());
-  std::unordered_map<Node*, Tensor> pending;  // gradient summed so far, per node
-  pending[root_node.get()] = grad;
+  std::vector<Node*> nodes;  // every node this backward visits
+  ClearBackwardState clear{nodes};  // declared first: it cleans up even if counting throws
+  count_dependencies(root_node.get(), next_task_number(), nodes);
+  root_node->backward_state.grad = grad;
 
   // Nodes whose consumers have all reported. Raw pointers are safe: root_node keeps
   // the whole graph alive until this function returns.
@@ -133,8 +157,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
   while (!ready.empty()) {
     Node* node = ready.back();
     ready.pop_back();
-    Tensor g = std::move(pending[node]);
-    pending.erase(node);
+    Tensor g = std::move(node->backward_state.grad);
 
     TensorList input_grads;  // stays empty when this node sends nothing on
     if (node->leaf) {
@@ -155,10 +178,10 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
       Node* next = edges[i].node.get();
       if (!next) continue;
       if (!input_grads.empty() && input_grads[i].defined()) {
-        Tensor& acc = pending[next];
-        acc = acc.defined() ? acc + input_grads[i] : input_grads[i];
+        Tensor& acc = next->backward_state.grad;
+        acc = acc.defined() ? acc + input_grads[i] : std::move(input_grads[i]);
       }
-      if (--deps[next] == 0) ready.push_back(next);
+      if (--next->backward_state.dependencies == 0) ready.push_back(next);
     }
   }
 }

@@ -5,14 +5,6 @@
 
 namespace heed {
 
-Node::Node(std::string name, BackwardFn backward, std::vector<Edge> next,
-           std::vector<Shape> input_shapes, std::vector<DType> input_dtypes)
-    : name_(std::move(name)),
-      backward_(std::move(backward)),
-      next_(std::move(next)),
-      input_shapes_(std::move(input_shapes)),
-      input_dtypes_(std::move(input_dtypes)) {}
-
 // Destroying a node drops its edges, which may destroy the next node, which drops
 // its edges... For an LSTM unrolled over 10,000 steps that recursion is hundreds of
 // thousands of frames deep and overflows the stack. So the outermost destructor
@@ -35,7 +27,8 @@ Node::~Node() {
   std::vector<std::shared_ptr<Node>> drops;
   const bool outermost = t_pending_drops == nullptr;
   if (outermost) t_pending_drops = &drops;
-  backward_ = nullptr;  // saved tensors are detached (no nodes), but drop them inside the loop too
+  // (The backward's saved tensors are detached, no nodes: FunctionNode's destructor
+  // has already dropped them when this base destructor runs.)
   for (Edge& e : next_)
     if (e.node) t_pending_drops->push_back(std::move(e.node));
   if (!outermost) return;
@@ -53,7 +46,22 @@ TensorList Node::apply(const Tensor& grad_output) {
         "backward: trying to run backward through the graph a second time (at '", name_,
         "'): its saved tensors were freed after the first backward; pass retain_graph=true "
         "to the first backward() if you need to run it again"));
-  return backward_(grad_output);
+  return run_backward(grad_output);
+}
+
+TensorList Node::run_backward(const Tensor&) {
+  throw AutogradError(msg("backward: node '", name_, "' has no backward function to run"));
+}
+
+void Node::set_inputs(std::span<const Tensor> inputs) {
+  next_.clear();
+  next_.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    if (t.defined())
+      next_.push_back({gradient_edge(t), t.shape(), t.dtype()});
+    else
+      next_.push_back({nullptr, Shape{}, kFloat32});
+  }
 }
 
 SavedTensor::SavedTensor(const Tensor& t) : data_(t.detach()), version_(t.version()) {}
@@ -90,8 +98,7 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
   // node per parameter. It lives only while some graph holds it.
   std::shared_ptr<Node> acc = impl.grad_accumulator.lock();
   if (!acc) {
-    acc = std::make_shared<Node>("AccumulateGrad", nullptr, std::vector<Edge>{},
-                                 std::vector<Shape>{}, std::vector<DType>{});
+    acc = std::make_shared<Node>("AccumulateGrad");
     acc->leaf = t.impl_ptr();
     acc->set_output(impl.shape, impl.dtype);
     impl.grad_accumulator = acc;
@@ -99,19 +106,9 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
   return acc;
 }
 
-Tensor record(const char* name, Tensor out, const TensorList& inputs, Node::BackwardFn backward,
-              std::source_location where) {
-  std::vector<Edge> next;
-  std::vector<Shape> shapes;
-  std::vector<DType> dtypes;
-  next.reserve(inputs.size());
-  for (const Tensor& t : inputs) {
-    next.push_back({gradient_edge(t)});
-    shapes.push_back(t.defined() ? t.shape() : Shape{});
-    dtypes.push_back(t.defined() ? t.dtype() : kFloat32);
-  }
-  auto node = std::make_shared<Node>(name, std::move(backward), std::move(next), std::move(shapes),
-                                     std::move(dtypes));
+Tensor attach_node(std::shared_ptr<Node> node, Tensor out, std::span<const Tensor> inputs,
+                   const std::source_location& where) {
+  node->set_inputs(inputs);
   node->set_output(out.shape(), out.dtype());
   if (is_anomaly_enabled()) node->creation_site = capture_creation_site(where);  // the one branch when off
   out.impl().grad_fn = std::move(node);

@@ -26,11 +26,15 @@
 //   });
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <source_location>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "heed/autograd/hooks.h"
@@ -42,38 +46,48 @@ struct CreationSite;  // autograd/anomaly.h
 
 using TensorList = std::vector<Tensor>;
 
-// Where the gradient of one input goes: the input's grad_fn, its leaf
-// accumulator, or nowhere (null) if the input needs no gradient.
+// One input of the op: where its gradient goes (the input's grad_fn, its leaf
+// accumulator, or nowhere, null, if it needs no gradient), and the shape and
+// dtype that gradient must have (the input's own; the engine checks).
 struct Edge {
   std::shared_ptr<Node> node;
+  Shape input_shape;
+  DType input_dtype = kFloat32;
 };
 
 class Node {
  public:
-  // Maps the gradient of the op's output to one gradient per input (an undefined
-  // Tensor for an input that needs none). Shapes must equal the inputs' shapes;
-  // the engine checks.
+  // The backward as a std::function, for callers that want to store one; record()
+  // takes any callable and keeps it without this wrapper (see FunctionNode).
   using BackwardFn = std::function<TensorList(const Tensor& grad_output)>;
 
-  Node(std::string name, BackwardFn backward, std::vector<Edge> next,
-       std::vector<Shape> input_shapes, std::vector<DType> input_dtypes);
-  ~Node();
+  explicit Node(std::string name) : name_(std::move(name)) {}
+  virtual ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
 
   const std::string& name() const { return name_; }
   const std::vector<Edge>& next_edges() const { return next_; }
-  const Shape& input_shape(size_t i) const { return input_shapes_[i]; }
-  DType input_dtype(size_t i) const { return input_dtypes_[i]; }
+  const Shape& input_shape(size_t i) const { return next_[i].input_shape; }
+  DType input_dtype(size_t i) const { return next_[i].input_dtype; }
+  // One edge per input, in order (record() sets them).
+  void set_inputs(std::span<const Tensor> inputs);
   // The tensor this node made (the one whose gradient it receives): record() sets
   // them; an AccumulateGrad node has its leaf's.
   const Shape& output_shape() const { return output_shape_; }
   DType output_dtype() const { return output_dtype_; }
   void set_output(Shape shape, DType dtype) { output_shape_ = std::move(shape); output_dtype_ = dtype; }
 
-  // Runs the backward; throws AutogradError if release() already dropped it.
+  // Maps the gradient of the op's output to one gradient per input (an undefined
+  // Tensor for an input that needs none). Throws AutogradError if release()
+  // already dropped the backward, or if this node has none (AccumulateGrad).
   TensorList apply(const Tensor& grad_output);
   // Frees what the backward saved (its closure). After this, apply() throws,
   // which is how "backward twice through the same graph" is caught.
-  void release() { backward_ = nullptr; released_ = true; }
+  void release() {
+    release_backward();
+    released_ = true;
+  }
   bool released() const { return released_; }
 
   // Set only on a leaf's AccumulateGrad node. The node owns the leaf; the leaf
@@ -88,15 +102,46 @@ class Node {
   // Where the forward made this node; set by record() only in anomaly mode.
   std::shared_ptr<const CreationSite> creation_site;
 
+  // The engine's bookkeeping during one backward() (autograd/engine.cpp), kept on
+  // the node so that a backward needs no hash maps: which backward has visited
+  // the node (0: none), how many consumers have still to send their gradient, and
+  // the sum of the gradients they sent so far.
+  struct BackwardState {
+    uint64_t task = 0;
+    int dependencies = 0;
+    Tensor grad;
+  };
+  BackwardState backward_state;
+
+ protected:
+  // The op's backward, and how to drop it; FunctionNode supplies both. The base
+  // Node (AccumulateGrad) has none: the engine adds into the leaf instead.
+  virtual TensorList run_backward(const Tensor& grad_output);
+  virtual void release_backward() {}
+
  private:
   std::string name_;
-  BackwardFn backward_;
   std::vector<Edge> next_;
-  std::vector<Shape> input_shapes_;
-  std::vector<DType> input_dtypes_;
   Shape output_shape_;
   DType output_dtype_ = kFloat32;
   bool released_ = false;
+};
+
+// A node whose backward is the closure an op hands to record(). The closure lives
+// inside the node, so an op's node is one allocation (a std::function would add a
+// second whenever the closure is bigger than a couple of pointers, which it is
+// whenever it holds a SavedTensor).
+template <class F>
+class FunctionNode final : public Node {
+ public:
+  FunctionNode(std::string name, F backward) : Node(std::move(name)), backward_(std::move(backward)) {}
+
+ protected:
+  TensorList run_backward(const Tensor& grad_output) override { return (*backward_)(grad_output); }
+  void release_backward() override { backward_.reset(); }
+
+ private:
+  std::optional<F> backward_;  // empty after release(): its saved tensors are freed
 };
 
 // A tensor kept for backward. It holds a detached alias (same storage, no
@@ -122,8 +167,24 @@ bool needs_grad(const TensorList& inputs);
 // Gives `out` a grad_fn running `backward`, with one edge per input, and returns
 // out. Call it only when needs_grad(inputs) is true. `where` defaults to the line
 // that calls record(); anomaly mode shows it when that op's backward goes wrong.
-Tensor record(const char* name, Tensor out, const TensorList& inputs, Node::BackwardFn backward,
-              std::source_location where = std::source_location::current());
+// `backward` is any callable taking the output's gradient and returning a
+// TensorList (usually a lambda).
+Tensor attach_node(std::shared_ptr<Node> node, Tensor out, std::span<const Tensor> inputs,
+                   const std::source_location& where);  // record()'s non-template part
+
+template <class F>
+Tensor record(const char* name, Tensor out, std::span<const Tensor> inputs, F&& backward,
+              std::source_location where = std::source_location::current()) {
+  auto node = std::make_shared<FunctionNode<std::decay_t<F>>>(name, std::forward<F>(backward));
+  return attach_node(std::move(node), std::move(out), inputs, where);
+}
+// The same, for inputs written in braces: record("mul", y, {a, b}, ...).
+template <class F>
+Tensor record(const char* name, Tensor out, std::initializer_list<Tensor> inputs, F&& backward,
+              std::source_location where = std::source_location::current()) {
+  return record(name, std::move(out), std::span<const Tensor>(inputs.begin(), inputs.size()),
+                std::forward<F>(backward), where);
+}
 
 // The node a gradient for `t` should flow into (its grad_fn, or its leaf
 // accumulator, created on first use), or null if t needs no gradient.

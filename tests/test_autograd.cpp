@@ -319,6 +319,31 @@ TEST_CASE("autograd/engine edge cases") {
     s.backward();
     CHECK(s.grad().item() == 1.0);
   }
+  SUBCASE("a graph that failed mid-backward can run again") {
+    // The engine keeps its counts on the nodes; an exception must not leave them set.
+    Tensor x = Tensor({1.0, 2.0}).requires_grad_();
+    bool fail = true;
+    Tensor y = custom_identity("flaky", x * 3.0, [&fail](const Tensor& dy) -> TensorList {
+      if (fail) throw ValueError("flaky: failing on purpose");
+      return {dy};
+    });
+    Tensor loss = y.sum();
+    CHECK_THROWS_CONTAINING(loss.backward({}, /*retain_graph=*/true), "on purpose", ValueError);
+    fail = false;
+    loss.backward();
+    check_values(x.grad(), {3, 3});
+  }
+  SUBCASE("backward() from inside a backward of the same graph") {
+    Tensor x = Tensor({1.0, 2.0}).requires_grad_();
+    Tensor h = x * 2.0;
+    Tensor loss = (h * h).sum();
+    h.register_hook([&loss](const Tensor&) {
+      loss.backward({}, /*retain_graph=*/true);  // the graph that is running: refused
+      return Tensor();
+    });
+    CHECK_THROWS_CONTAINING(loss.backward({}, true), "another backward() that is still running",
+                            AutogradError);
+  }
   SUBCASE("a backward that returns the wrong shape") {
     Tensor x = Tensor::ones({2, 3}).requires_grad_();
     Tensor y = custom_identity("bad_shape", x, [](const Tensor& dy) -> TensorList {
