@@ -27,6 +27,14 @@ class Storage {
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
 
+  // Whether freed blocks of up to 64 KiB are kept for reuse (core/storage.cpp).
+  // Not under AddressSanitizer: a reused block would hide a use after free.
+#if defined(__SANITIZE_ADDRESS__)
+  static constexpr bool kCachesSmallBlocks = false;
+#else
+  static constexpr bool kCachesSmallBlocks = true;
+#endif
+
   // Bytes held by all live storages: tests use it to prove a finished graph frees
   // its memory (run many iterations; the number must not grow).
   static int64_t live_bytes();

@@ -365,3 +365,29 @@ TEST_CASE("in-place writes") {
     CHECK(x.version() == 0);  // nothing was written by the failed calls
   }
 }
+
+TEST_CASE("storage: small blocks are reused, and a reused block is still zero-filled and aligned") {
+  // Freed blocks up to 64 KiB go to a per-thread cache (core/storage.cpp) and come
+  // back for the next tensor of a similar size, with the old values still in them.
+  for (int64_t n : {1, 10, 16, 17, 1000, 16384, 16385, 100000}) {
+    INFO("numel " << n);
+    const void* first = nullptr;
+    {
+      Tensor dirty = Tensor::full({n}, 7.0);
+      first = dirty.raw_data_ptr();
+    }
+    Tensor z = Tensor::zeros({n});
+    CHECK(z.sum().item() == 0.0);  // zeros() must not see the 7s of the block it may reuse
+    CHECK(reinterpret_cast<uintptr_t>(z.raw_data_ptr()) % 64 == 0);
+    if (Storage::kCachesSmallBlocks && n * 4 <= 65536)
+      CHECK(z.raw_data_ptr() == first);  // cached sizes are reused
+  }
+  // A size class holds blocks of different requested sizes: a smaller tensor may
+  // get a block a larger one used, and must still see only its own elements.
+  { Tensor big = Tensor::full({16}, 3.0); }  // 64 bytes
+  Tensor small = Tensor::zeros({3});
+  check_values(small, {0, 0, 0});
+  const int64_t before = Storage::live_bytes();
+  { Tensor t = Tensor::empty({100}); CHECK(Storage::live_bytes() == before + 400); }
+  CHECK(Storage::live_bytes() == before);  // a cached block is not counted as live
+}
