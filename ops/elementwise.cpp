@@ -115,14 +115,21 @@ Tensor neg(const Tensor& x) {
 
 // y = x^e;  dx = dy * e * x^(e-1)
 // saves: x
+// Squares (every squared-error loss) skip std::pow: x * x is the same correctly
+// rounded number and several times faster, and the backward's x^1 is just x.
 Tensor pow(const Tensor& x, double e) {
-  Tensor y = unary_map("pow", x, [e](auto v) { return std::pow(v, static_cast<decltype(v)>(e)); });
+  Tensor y = e == 2 ? unary_map("pow", x, [](auto v) { return v * v; })
+                    : unary_map("pow", x, [e](auto v) { return std::pow(v, static_cast<decltype(v)>(e)); });
   if (!needs_grad({x})) return y;
   SavedTensor sx(x);
   return record("pow", y, {x}, [sx, e](const Tensor& dy) -> TensorList {
     // e == 0 would give 0 * x^-1, which is NaN at x = 0; the derivative is simply 0.
     if (e == 0) return {Tensor::zeros_like(dy)};
-    return {dy * (pow(sx.get("pow"), e - 1) * e)};
+    if (e == 2) return {binary_map("pow_backward", dy, sx.get("pow"), [](auto g, auto v) { return g * (v * 2); })};
+    return {binary_map("pow_backward", dy, sx.get("pow"), [e](auto g, auto v) {
+      using T = decltype(v);
+      return g * (std::pow(v, static_cast<T>(e - 1)) * static_cast<T>(e));
+    })};
   });
 }
 

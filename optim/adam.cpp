@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "heed/autograd/grad_mode.h"
-#include "heed/core/iterate.h"
 
 namespace heed::optim {
 
@@ -22,12 +21,50 @@ void check_adam_options(const char* name, const Options& o) {
     throw ValueError(msg(name, ": weight_decay is ", o.weight_decay, "; it must be >= 0"));
 }
 
+// The per-step constants of one update, in the parameter's dtype.
+template <class T>
+struct AdamConstants {
+  T b1, b2, one_minus_b1, one_minus_b2;  // the betas and 1 - beta
+  T wd, shrink;                          // weight decay: L2 (g += wd p) or decoupled (p *= shrink)
+  T neg_step, bc2_sqrt, eps;             // -lr / (1 - b1^t), sqrt(1 - b2^t), eps
+};
+
+// The update of n contiguous elements, in PyTorch's order of operations. The flags
+// are template parameters and the pointers __restrict (they never overlap; v_max
+// is null without amsgrad), so the compiler turns this into a branch-free vector loop.
+template <class T, bool kDecoupled, bool kL2, bool kAmsgrad>
+void adam_kernel(int64_t n, T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
+                 T* __restrict vmax, const AdamConstants<T> c) {
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (kDecoupled) p[i] = p[i] * c.shrink;
+    const T grad = kL2 ? g[i] + c.wd * p[i] : g[i];
+    m[i] = m[i] * c.b1 + c.one_minus_b1 * grad;
+    v[i] = v[i] * c.b2 + c.one_minus_b2 * grad * grad;
+    T second = v[i];
+    if constexpr (kAmsgrad) second = vmax[i] = std::max(vmax[i], v[i]);
+    const T denom = std::sqrt(second) / c.bc2_sqrt + c.eps;
+    p[i] = p[i] + c.neg_step * m[i] / denom;  // addcdiv_'s order
+  }
+}
+
+// Picks the kernel for the flags (eight instantiations of one loop).
+template <class T>
+void run_adam_kernel(bool decoupled, bool l2, bool amsgrad, int64_t n, T* p, const T* g, T* m, T* v,
+                     T* vmax, const AdamConstants<T>& c) {
+  auto pick = [&]<bool D, bool L>() {
+    if (amsgrad) adam_kernel<T, D, L, true>(n, p, g, m, v, vmax, c);
+    else adam_kernel<T, D, L, false>(n, p, g, m, v, nullptr, c);
+  };
+  if (decoupled) l2 ? pick.template operator()<true, true>() : pick.template operator()<true, false>();
+  else l2 ? pick.template operator()<false, true>() : pick.template operator()<false, false>();
+}
+
 // One parameter's update, in one pass over its elements (no temporaries). The
 // scalars are computed in double, as PyTorch computes them in Python; the
-// elementwise work is in the parameter's dtype, in PyTorch's order of operations.
+// elementwise work is in the parameter's dtype.
 // decoupled: AdamW (p *= 1 - lr wd) instead of Adam (g += wd p).
 template <class Options>
-void adam_update(Tensor& p, const Tensor& g, AdamState& s, const Options& o, bool decoupled) {
+void adam_update(Tensor& p, const Tensor& g_in, AdamState& s, const Options& o, bool decoupled) {
   if (s.step == 0) {  // first step: the moments start at zero
     s.exp_avg = Tensor::zeros(p.shape(), p.dtype());
     s.exp_avg_sq = Tensor::zeros(p.shape(), p.dtype());
@@ -44,36 +81,26 @@ void adam_update(Tensor& p, const Tensor& g, AdamState& s, const Options& o, boo
   const double step_size = o.lr / bias_correction1;
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
 
-  // v_max is only touched under amsgrad; otherwise v stands in for it (read, never written as v_max).
-  Tensor& vmax = o.amsgrad ? s.max_exp_avg_sq : s.exp_avg_sq;
+  // The kernel wants plain arrays. The state is contiguous by construction; a
+  // strided parameter or gradient (rare: a user's set_grad of a view, say) is
+  // updated through a contiguous copy that is written back afterwards.
+  const Tensor g = g_in.contiguous();
+  const bool strided = !p.is_contiguous();
+  Tensor work = strided ? p.contiguous() : p;
   dispatch_floating(p.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    T* pp = p.data_ptr<T>();
-    const T* gp = g.data_ptr<T>();
-    T* m = s.exp_avg.data_ptr<T>();
-    T* v = s.exp_avg_sq.data_ptr<T>();
-    T* vm = vmax.data_ptr<T>();
-    const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2);
-    const T one_minus_b1 = static_cast<T>(1 - beta1), one_minus_b2 = static_cast<T>(1 - beta2);
-    const T wd = static_cast<T>(o.weight_decay), eps = static_cast<T>(o.eps);
-    const T shrink = static_cast<T>(1 - o.lr * o.weight_decay);
-    const T neg_step = static_cast<T>(-step_size), bc2_sqrt = static_cast<T>(bias_correction2_sqrt);
-    const bool amsgrad = o.amsgrad, l2 = !decoupled && o.weight_decay != 0;
-    // The state buffers are contiguous and shaped like p; p and g may be strided.
-    // Each element touches only its own slots: race-free in parallel.
-    for_each_offset<3>(p.shape(), {&p.strides(), &g.strides(), &s.exp_avg.strides()},
-                       [&](int64_t i, int64_t j, int64_t k) {
-                         if (decoupled) pp[i] = pp[i] * shrink;
-                         const T grad = l2 ? gp[j] + wd * pp[i] : gp[j];
-                         m[k] = m[k] * b1 + one_minus_b1 * grad;
-                         v[k] = v[k] * b2 + one_minus_b2 * grad * grad;
-                         T second = v[k];
-                         if (amsgrad) second = vm[k] = std::max(vm[k], v[k]);
-                         const T denom = std::sqrt(second) / bc2_sqrt + eps;
-                         pp[i] = pp[i] + neg_step * m[k] / denom;  // addcdiv_'s order
-                       });
+    const AdamConstants<T> c{static_cast<T>(beta1), static_cast<T>(beta2),
+                             static_cast<T>(1 - beta1), static_cast<T>(1 - beta2),
+                             static_cast<T>(o.weight_decay), static_cast<T>(1 - o.lr * o.weight_decay),
+                             static_cast<T>(-step_size), static_cast<T>(bias_correction2_sqrt),
+                             static_cast<T>(o.eps)};
+    const bool l2 = !decoupled && o.weight_decay != 0;
+    T* vmax = o.amsgrad ? s.max_exp_avg_sq.data_ptr<T>() : nullptr;
+    run_adam_kernel<T>(decoupled, l2, o.amsgrad, p.numel(), work.data_ptr<T>(), g.data_ptr<T>(),
+                       s.exp_avg.data_ptr<T>(), s.exp_avg_sq.data_ptr<T>(), vmax, c);
   });
-  p.impl().storage->bump_version();  // a raw write: tell autograd the data changed
+  if (strided) p.copy_(work);  // bumps the version itself
+  else p.impl().storage->bump_version();  // a raw write: tell autograd the data changed
 }
 
 }  // namespace

@@ -230,6 +230,9 @@ TEST_CASE("elementwise/pow") {
     check_values(grad_of([](const Tensor& t) { return pow(t, 3); }, Tensor({-2, 1})), {12, 3});
     // exponent 0: the derivative is 0 everywhere, including x = 0 (not 0 * 0^-1 = NaN)
     check_values(grad_of([](const Tensor& t) { return pow(t, 0); }, Tensor({0, 2})), {0, 0});
+    // exponent 2 takes the x * x path, forward and backward: d x^2 / dx = 2 x
+    check_values(pow(Tensor({-3, 0.5}), 2), {9, 0.25});
+    check_values(grad_of([](const Tensor& t) { return pow(t, 2); }, Tensor({-3, 0.5})), {-6, 1});
     // exponent 1 at x = 0: 1 * 0^0 = 1
     check_values(grad_of([](const Tensor& t) { return pow(t, 1); }, Tensor({0, 2})), {1, 1});
   }
