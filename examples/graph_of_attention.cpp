@@ -157,8 +157,7 @@ int main(int argc, char** argv) {
     // How to read it: arrows run forward, from the parameters (blue) at the top to
     // the loss (thick border) at the bottom; backward() walks them bottom-up.
     // x and target need no gradient, so they are not in the graph at all. Each
-    // Linear is three ops: transpose (W^T is a view), matmul, add (the bias), and
-    // mse_loss is three more: sub, mul (the square), mean.
+    // Linear is one op, linear (x W^T + b in one product), and so is mse_loss.
     const size_t ops = count(dot_text, "[label=") - count(dot_text, "fillcolor=lightblue");
     const size_t parameters = count(dot_text, "fillcolor=lightblue");
     std::cout << "the graph: " << ops << " ops, " << parameters << " parameters, "
@@ -176,18 +175,18 @@ int main(int argc, char** argv) {
     }
 
     if (!check) return 0;
-    // The graph must be the one the model computes: 3 Linears (3 ops each), then
-    // transpose (K^T), matmul, mul_scalar, softmax, matmul, and sub, mul, mean for the
-    // loss = 17 ops; the six parameters; and one backward through it must reach all six.
+    // The graph must be the one the model computes: 3 Linears (one op each), then
+    // transpose (K^T), matmul, mul_scalar, softmax, matmul, and mse_loss = 9 ops;
+    // the six parameters; and one backward through it must reach all six.
     std::cout << "\nchecks:\n";
     Checker c;
-    c.expect(ops == 17, "17 ops in the graph (got " + std::to_string(ops) + ")");
+    c.expect(ops == 9, "9 ops in the graph (got " + std::to_string(ops) + ")");
     c.expect(parameters == 6, "6 parameters in the graph (got " + std::to_string(parameters) + ")");
     for (const auto& [name, p] : model.named_parameters())
       c.expect(count(dot_text, "label=\"" + name + "\\n[") == 1, "parameter " + name + " is labelled");
-    for (const char* op : {"Q = add\\n[10, 50]", "K = add\\n[10, 50]", "V = add\\n[10, 50]",
+    for (const char* op : {"Q = linear\\n[10, 50]", "K = linear\\n[10, 50]", "V = linear\\n[10, 50]",
                            "scores = mul_scalar\\n[10, 10]", "A = softmax\\n[10, 10]",
-                           "output = matmul\\n[10, 50]", "loss = mean\\n[]"})
+                           "output = matmul\\n[10, 50]", "loss = mse_loss\\n[]"})
       c.expect(count(dot_text, op) == 1, std::string("the graph shows ") + op);
     c.expect(count(dot_text, "tooltip=\"created at ") == ops, "every op knows where it was created");
     loss.backward();

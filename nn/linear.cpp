@@ -16,9 +16,8 @@ Tensor Linear::forward(const Tensor& x) const {
   if (x.dim() == 0 || x.size(-1) != in_features)
     throw ShapeError(msg("Linear: input has shape ", x.shape(), "; its last dim must be in_features (",
                          in_features, ")"));
-  // weight.t() is a view: matmul hands it to BLAS as a transpose flag, no copy.
-  Tensor y = matmul(x, weight.t());
-  return bias.defined() ? y + bias : y;
+  // One op, one graph node (ops/linalg.h: linear); bias may be undefined.
+  return linear(x, weight, bias);
 }
 
 }  // namespace heed::nn

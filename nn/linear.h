@@ -1,4 +1,4 @@
-// Linear: y = x W^T + b.
+// Linear: y = x W^T + b, through the fused op heed::linear (one graph node).
 #pragma once
 
 #include "heed/nn/module.h"

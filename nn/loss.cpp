@@ -1,9 +1,11 @@
-// Loss functions. mse_loss and binary_cross_entropy_with_logits are compositions
-// of differentiable ops (their gradients come from the ops' own backwards);
-// nll_loss is one op with its own backward, a gather and its scatter; and
-// cross_entropy is log_softmax followed by nll_loss.
+// Loss functions. binary_cross_entropy_with_logits is a composition of
+// differentiable ops (its gradient comes from the ops' own backwards); mse_loss
+// and nll_loss are each one op with its own backward (for mse_loss that saves the
+// three nodes and two temporaries of (x - t).pow(2).mean(), which dominate a small
+// training step); and cross_entropy is log_softmax followed by nll_loss.
 #include "heed/nn/loss.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -60,6 +62,30 @@ Tensor softplus(const Tensor& x) {
     return {binary_map("softplus_backward", dy, sx.get("softplus"),
                        [](auto g, auto v) { return g / (1 + std::exp(-v)); })};
   });
+}
+
+// sum_i (x_i - t_i)^2 over n contiguous elements. Each square is formed in T, as
+// (x - t) * (x - t) would be, and added up in double, as ops/reduce.cpp's sum does:
+// a float32 running sum of many terms keeps only ~7 digits. Large inputs are cut
+// into chunks that depend only on n, not on the thread count, so the result is the
+// same on any machine; each chunk writes only its own partial[c], so none race.
+template <class T>
+double sum_of_squared_diffs(const T* x, const T* t, int64_t n) {
+  auto run = [&](int64_t begin, int64_t end) {
+    double s = 0;
+    for (int64_t i = begin; i < end; ++i) {
+      const T d = x[i] - t[i];
+      s += d * d;
+    }
+    return s;
+  };
+  const int64_t chunks = std::clamp<int64_t>(n / kParallelGrain, 1, 256);
+  if (chunks == 1) return run(0, n);  // the small case: no partials to allocate
+  std::vector<double> partial(chunks);
+  parallel_for(chunks, true, [&](int64_t c) { partial[c] = run(c * n / chunks, (c + 1) * n / chunks); });
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
 }
 
 // The class-index losses' argument rules. input: [C] (target 0-d) or [N, C, d1...]
@@ -148,12 +174,57 @@ Tensor nll(const char* op, const Tensor& input, const Tensor& target, const Clas
 
 }  // namespace
 
-// loss = (input - target)^2, reduced
-// d input = 2 (input - target) dloss, d target = -d input   (through sub, mul and the reduction)
+// loss = (x - t)^2 elementwise (None), summed (Sum), or summed and divided by n (Mean)
+// dx = 2 (x - t) g,  dt = -dx,  with g = dloss elementwise (None), dloss (Sum), dloss / n (Mean)
+// saves: x and t (contiguous)
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  check_pair("mse_loss", input, target);
-  Tensor diff = input - target;
-  return reduce(diff * diff, reduction);
+  const char* op = "mse_loss";
+  check_pair(op, input, target);
+  // Flat loops over contiguous data, forward and backward: a strided input is
+  // copied once here (the copy is what gets saved, so backward does not copy again).
+  const Tensor x = input.detach().contiguous(), t = target.detach().contiguous();
+  const int64_t n = x.numel();
+  Tensor y;
+  if (reduction == Reduction::None) {
+    y = binary_map(op, x, t, [](auto a, auto b) { return (a - b) * (a - b); });
+  } else {
+    double total = 0;
+    dispatch_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      total = sum_of_squared_diffs(x.data_ptr<T>(), t.data_ptr<T>(), n);
+    });
+    // Mean over no elements is 0 / 0 = NaN, as mean() and PyTorch give.
+    y = Tensor::scalar(reduction == Reduction::Mean ? total / static_cast<double>(n) : total, x.dtype());
+  }
+
+  if (!needs_grad({input, target})) return y;
+  const bool need_x = input.requires_grad(), need_t = target.requires_grad();
+  SavedTensor sx(x), st(t);
+  const Shape shape = input.shape();
+  return record(op, y, {input, target}, [=](const Tensor& dy_in) -> TensorList {
+    const Tensor xv = sx.get(op), tv = st.get(op);
+    // None: a dy per element (contiguous, so it can be walked like x); Sum and
+    // Mean: one 0-d dy for every element.
+    const bool each = reduction == Reduction::None;
+    const Tensor dy = each ? dy_in.contiguous() : dy_in;
+    const double scale = reduction == Reduction::Mean ? 2.0 / static_cast<double>(n) : 2.0;
+    Tensor dx = need_x ? make_tensor(shape, xv.dtype(), /*zero_fill=*/false) : Tensor();
+    Tensor dt = need_t ? make_tensor(shape, xv.dtype(), /*zero_fill=*/false) : Tensor();
+    dispatch_floating(xv.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T *xp = xv.data_ptr<T>(), *tp = tv.data_ptr<T>(), *gp = dy.data_ptr<T>();
+      T* dxp = need_x ? dx.data_ptr<T>() : nullptr;
+      T* dtp = need_t ? dt.data_ptr<T>() : nullptr;
+      const T g_all = each ? T(0) : static_cast<T>(scale * gp[0]);
+      // each i writes only dx[i] and dt[i]
+      parallel_for(n, n >= kParallelGrain, [&](int64_t i) {
+        const T d = (each ? T(2) * gp[i] : g_all) * (xp[i] - tp[i]);
+        if (dxp) dxp[i] = d;
+        if (dtp) dtp[i] = -d;
+      });
+    });
+    return {dx, dt};
+  });
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const ClassLossOptions& options) {

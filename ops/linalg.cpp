@@ -4,10 +4,14 @@
 //   1-D a [K] becomes [1, K] and 1-D b [K] becomes [K, 1] (the added dim is
 //   squeezed away afterwards), then a [..., M, K] times b [..., K, N] gives
 //   [batch..., M, N], where batch is a's and b's leading dims broadcast together.
+//
+// linear (x W^T + b, the Linear layer) is the same product written as one op with
+// its own backward, at the end of the file.
 #include "heed/ops/linalg.h"
 
 #include <algorithm>
 #include <exception>
+#include <string>
 
 #include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
@@ -144,7 +148,11 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, const Shape& batch) {
   SavedTensor sa = need_b ? SavedTensor(a) : SavedTensor();
   SavedTensor sb = need_a ? SavedTensor(b) : SavedTensor();
   Shape shape_a = a.shape(), shape_b = b.shape();
-  return record("matmul", y, {a, b}, [=](const Tensor& dy) -> TensorList {
+  return record("matmul", y, {a, b}, [=](const Tensor& dy_in) -> TensorList {
+    // dy may be a layout BLAS cannot read: the gradient of sum() is ones expanded
+    // with stride 0. gemm would copy it inside each of the two products below;
+    // copying it once here is half the work.
+    Tensor dy = blas_can_read(dy_in) ? dy_in : dy_in.contiguous();
     Tensor da, db;
     // The transposes are views: gemm reads them with a transpose flag, no copy.
     if (need_a) da = sum_to(matmul(dy, sb.get("matmul").transpose(-1, -2)), shape_a);
@@ -180,5 +188,115 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor Tensor::matmul(const Tensor& o) const { return heed::matmul(*this, o); }
+
+// ---- linear: x W^T + b as one op -------------------------------------------------
+
+namespace {
+
+// The argument rules of linear, with the shapes as the caller passed them.
+void check_linear_args(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  auto shapes = [&] {
+    return msg("linear: x is ", x.shape(), ", weight is ", weight.shape(),
+               bias.defined() ? msg(", bias is ", bias.shape()) : std::string());
+  };
+  if (weight.dim() != 2)
+    throw ShapeError(msg(shapes(), "; weight must be 2-D, [out_features, in_features]"));
+  if (x.dim() == 0)
+    throw ShapeError(msg(shapes(), "; x needs at least 1 dim (its last dim is the in_features)"));
+  check_floating("linear", x);
+  if (weight.dtype() != x.dtype() || (bias.defined() && bias.dtype() != x.dtype()))
+    throw DTypeError(msg("linear: x is ", x.dtype(), ", weight is ", weight.dtype(),
+                         bias.defined() ? msg(", bias is ", bias.dtype()) : std::string(),
+                         "; all must have the same dtype (convert one with .to())"));
+  if (x.size(-1) != weight.size(1))
+    throw ShapeError(msg(shapes(), "; x's last dim (", x.size(-1), ") must equal weight's dim 1, ",
+                         "the in_features (", weight.size(1), ")"));
+  if (bias.defined() && (bias.dim() != 1 || bias.size(0) != weight.size(0)))
+    throw ShapeError(msg(shapes(), "; bias must be [out_features], here [", weight.size(0), "]"));
+}
+
+// t ([..., cols]) as a [rows, cols] matrix that BLAS reads in place (gemm reads
+// raw memory, so autograd plays no part here).
+// A 2-D t that BLAS can read (row-major, or transposed: a flag) is used as it is.
+// Otherwise the leading dims have to fold into one row dim, which takes them laid
+// out back to back: true of a contiguous t (a view, no copy). Anything else (a
+// transposed 3-D x, a gradient expanded with stride 0) is copied once here, so the
+// products that read it do not each copy it again inside gemm. (detach first: the
+// copy is scratch, not a step for autograd to record.)
+Tensor as_rows(const Tensor& t, int64_t rows, int64_t cols) {
+  if (t.dim() == 2 && blas_can_read(t)) return t;
+  const Tensor d = t.is_contiguous() ? t : t.detach().contiguous();
+  return make_view(d, {rows, cols}, {cols, 1}, d.offset());
+}
+
+// m [R, C] seen as [C, R]: a view with the strides swapped, no autograd.
+Tensor swapped(const Tensor& m) {
+  return make_view(m, {m.size(1), m.size(0)}, {m.strides()[1], m.strides()[0]}, m.offset());
+}
+
+// Writes bias [out] into every row of y [rows, out] (contiguous): the starting
+// value that gemm, with beta = 1, adds x W^T to.
+void fill_rows(Tensor y, const Tensor& bias) {
+  const Tensor b = bias.is_contiguous() ? bias : bias.detach().contiguous();
+  const int64_t rows = y.size(0), out = y.size(1);
+  dispatch_floating(y.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* src = b.data_ptr<T>();
+    T* dst = y.data_ptr<T>();
+    // each r writes only row r of y
+    parallel_for(rows, rows * out >= kParallelGrain,
+                 [&](int64_t r) { std::copy(src, src + out, dst + r * out); });
+  });
+}
+
+}  // namespace
+
+// y = x W^T + b        x: [..., in], W: [out, in], b: [out]  ->  y: [..., out]
+// dx = dy W,   dW = dy^T x,   db = sum over rows of dy        (x, dy folded to [rows, in], [rows, out])
+//   (y_ro = sum_i x_ri W_oi + b_o: x_ri meets W_oi in each output o of its row, so
+//    dx_ri = sum_o dy_ro W_oi; W_oi meets x_ri in every row r, so dW_oi = sum_r dy_ro x_ri,
+//    one [out, rows] x [rows, in] product however many leading dims x has)
+// saves: x as [rows, in] (if W needs a gradient) and W (if x does)
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_linear_args(x, weight, bias);
+  const int64_t out = weight.size(0), in = weight.size(1);
+  int64_t rows = 1;  // all the dims of x but the last, folded into one
+  for (int64_t d = 0; d + 1 < x.dim(); ++d) rows *= x.size(d);
+  Shape y_shape = x.shape();
+  y_shape.back() = out;
+  Tensor y = make_tensor(y_shape, x.dtype(), /*zero_fill=*/false);  // the bias and gemm write all of it
+  const Tensor y2 = make_view(y, {rows, out}, {out, 1}, 0);
+  const Tensor x2 = as_rows(x, rows, in);
+  // With a bias, y starts as b in every row and gemm adds x W^T to it (beta = 1):
+  // no separate add, no second output. Empty sizes are gemm's to handle (rows or
+  // out == 0: nothing to write; in == 0: y is beta * y, the bias or zeros).
+  if (bias.defined()) fill_rows(y2, bias);
+  gemm(x2, swapped(weight), y2, 1.0, bias.defined() ? 1.0 : 0.0);  // W^T: a transpose flag
+
+  if (!needs_grad({x, weight, bias})) return y;
+  const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
+  const bool has_bias = bias.defined(), need_b = has_bias && bias.requires_grad();
+  SavedTensor sx = need_w ? SavedTensor(x2) : SavedTensor();
+  SavedTensor sw = need_x ? SavedTensor(weight) : SavedTensor();
+  const Shape x_shape = x.shape();
+  TensorList inputs{x, weight};
+  if (has_bias) inputs.push_back(bias);
+  return record("linear", y, inputs, [=](const Tensor& dy_in) -> TensorList {
+    const Tensor dy = as_rows(dy_in, rows, out);  // [rows, out]; sum()'s expanded ones are copied once
+    Tensor dx, dw, db;
+    if (need_x) {  // [rows, out] x [out, in]
+      dx = make_tensor(x_shape, dy.dtype(), /*zero_fill=*/false);
+      gemm(dy, sw.get("linear"), make_view(dx, {rows, in}, {in, 1}, 0));
+    }
+    if (need_w) {  // [out, rows] x [rows, in]: the sum over every row is the product itself
+      dw = make_tensor({out, in}, dy.dtype(), /*zero_fill=*/false);
+      gemm(swapped(dy), sx.get("linear"), dw);
+    }
+    if (need_b) db = dy.sum({0});  // [rows, out] -> [out]
+    TensorList grads{dx, dw};
+    if (has_bias) grads.push_back(db);
+    return grads;
+  });
+}
 
 }  // namespace heed

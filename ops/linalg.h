@@ -13,4 +13,11 @@ namespace heed {
 // Transposed views are handed to BLAS as transpose flags, not copied.
 Tensor matmul(const Tensor& a, const Tensor& b);
 
+// The fully connected layer as one op (torch.nn.functional.linear):
+//   x: [..., in], weight: [out, in], bias: [out] or undefined  ->  y: [..., out]
+//   y = x W^T + b;   dx = dy W,   dW = dy^T x (over all rows of x),   db = sum of dy's rows.
+// One graph node and one output, where matmul(x, weight.t()) + bias makes three of each;
+// W^T is a BLAS transpose flag, and the bias is added by the product itself.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+
 }  // namespace heed

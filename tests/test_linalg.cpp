@@ -254,3 +254,198 @@ TEST_CASE("matmul over many small matrices (the OpenMP batch loop)") {
   }
   CHECK(wrong == 0);
 }
+
+TEST_CASE("matmul backward through sum(): an expanded dy (stride 0) is read correctly") {
+  // sum()'s gradient is ones expanded with stride 0, which BLAS cannot read; the
+  // backward copies it once. dA = 1 B^T (every row the row sums of B), dB = A^T 1.
+  Tensor a = Tensor({{1, 2, 3}, {4, 5, 6}}, kFloat64).requires_grad_();
+  Tensor b = Tensor({{1, -1}, {2, 0}, {0.5, 3}}, kFloat64).requires_grad_();
+  matmul(a, b).sum().backward();
+  check_values(a.grad(), {0, 2, 3.5, 0, 2, 3.5});
+  check_values(b.grad(), {5, 5, 7, 7, 9, 9});
+  Tensor a3 = Tensor::arange(12, kFloat64).reshape({2, 2, 3}).requires_grad_();
+  Tensor b3 = b.detach().clone().requires_grad_();
+  matmul(a3, b3).sum().backward();  // b shared by the batch: db = sum over all 4 rows of a
+  check_values(b3.grad(), {18, 18, 22, 22, 26, 26});
+  check_values(a3.grad(), {0, 2, 3.5, 0, 2, 3.5, 0, 2, 3.5, 0, 2, 3.5});
+}
+
+// ---- linear -----------------------------------------------------------------------
+
+TEST_CASE("linear values against PyTorch (torch.nn.functional.linear)") {
+  SUBCASE("2-D x with bias, float64: y, dx, dW, db") {
+    Tensor x = Tensor({{1, 2, 3}, {-1, 0.5, 2}}, kFloat64).requires_grad_();
+    Tensor w = Tensor({{0.1, -0.2, 0.3}, {0.4, 0.5, -0.6}}, kFloat64).requires_grad_();
+    Tensor b = Tensor({0.5, -1}, kFloat64).requires_grad_();
+    Tensor y = linear(x, w, b);
+    CHECK(y.shape() == Shape{2, 2});
+    check_values(y, {1.1, -1.4, 0.9, -2.35}, 1e-12);
+    y.backward(Tensor({{1, 2}, {-1, 0.5}}, kFloat64));
+    check_values(x.grad(), {0.9, 0.8, -0.9, 0.1, 0.45, -0.6}, 1e-12);
+    check_values(w.grad(), {2, 1.5, 1, 1.5, 4.25, 7}, 1e-12);
+    check_values(b.grad(), {0, 2.5}, 1e-12);
+  }
+  Tensor w3 = Tensor({{1, 0, -1}, {0.5, 0.5, 0.5}});
+  SUBCASE("3-D x without bias, float32: the leading dims fold into rows") {
+    Tensor x = Tensor::arange(12).reshape({2, 2, 3}) * 0.5 - 1;
+    Tensor y = linear(x, w3);
+    CHECK(y.shape() == Shape{2, 2, 2});
+    CHECK(y.dtype() == kFloat32);
+    check_values(y, {-1, -0.75, -1, 1.5, -1, 3.75, -1, 6});
+  }
+  SUBCASE("1-D x [in] gives y [out]") {
+    Tensor y = linear(Tensor({1, 2, 3}), w3, Tensor({1, -1}));
+    CHECK(y.shape() == Shape{2});
+    check_values(y, {-1, 2});
+  }
+  SUBCASE("agrees with matmul(x, W^T) + b on views: transposed x, sliced x, transposed W, strided bias") {
+    manual_seed(3);
+    Tensor w = Tensor::randn({7, 5}), b = Tensor::randn({14}).slice(0, 0, 14, 2);
+    auto same = [&](const Tensor& x, const Tensor& weight) {
+      Tensor expected = matmul(x, weight.t()) + b;
+      check_values(linear(x, weight, b), expected.to_vector<double>(), 1e-5);
+    };
+    same(Tensor::randn({5, 4}).t(), w);                            // 2-D x read with a transpose flag
+    same(Tensor::randn({3, 5, 4}).transpose(1, 2), w);             // 3-D x copied, then folded
+    same(Tensor::randn({4, 10}).slice(1, 0, 10, 2), w);            // every other column of x
+    same(Tensor::randn({2, 3, 5}), Tensor::randn({5, 7}).t());     // W itself a transposed view
+    same(Tensor::randn({70, 5}), w);                               // several rows through one gemm
+  }
+}
+
+TEST_CASE("linear gradients (float64 gradcheck)") {
+  auto with_bias = [](const TensorList& t) { return linear(t[0], t[1], t[2]); };
+  auto no_bias = [](const TensorList& t) { return linear(t[0], t[1]); };
+  SUBCASE("2-D, with and without bias") {
+    CHECK(grad_ok(with_bias, {randn64({4, 3}), randn64({2, 3}), randn64({2})}));
+    CHECK(grad_ok(no_bias, {randn64({4, 3}), randn64({2, 3})}));
+  }
+  SUBCASE("1-D x and 3-D x") {
+    CHECK(grad_ok(with_bias, {randn64({3}), randn64({2, 3}), randn64({2})}));
+    CHECK(grad_ok(with_bias, {randn64({2, 3, 4}), randn64({5, 4}), randn64({5})}));
+    CHECK(grad_ok(no_bias, {randn64({2, 1, 3, 4}), randn64({2, 4})}));
+  }
+  SUBCASE("non-contiguous x: transposed (2-D and 3-D) and sliced") {
+    CHECK(grad_ok([](const TensorList& t) { return linear(t[0].t(), t[1], t[2]); },
+                  {randn64({3, 4}), randn64({2, 3}), randn64({2})}));
+    CHECK(grad_ok([](const TensorList& t) { return linear(t[0].transpose(0, 1), t[1], t[2]); },
+                  {randn64({3, 2, 4}), randn64({2, 4}), randn64({2})}));
+    CHECK(grad_ok([](const TensorList& t) { return linear(t[0].slice(1, 0, 6, 2), t[1]); },
+                  {randn64({4, 6}), randn64({2, 3})}));
+  }
+  SUBCASE("a weight that is a transposed view, a strided bias") {
+    CHECK(grad_ok([](const TensorList& t) { return linear(t[0], t[1].t(), t[2].slice(0, 0, 4, 2)); },
+                  {randn64({2, 3, 4}), randn64({4, 2}), randn64({4})}));
+  }
+  SUBCASE("backward through sum(): dy is ones expanded with stride 0") {
+    Tensor x = Tensor({{1, 2}, {3, 4}, {5, 6}}, kFloat64).requires_grad_();
+    Tensor w = Tensor({{1, -1}, {0.5, 2}}, kFloat64).requires_grad_();
+    Tensor b = Tensor({0, 0}, kFloat64).requires_grad_();
+    linear(x, w, b).sum().backward();
+    check_values(x.grad(), {1.5, 1, 1.5, 1, 1.5, 1});  // every row: the column sums of W
+    check_values(w.grad(), {9, 12, 9, 12});            // every row: the column sums of x
+    check_values(b.grad(), {3, 3});                    // one per row
+  }
+  SUBCASE("only the inputs that need a gradient get one") {
+    Tensor x = randn64({3, 4}), w = randn64({2, 4}).requires_grad_(), b = randn64({2});
+    Tensor dy = randn64({3, 2});
+    linear(x, w, b).backward(dy);
+    CHECK_FALSE(x.grad().defined());
+    CHECK_FALSE(b.grad().defined());
+    check_values(w.grad(), matmul(dy.t(), x).to_vector<double>(), 1e-12);
+    Tensor x2 = randn64({3, 4}).requires_grad_(), w2 = randn64({2, 4});
+    linear(x2, w2).backward(dy);
+    CHECK_FALSE(w2.grad().defined());
+    check_values(x2.grad(), matmul(dy, w2).to_vector<double>(), 1e-12);
+  }
+  SUBCASE("a saved input modified in place is caught") {
+    Tensor x = randn64({3, 4}), w = randn64({2, 4}).requires_grad_();
+    Tensor y = linear(x, w);
+    x.mul_(2.0);  // the backward would compute dW from the new values
+    CHECK_THROWS_CONTAINING(y.sum().backward(), "linear: a tensor of shape [3, 4] saved for backward",
+                            AutogradError);
+  }
+}
+
+TEST_CASE("linear with empty dims: no BLAS call with a bad leading dim") {
+  SUBCASE("no rows: y is [0, out]; dW and db are zeros") {
+    Tensor x = Tensor::ones({0, 3}, kFloat64).requires_grad_();
+    Tensor w = Tensor::ones({2, 3}, kFloat64).requires_grad_(), b = Tensor::ones({2}, kFloat64).requires_grad_();
+    Tensor y = linear(x, w, b);
+    CHECK(y.shape() == Shape{0, 2});
+    y.backward(Tensor::ones({0, 2}, kFloat64));
+    CHECK(x.grad().shape() == Shape{0, 3});
+    check_values(w.grad(), std::vector<double>(6, 0.0));
+    check_values(b.grad(), {0, 0});
+    CHECK(linear(Tensor::ones({2, 0, 3}), Tensor::ones({2, 3})).shape() == Shape{2, 0, 2});
+  }
+  SUBCASE("in == 0: y is the bias in every row (an empty sum), or zeros") {
+    Tensor x = Tensor::ones({3, 0}, kFloat64).requires_grad_();
+    Tensor w = Tensor::ones({2, 0}, kFloat64).requires_grad_(), b = Tensor({1, -2}, kFloat64).requires_grad_();
+    Tensor y = linear(x, w, b);
+    check_values(y, {1, -2, 1, -2, 1, -2});
+    check_values(linear(Tensor::ones({3, 0}), Tensor::ones({2, 0})), std::vector<double>(6, 0.0));
+    y.backward(Tensor({{1, 2}, {3, 4}, {5, 6}}, kFloat64));
+    CHECK(x.grad().shape() == Shape{3, 0});
+    CHECK(w.grad().shape() == Shape{2, 0});
+    check_values(b.grad(), {9, 12});
+  }
+  SUBCASE("out == 0: y is [rows, 0]; dx is zeros") {
+    Tensor x = Tensor::ones({3, 2}, kFloat64).requires_grad_();
+    Tensor w = Tensor::ones({0, 2}, kFloat64).requires_grad_();
+    Tensor y = linear(x, w, Tensor::ones({0}, kFloat64));
+    CHECK(y.shape() == Shape{3, 0});
+    y.backward(Tensor::ones({3, 0}, kFloat64));
+    check_values(x.grad(), std::vector<double>(6, 0.0));
+    CHECK(w.grad().shape() == Shape{0, 2});
+  }
+}
+
+TEST_CASE("linear is one graph node: nn::Linear's output points straight at x and the parameters") {
+  nn::Linear layer(4, 3);
+  Tensor x0 = Tensor::randn({2, 4}).requires_grad_();
+  Tensor x = tanh(x0);
+  Tensor y = layer(x);
+  REQUIRE(y.grad_fn());
+  const Node& node = *y.grad_fn();
+  CHECK(node.name() == "linear");
+  REQUIRE(node.next_edges().size() == 3);
+  CHECK(node.next_edges()[0].node == x.grad_fn());  // no transpose, matmul or add in between
+  CHECK(node.next_edges()[1].node == gradient_edge(layer.weight));
+  CHECK(node.next_edges()[2].node == gradient_edge(layer.bias));
+  CHECK(node.next_edges()[1].node->name() == "AccumulateGrad");
+  CHECK(node.next_edges()[2].node->name() == "AccumulateGrad");
+
+  nn::Linear no_bias(4, 3, /*bias=*/false);
+  Tensor z = no_bias(Tensor::randn({2, 4}));  // x needs no gradient: its edge is empty
+  REQUIRE(z.grad_fn());
+  REQUIRE(z.grad_fn()->next_edges().size() == 2);
+  CHECK(z.grad_fn()->next_edges()[0].node == nullptr);
+  CHECK(z.grad_fn()->next_edges()[1].node == gradient_edge(no_bias.weight));
+  {
+    NoGradGuard no_grad;
+    CHECK_FALSE(layer(x).grad_fn());
+  }
+}
+
+TEST_CASE("linear errors") {
+  Tensor x = Tensor::ones({2, 3}), w = Tensor::ones({4, 3}), b = Tensor::ones({4});
+  CHECK_THROWS_WITH_AS(linear(Tensor::ones({2, 5}), w, b),
+                       "linear: x is [2, 5], weight is [4, 3], bias is [4]; x's last dim (5) must equal "
+                       "weight's dim 1, the in_features (3)",
+                       ShapeError);
+  CHECK_THROWS_CONTAINING(linear(Tensor::scalar(1), w), "linear: x is [], weight is [4, 3]; x needs at least 1 dim",
+                          ShapeError);
+  CHECK_THROWS_CONTAINING(linear(x, Tensor::ones({3})), "linear: x is [2, 3], weight is [3]; weight must be 2-D",
+                          ShapeError);
+  CHECK_THROWS_CONTAINING(linear(x, Tensor::ones({1, 4, 3})), "weight must be 2-D", ShapeError);
+  CHECK_THROWS_CONTAINING(linear(x, w, Tensor::ones({3})),
+                          "linear: x is [2, 3], weight is [4, 3], bias is [3]; bias must be [out_features], here [4]",
+                          ShapeError);
+  CHECK_THROWS_CONTAINING(linear(x, w, Tensor::ones({1, 4})), "bias is [1, 4]", ShapeError);
+  CHECK_THROWS_CONTAINING(linear(x, w.to(kFloat64)),
+                          "linear: x is float32, weight is float64; all must have the same dtype", DTypeError);
+  CHECK_THROWS_CONTAINING(linear(x, w, b.to(kFloat64)), "bias is float64", DTypeError);
+  CHECK_THROWS_CONTAINING(linear(Tensor::randint(0, 3, {2, 3}), Tensor::randint(0, 3, {4, 3})), "linear",
+                          DTypeError);
+}

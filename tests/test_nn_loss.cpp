@@ -148,6 +148,69 @@ TEST_CASE("mse_loss") {
     for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None})
       CHECK(grad_ok([&](const TensorList& t) { return mse_loss(t[0], t[1], r); }, {randn64({4, 3}).t(), randn64({3, 4})}));
   }
+  SUBCASE("float64 gradcheck: 3-D, permuted and sliced, 0-d, each reduction") {
+    for (Reduction r : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
+      CHECK(grad_ok([&](const TensorList& t) { return mse_loss(t[0].permute({2, 0, 1}), t[1].slice(1, 0, 6, 2), r); },
+                    {randn64({3, 4, 2}), randn64({2, 6, 4})}));
+      CHECK(grad_ok([&](const TensorList& t) { return mse_loss(t[0], t[1], r); }, {randn64({}), randn64({})}));
+    }
+  }
+  SUBCASE("values and both gradients against PyTorch, with an upstream gradient (float64)") {
+    // F.mse_loss(x, t, reduction=r).backward(g): g = 1.5 for mean and sum, a [2, 3] g for none
+    Tensor g_none = Tensor({{1, 2, 3}, {-1, 0.5, 2}}, kFloat64);
+    struct Case {
+      Reduction r;
+      std::vector<double> y, dx;
+    } cases[] = {
+        {Reduction::Mean, {3.59375}, {-0.25, -1, 0.5, 2, -0.25, -0.125}},
+        {Reduction::Sum, {21.5625}, {-1.5, -6, 3, 12, -1.5, -0.75}},
+        {Reduction::None, {0.25, 4, 1, 16, 0.25, 0.0625}, {-1, -8, 6, -8, -0.5, -1}},
+    };
+    for (const Case& c : cases) {
+      Tensor x = Tensor({{0.5, -1, 2}, {3, 0, -0.25}}, kFloat64).requires_grad_();
+      Tensor t = Tensor({{1, 1, 1}, {-1, 0.5, 0}}, kFloat64).requires_grad_();
+      Tensor y = mse_loss(x, t, c.r);
+      check_values(y, c.y, 1e-12);
+      y.backward(c.r == Reduction::None ? g_none : Tensor::scalar(1.5, kFloat64));
+      check_values(x.grad(), c.dx, 1e-12);
+      std::vector<double> minus;
+      for (double v : c.dx) minus.push_back(-v);
+      check_values(t.grad(), minus, 1e-12);
+    }
+  }
+  SUBCASE("one graph node, its edges straight at input and target; only what needs a gradient gets one") {
+    Tensor x0 = randn64({2, 3}).requires_grad_();
+    Tensor x = exp(x0), t = randn64({2, 3}).requires_grad_();
+    Tensor loss = mse_loss(x, t);
+    REQUIRE(loss.grad_fn());
+    CHECK(loss.grad_fn()->name() == "mse_loss");
+    REQUIRE(loss.grad_fn()->next_edges().size() == 2);
+    CHECK(loss.grad_fn()->next_edges()[0].node == x.grad_fn());
+    CHECK(loss.grad_fn()->next_edges()[1].node == gradient_edge(t));
+    Tensor fixed = randn64({2, 3}), p = randn64({2, 3}).requires_grad_();
+    mse_loss(fixed, p, Reduction::Sum).backward();  // only the target needs a gradient
+    CHECK_FALSE(fixed.grad().defined());
+    check_values(p.grad(), (2.0 * (p.detach() - fixed)).to_vector<double>(), 1e-12);
+    Tensor none = mse_loss(x, t, Reduction::None);
+    none.sum().backward();  // dy is ones expanded (stride 0): read elementwise all the same
+    check_values(x0.grad(), (2.0 * (x.detach() - t.detach()) * x.detach()).to_vector<double>(), 1e-12);
+  }
+  SUBCASE("float32 over 100,000 elements: summed in double, in the same chunks as sum()") {
+    manual_seed(5);
+    Tensor x = Tensor::randn({100000}), t = Tensor::randn({100000});
+    Tensor d = x - t;
+    CHECK(mse_loss(x, t).item() == doctest::Approx((d * d).mean().item()).epsilon(1e-7));
+    CHECK(mse_loss(x, t, Reduction::Sum).item() == doctest::Approx((d * d).sum().item()).epsilon(1e-7));
+    double exact = 0;  // a plain double loop: an oracle sharing no code with either
+    for (double v : d.to_vector<double>()) exact += v * v;
+    CHECK(mse_loss(x, t, Reduction::Sum).item() == doctest::Approx(exact).epsilon(1e-6));
+  }
+  SUBCASE("empty input: mean is NaN (0 / 0, as in PyTorch), sum is 0, none is empty") {
+    Tensor e = Tensor::zeros({0, 3});
+    CHECK(std::isnan(mse_loss(e, e).item()));
+    CHECK(mse_loss(e, e, Reduction::Sum).item() == 0);
+    CHECK(mse_loss(e, e, Reduction::None).shape() == Shape{0, 3});
+  }
   SUBCASE("errors") {
     CHECK_THROWS_CONTAINING(mse_loss(Tensor::zeros({3}), Tensor::zeros({3, 1})),
                             "mse_loss: input is [3], target is [3, 1]; they must have the same shape", ShapeError);
