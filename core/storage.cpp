@@ -2,7 +2,10 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <new>
+#include <utility>
+#include <vector>
 
 #include "heed/core/error.h"
 
@@ -51,22 +54,95 @@ BlockCache::~BlockCache() {
     for (int i = 0; i < count[c]; ++i) ::operator delete(blocks[c][i], std::align_val_t{kAlignment});
 }
 
+// ---- a cache of large blocks ------------------------------------------------------
+// Above 64 KiB the story is different but the cure the same. malloc serves big
+// blocks straight from the kernel (mmap) and gives them back on free, so the next
+// step's tensor of the same size arrives as fresh pages: one page fault per 4 KiB,
+// each page zeroed by the kernel. In the self-attention benchmark (W2) that was a
+// quarter of the step. So freed large blocks are kept too, up to kLargeCacheBytes
+// in all, oldest dropped first, and a request of exactly the same size takes one
+// back. A training loop asks for the same sizes every step, so nearly every request
+// after the first step is a hit. One cache for all threads (a block freed on one
+// thread is often wanted on another), behind a mutex: next to the cost of filling
+// 64 KiB, the lock is free.
+constexpr size_t kLargeCacheBytes = Storage::kCachesSmallBlocks ? size_t{512} << 20 : 0;
+
+class LargeBlockCache {
+ public:
+  void* take(size_t padded) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (size_t i = blocks_.size(); i-- > 0;) {  // newest first: the likeliest to be warm in cache
+      if (blocks_[i].first != padded) continue;
+      void* p = blocks_[i].second;
+      blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i));
+      bytes_ -= padded;
+      return p;
+    }
+    return nullptr;
+  }
+  // Keeps p, or returns false (the caller frees it) if it alone is over the budget.
+  bool keep(void* p, size_t padded) {
+    if (padded > kLargeCacheBytes) return false;
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (bytes_ + padded > kLargeCacheBytes) drop_oldest();
+    blocks_.emplace_back(padded, p);
+    bytes_ += padded;
+    return true;
+  }
+  size_t release_all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const size_t freed = bytes_;
+    while (!blocks_.empty()) drop_oldest();
+    return freed;
+  }
+  size_t bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return bytes_;
+  }
+
+ private:
+  void drop_oldest() {
+    ::operator delete(blocks_.front().second, std::align_val_t{kAlignment});
+    bytes_ -= blocks_.front().first;
+    blocks_.erase(blocks_.begin());
+  }
+  std::mutex mutex_;
+  std::vector<std::pair<size_t, void*>> blocks_;  // (size, block), oldest first
+  size_t bytes_ = 0;
+};
+
+// Never destroyed: a static Tensor may free its storage during exit, after any
+// destructor of this cache would have run. (The blocks it still holds at exit stay
+// reachable through it, so a leak checker does not count them.)
+LargeBlockCache& large_cache() {
+  static LargeBlockCache* cache = new LargeBlockCache;
+  return *cache;
+}
+
 void* allocate_block(size_t padded) {
-  if (padded <= kLargestCached && !t_cache_gone) {
-    const int c = size_class(padded);
-    if (t_cache.count[c] > 0) return t_cache.blocks[c][--t_cache.count[c]];
-    padded = kAlignment << c;  // a full class-sized block, so it can be reused for any size in the class
+  if (padded <= kLargestCached) {
+    if (!t_cache_gone) {
+      const int c = size_class(padded);
+      if (t_cache.count[c] > 0) return t_cache.blocks[c][--t_cache.count[c]];
+    }
+    padded = kAlignment << size_class(padded);  // a full class-sized block, reusable for any size in the class
+  } else if (void* p = large_cache().take(padded)) {
+    return p;
   }
   return ::operator new(padded, std::align_val_t{kAlignment});
 }
 
 void free_block(void* p, size_t padded) {
-  if (padded <= kLargestCached && !t_cache_gone) {
-    const int c = size_class(padded);
-    if (t_cache.count[c] < kPerClass) {
-      t_cache.blocks[c][t_cache.count[c]++] = p;
-      return;
+  if (padded <= kLargestCached) {
+    if (!t_cache_gone) {
+      const int c = size_class(padded);
+      if (t_cache.count[c] < kPerClass) {
+        t_cache.blocks[c][t_cache.count[c]++] = p;
+        return;
+      }
     }
+  } else if (large_cache().keep(p, padded)) {
+    return;
   }
   ::operator delete(p, std::align_val_t{kAlignment});
 }
@@ -93,5 +169,9 @@ Storage::~Storage() {
 }
 
 int64_t Storage::live_bytes() { return g_live_bytes.load(); }
+
+int64_t Storage::cached_bytes() { return static_cast<int64_t>(large_cache().bytes()); }
+
+int64_t Storage::empty_cache() { return static_cast<int64_t>(large_cache().release_all()); }
 
 }  // namespace heed

@@ -27,8 +27,9 @@ class Storage {
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
 
-  // Whether freed blocks of up to 64 KiB are kept for reuse (core/storage.cpp).
-  // Not under AddressSanitizer: a reused block would hide a use after free.
+  // Whether freed blocks are kept for reuse (core/storage.cpp): up to 64 KiB per
+  // thread by size class, larger ones up to 512 MiB in all, by exact size. Not
+  // under AddressSanitizer: a reused block would hide a use after free.
 #if defined(__SANITIZE_ADDRESS__)
   static constexpr bool kCachesSmallBlocks = false;
 #else
@@ -38,6 +39,11 @@ class Storage {
   // Bytes held by all live storages: tests use it to prove a finished graph frees
   // its memory (run many iterations; the number must not grow).
   static int64_t live_bytes();
+  // Bytes of freed large blocks held for reuse, and a way to hand them back to the
+  // system (like torch.cuda.empty_cache; returns the bytes freed). Small blocks
+  // stay in their threads' caches: at most about 2 MiB per thread.
+  static int64_t cached_bytes();
+  static int64_t empty_cache();
 
  private:
   void* data_ = nullptr;

@@ -391,3 +391,27 @@ TEST_CASE("storage: small blocks are reused, and a reused block is still zero-fi
   { Tensor t = Tensor::empty({100}); CHECK(Storage::live_bytes() == before + 400); }
   CHECK(Storage::live_bytes() == before);  // a cached block is not counted as live
 }
+
+TEST_CASE("storage: large blocks are reused by exact size, and empty_cache() hands them back") {
+  Storage::empty_cache();
+  const int64_t n = 300000;  // 1.2 MB: far above the small-block classes
+  const void* first = nullptr;
+  {
+    Tensor dirty = Tensor::full({n}, 5.0);
+    first = dirty.raw_data_ptr();
+  }
+  if (!Storage::kCachesSmallBlocks) {  // ASan build: nothing is cached
+    CHECK(Storage::cached_bytes() == 0);
+    return;
+  }
+  CHECK(Storage::cached_bytes() >= n * 4);
+  {
+    Tensor other = Tensor::zeros({n + 1000});  // another size: not this block
+    CHECK(other.raw_data_ptr() != first);
+  }
+  Tensor again = Tensor::zeros({n});
+  CHECK(again.raw_data_ptr() == first);  // the same size takes the cached block back
+  CHECK(again.sum().item() == 0.0);     // zero-filled although the block held 5s
+  CHECK(Storage::empty_cache() >= (n + 1000) * 4);  // the other size is still cached: freed now
+  CHECK(Storage::cached_bytes() == 0);
+}
