@@ -29,13 +29,28 @@ namespace heed {
 
 namespace {
 
-void accumulate_into_leaf(TensorImpl& leaf, const Tensor& g) {
-  if (!leaf.grad) {
-    // A copy: g may be a view of someone else's tensor (an expand of the output
-    // gradient, say), and the leaf's grad must be its own, contiguous memory.
-    leaf.grad = g.clone().impl_ptr();
-  } else {
+// True when nothing but `g` can reach its memory: its one handle, its own storage
+// (not a view into a bigger or shared block), laid out plainly. Such a gradient
+// can become a leaf's grad as it is.
+bool exclusively_owned(const Tensor& g) {
+  const TensorImpl& impl = g.impl();
+  return g.impl_ptr().use_count() == 1 && impl.storage.use_count() == 1 && !impl.grad_fn &&
+         impl.offset == 0 && g.is_contiguous() &&
+         impl.storage->nbytes() == static_cast<size_t>(g.numel()) * element_size(impl.dtype);
+}
+
+void accumulate_into_leaf(TensorImpl& leaf, Tensor g) {
+  if (leaf.grad) {
     leaf.grad = (Tensor(leaf.grad) + g).impl_ptr();
+  } else if (exclusively_owned(g)) {
+    // The usual case: a backward just made this tensor and no one else holds it.
+    // Taking it saves a copy of every parameter's gradient on every step.
+    leaf.grad = g.impl_ptr();
+  } else {
+    // A copy: g may be a view of someone else's tensor (an expand of the output
+    // gradient, say), or the very tensor another input received (add sends dy to
+    // both), and the leaf's grad must be its own, contiguous memory.
+    leaf.grad = g.clone().impl_ptr();
   }
 }
 
@@ -101,7 +116,7 @@ void check_gradients(const Node& node, const TensorList& grads) {
 
 // The tensor's hooks, if it has any. A leaf's hooks are on the leaf itself; an op
 // output's are on its node.
-Tensor run_hooks(const Node& node, const Tensor& g, bool anomaly) {
+Tensor run_hooks(const Node& node, Tensor g, bool anomaly) {
   const GradHooks* hooks = node.leaf ? node.leaf->grad_hooks.get() : &node.hooks;
   if (!hooks || hooks->empty()) return g;
   Tensor out = node.leaf ? hooks->run(g, node.leaf->shape, node.leaf->dtype, "a leaf")
@@ -161,9 +176,9 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
 
     TensorList input_grads;  // stays empty when this node sends nothing on
     if (node->leaf) {
-      if (g.defined()) accumulate_into_leaf(*node->leaf, run_hooks(*node, g, anomaly));
+      if (g.defined()) accumulate_into_leaf(*node->leaf, run_hooks(*node, std::move(g), anomaly));
     } else if (g.defined()) {
-      g = run_hooks(*node, g, anomaly);
+      g = run_hooks(*node, std::move(g), anomaly);
       input_grads = anomaly ? apply_with_creation_context(*node, g) : node->apply(g);
       if (!retain_graph) node->release();
       check_gradients(*node, input_grads);

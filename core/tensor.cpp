@@ -87,15 +87,15 @@ Tensor::Tensor(std::initializer_list<NestedValues> list, DType dtype) {
 
 // ---- what it is --------------------------------------------------------------
 
-TensorImpl& Tensor::impl() const {
-  if (!impl_) throw ValueError("Tensor: this tensor is undefined (default-constructed or an absent grad)");
-  return *impl_;
+void Tensor::throw_undefined() {
+  throw ValueError("Tensor: this tensor is undefined (default-constructed or an absent grad)");
 }
 
-int64_t Tensor::size(int64_t d) const {
+int64_t Tensor::bad_size(int64_t d) const {
   // wrap_dim accepts dim 0 of a 0-d tensor (for ops like sum), but there is no size to return.
   if (dim() == 0) throw IndexError(msg("size: a 0-d tensor has no dims, so it has no size(", d, ")"));
-  return shape()[wrap_dim("size", d, dim())];
+  wrap_dim("size", d, dim());  // throws: size() only calls this for a dim out of range
+  throw IndexError(msg("size: dim ", d, " is out of range"));  // not reached
 }
 
 bool Tensor::is_contiguous() const {

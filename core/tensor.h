@@ -92,7 +92,14 @@ class Tensor {
   // ---- what it is ---------------------------------------------------------
   bool defined() const { return impl_ != nullptr; }
   const Shape& shape() const { return impl().shape; }
-  int64_t size(int64_t dim) const;  // negative dims count from the end
+  int64_t size(int64_t dim) const {  // negative dims count from the end
+    // Inline: ops ask for sizes constantly, and this is two compares and a load.
+    const Shape& s = impl().shape;
+    const int64_t n = static_cast<int64_t>(s.size());
+    if (dim >= 0 && dim < n) return s[static_cast<size_t>(dim)];
+    if (dim < 0 && dim >= -n) return s[static_cast<size_t>(dim + n)];
+    return bad_size(dim);
+  }
   const Strides& strides() const { return impl().strides; }
   int64_t offset() const { return impl().offset; }
   int64_t dim() const { return static_cast<int64_t>(impl().shape.size()); }
@@ -181,10 +188,15 @@ class Tensor {
   Tensor& add_(const Tensor& other, double alpha = 1.0);   // this += alpha * other
   Tensor& mul_(double factor);
 
-  TensorImpl& impl() const;  // the shared state; throws if undefined
+  TensorImpl& impl() const {  // the shared state; throws if undefined
+    if (!impl_) [[unlikely]] throw_undefined();
+    return *impl_;
+  }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
  private:
+  [[noreturn]] static void throw_undefined();
+  [[noreturn]] int64_t bad_size(int64_t dim) const;  // the error for size(dim) out of range
   std::shared_ptr<TensorImpl> impl_;
 };
 
