@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "heed/autograd/hooks.h"
+#include "heed/core/object_pool.h"
 #include "heed/core/tensor.h"
 
 namespace heed {
@@ -175,7 +176,9 @@ Tensor attach_node(std::shared_ptr<Node> node, Tensor out, std::span<const Tenso
 template <class F>
 Tensor record(const char* name, Tensor out, std::span<const Tensor> inputs, F&& backward,
               std::source_location where = std::source_location::current()) {
-  auto node = std::make_shared<FunctionNode<std::decay_t<F>>>(name, std::forward<F>(backward));
+  // From a per-thread pool (core/object_pool.h): every recorded op makes one.
+  auto node = std::allocate_shared<FunctionNode<std::decay_t<F>>>(PoolAllocator<FunctionNode<std::decay_t<F>>>(),
+                                                                  name, std::forward<F>(backward));
   return attach_node(std::move(node), std::move(out), inputs, where);
 }
 // The same, for inputs written in braces: record("mul", y, {a, b}, ...).

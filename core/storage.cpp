@@ -37,22 +37,29 @@ int size_class(size_t padded) {
   return c;
 }
 
+// Plain data, zero at thread start, so reaching it is a plain thread-local access
+// (see core/object_pool.cpp, which keeps its pools the same way).
 struct BlockCache {
   void* blocks[kClasses][kPerClass + 1];  // (+1: an array may not have size 0)
-  int count[kClasses] = {};
-  // A thread's cache dies at thread exit, and a static Tensor may free its storage
-  // after that; t_cache_gone (a plain bool, never destroyed) tells it to go straight
-  // to the allocator instead of into a cache that no longer exists.
-  ~BlockCache();
+  int count[kClasses];
 };
-thread_local bool t_cache_gone = false;
 thread_local BlockCache t_cache;
+// A static Tensor may free its storage during exit, after this thread's reaper has
+// run; t_cache_gone (a plain bool, never destroyed) sends it straight to the allocator.
+thread_local bool t_cache_gone = false;
 
-BlockCache::~BlockCache() {
-  t_cache_gone = true;
-  for (int c = 0; c < kClasses; ++c)
-    for (int i = 0; i < count[c]; ++i) ::operator delete(blocks[c][i], std::align_val_t{kAlignment});
-}
+// Frees the blocks a thread still holds when it ends; free_block touches it when a
+// class goes from empty to non-empty, which makes it exist before any block is kept.
+struct BlockCacheReaper {
+  void ensure_alive() {}
+  ~BlockCacheReaper() {
+    t_cache_gone = true;
+    for (int c = 0; c < kClasses; ++c)
+      for (int i = 0; i < t_cache.count[c]; ++i)
+        ::operator delete(t_cache.blocks[c][i], std::align_val_t{kAlignment});
+  }
+};
+thread_local BlockCacheReaper t_cache_reaper;
 
 // ---- a cache of large blocks ------------------------------------------------------
 // Above 64 KiB the story is different but the cure the same. malloc serves big
@@ -137,6 +144,7 @@ void free_block(void* p, size_t padded) {
     if (!t_cache_gone) {
       const int c = size_class(padded);
       if (t_cache.count[c] < kPerClass) {
+        if (t_cache.count[c] == 0) t_cache_reaper.ensure_alive();
         t_cache.blocks[c][t_cache.count[c]++] = p;
         return;
       }

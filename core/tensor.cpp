@@ -4,13 +4,16 @@
 #include "heed/autograd/hooks.h"
 #include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
+#include "heed/core/object_pool.h"
 
 namespace heed {
 
 Tensor make_tensor(const Shape& shape, DType dtype, bool zero_fill) {
   check_sizes("tensor", shape);
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(numel(shape) * element_size(dtype), zero_fill);
+  // Both from per-thread pools (core/object_pool.h): every op makes a pair.
+  auto impl = std::allocate_shared<TensorImpl>(PoolAllocator<TensorImpl>());
+  impl->storage = std::allocate_shared<Storage>(PoolAllocator<Storage>(), numel(shape) * element_size(dtype),
+                                                zero_fill);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -18,7 +21,7 @@ Tensor make_tensor(const Shape& shape, DType dtype, bool zero_fill) {
 }
 
 Tensor make_view(const Tensor& t, Shape shape, Strides strides, int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = std::allocate_shared<TensorImpl>(PoolAllocator<TensorImpl>());
   impl->storage = t.impl().storage;
   impl->shape = std::move(shape);
   impl->strides = std::move(strides);

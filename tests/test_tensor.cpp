@@ -2,9 +2,12 @@
 // random numbers, detach/clone, and in-place writes with their version counter.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
+#include <thread>
 
 #include "helpers.h"
+#include "heed/core/object_pool.h"
 
 using namespace heed;
 using namespace heed::test;
@@ -414,4 +417,30 @@ TEST_CASE("storage: large blocks are reused by exact size, and empty_cache() han
   CHECK(again.sum().item() == 0.0);     // zero-filled although the block held 5s
   CHECK(Storage::empty_cache() >= (n + 1000) * 4);  // the other size is still cached: freed now
   CHECK(Storage::cached_bytes() == 0);
+}
+
+TEST_CASE("object pool: blocks are recycled per size, across threads, and too-big ones are not pooled") {
+  using heed::detail::pool_allocate;
+  using heed::detail::pool_free;
+  void* a = pool_allocate(100);  // rounded up to 128 bytes
+  std::memset(a, 1, 100);
+  pool_free(a, 100);
+  void* b = pool_allocate(120);  // the same 128-byte pool
+  if (Storage::kCachesSmallBlocks) CHECK(b == a);  // (nothing is pooled under ASan)
+  std::memset(b, 2, 120);  // the whole rounded size is usable
+  pool_free(b, 120);
+  void* big = pool_allocate(5000);  // above 1 KiB: plain new and delete
+  std::memset(big, 3, 5000);
+  pool_free(big, 5000);
+
+  // Tensors made on one thread and dropped on another (their blocks join the
+  // other thread's pools, which free them when that thread ends).
+  std::vector<Tensor> made;
+  std::thread maker([&] {
+    for (int i = 0; i < 200; ++i) made.push_back(Tensor::randn({3}) * 2.0);
+  });
+  maker.join();
+  std::thread dropper([&] { made.clear(); });
+  dropper.join();
+  CHECK(made.empty());
 }
