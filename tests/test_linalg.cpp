@@ -449,3 +449,20 @@ TEST_CASE("linear errors") {
   CHECK_THROWS_CONTAINING(linear(Tensor::randint(0, 3, {2, 3}), Tensor::randint(0, 3, {4, 3})), "linear",
                           DTypeError);
 }
+
+TEST_CASE("linear: the bias gradient of a large batch (column sums split across threads)") {
+  // 600 rows x 130 outputs: above the parallel grain, three column blocks, the last partial.
+  manual_seed(11);
+  Tensor x = Tensor::randn({600, 7});
+  Tensor w = Tensor::randn({130, 7}).requires_grad_();
+  Tensor b = Tensor::randn({130}).requires_grad_();
+  Tensor dy = Tensor::randn({600, 130});
+  linear(x, w, b).backward(dy);
+  const std::vector<double> got = b.grad().to_vector<double>();
+  const std::vector<double> rows = dy.to_vector<double>();
+  for (int64_t c = 0; c < 130; ++c) {
+    double expected = 0;
+    for (int64_t r = 0; r < 600; ++r) expected += rows[static_cast<size_t>(r * 130 + c)];
+    CHECK(got[static_cast<size_t>(c)] == doctest::Approx(expected).epsilon(1e-6));
+  }
+}
