@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "heed/ops/map.h"
+#include "heed/ops/small_gemm.h"
 
 namespace heed {
 
@@ -122,6 +123,18 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
   const int m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
   const int lda = static_cast<int>(pa.ld), ldb = static_cast<int>(pb.ld), ldc = static_cast<int>(lc->ld);
   void* c = const_cast<void*>(out.raw_data_ptr());
+  if (small_gemm_wins(M, N, K)) {  // one row: plain loops beat BLAS's packing (ops/small_gemm.h)
+    const bool ta = pa.trans == CblasTrans, tb = pb.trans == CblasTrans;
+    if (out.dtype() == kFloat32)
+      small_gemm(ta, tb, M, N, K, static_cast<float>(alpha), static_cast<const float*>(pa.memory.raw_data_ptr()),
+                 pa.ld, static_cast<const float*>(pb.memory.raw_data_ptr()), pb.ld, static_cast<float>(beta),
+                 static_cast<float*>(c), lc->ld);
+    else
+      small_gemm(ta, tb, M, N, K, alpha, static_cast<const double*>(pa.memory.raw_data_ptr()), pa.ld,
+                 static_cast<const double*>(pb.memory.raw_data_ptr()), pb.ld, beta, static_cast<double*>(c),
+                 lc->ld);
+    return;
+  }
   if (out.dtype() == kFloat32) {
     cblas_sgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, static_cast<float>(alpha),
                 static_cast<const float*>(pa.memory.raw_data_ptr()), lda,
@@ -133,6 +146,22 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
                 static_cast<const double*>(pb.memory.raw_data_ptr()), ldb, beta,
                 static_cast<double*>(c), ldc);
   }
+}
+
+void gemm_raw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* a,
+              int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, a, static_cast<int>(lda), b,
+              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+}
+
+void gemm_raw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* a,
+              int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, a, static_cast<int>(lda), b,
+              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
 
 int blas_threads() { return openblas_get_num_threads(); }

@@ -466,3 +466,38 @@ TEST_CASE("linear: the bias gradient of a large batch (column sums split across 
     CHECK(got[static_cast<size_t>(c)] == doctest::Approx(expected).epsilon(1e-6));
   }
 }
+
+TEST_CASE("small_gemm: one-row products in every layout match a plain double loop") {
+  // gemm sends a one-row product to ops/small_gemm.cpp; check it directly, in both
+  // dtypes, both transposes, with row strides (lda, ldb, ldc) larger than the rows.
+  manual_seed(5);
+  for (DType dt : {kFloat32, kFloat64}) {
+    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {10, 10}, {5, 10}, {20, 128}, {33, 7}}) {
+      for (bool ta : {false, true}) {
+        for (bool tb : {false, true}) {
+          for (double beta : {0.0, 1.0, 0.5}) {
+            CAPTURE(n); CAPTURE(k); CAPTURE(ta); CAPTURE(tb); CAPTURE(beta);
+            // Stored with an extra 3 columns, so each leading dimension exceeds the row length.
+            Tensor a_store = Tensor::randn(ta ? Shape{k, 1 + 3} : Shape{1, k + 3}, dt);
+            Tensor b_store = Tensor::randn(tb ? Shape{n, k + 3} : Shape{k, n + 3}, dt);
+            Tensor a = ta ? a_store.slice(1, 0, 1).t() : a_store.slice(1, 0, k);   // [1, k]
+            Tensor b = tb ? b_store.slice(1, 0, k).t() : b_store.slice(1, 0, n);   // [k, n]
+            Tensor c_store = Tensor::randn({1, n + 3}, dt);
+            Tensor c = c_store.slice(1, 0, n);
+            if (beta == 0) c.fill_(std::nan(""));  // beta 0 must ignore what is there
+            const std::vector<double> av = a.to_vector<double>(), bv = b.to_vector<double>();
+            const std::vector<double> c0 = c.to_vector<double>();
+            gemm(a, b, c, 2.0, beta);
+            const std::vector<double> got = c.to_vector<double>();
+            for (int64_t j = 0; j < n; ++j) {
+              double dot = 0;
+              for (int64_t p = 0; p < k; ++p) dot += av[static_cast<size_t>(p)] * bv[static_cast<size_t>(p * n + j)];
+              const double expected = 2.0 * dot + (beta == 0 ? 0.0 : beta * c0[static_cast<size_t>(j)]);
+              CHECK(got[static_cast<size_t>(j)] == doctest::Approx(expected).epsilon(dt == kFloat32 ? 1e-5 : 1e-12));
+            }
+          }
+        }
+      }
+    }
+  }
+}

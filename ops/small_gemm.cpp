@@ -1,0 +1,69 @@
+#include "heed/ops/small_gemm.h"
+
+#include <cstddef>
+#include <vector>
+
+namespace heed {
+
+namespace {
+
+// The loops, for either dtype. always_inline puts a copy inside each target
+// clone of the entry points below, so each copy is compiled for its CPU.
+template <class T>
+[[gnu::always_inline]] inline void small_gemm_loops(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                                                    T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
+                                                    T beta, T* c, int64_t ldc) {
+  // op(A)'s row i, contiguous: read in place, or gathered once per row when A is
+  // stored transposed (k elements per row, next to the n * k of the row's work).
+  std::vector<T> gathered(trans_a && trans_b ? static_cast<std::size_t>(k) : 0);
+  for (int64_t i = 0; i < m; ++i) {
+    T* ci = c + i * ldc;
+    if (beta == T(0)) {
+      for (int64_t j = 0; j < n; ++j) ci[j] = T(0);
+    } else if (beta != T(1)) {
+      for (int64_t j = 0; j < n; ++j) ci[j] *= beta;
+    }
+    if (!trans_b) {
+      // Row i of C gathers a_ip times row p of B, for every p: each step is an
+      // axpy along a contiguous row, the loop the compiler vectorizes best.
+      for (int64_t p = 0; p < k; ++p) {
+        const T aip = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
+        const T* bp = b + p * ldb;
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) ci[j] += aip * bp[j];
+      }
+    } else {
+      // B is stored [N, K]: column j of op(B) is row j of b, contiguous, so c_ij is
+      // a dot product of two contiguous rows. (omp simd lets the compiler split the
+      // sum across vector lanes, a reordering plain C++ does not allow it to make.)
+      const T* ai = a + i * lda;
+      if (trans_a) {
+        for (int64_t p = 0; p < k; ++p) gathered[static_cast<std::size_t>(p)] = a[p * lda + i];
+        ai = gathered.data();
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        const T* bj = b + j * ldb;
+        T sum = T(0);
+#pragma omp simd reduction(+ : sum)
+        for (int64_t p = 0; p < k; ++p) sum += ai[p] * bj[p];
+        ci[j] += alpha * sum;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+[[gnu::target_clones("arch=haswell", "default")]]
+void small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  small_gemm_loops(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+[[gnu::target_clones("arch=haswell", "default")]]
+void small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+                int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  small_gemm_loops(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace heed

@@ -1,0 +1,43 @@
+// One-row matrix products without BLAS.
+//
+// OpenBLAS is built for big matrices: every call packs its operands into
+// cache-sized panels, zeroes C when beta is 0, and runs a kernel tuned for tiles
+// of several rows. A product with a single row of A, a vector times a matrix, is
+// all overhead to that machinery: [1, 512] x [512, 160] took OpenBLAS 12.6 us on
+// this machine and the loops below 5.2 us; [1, 10] x [10, 10], 48 ns against 37 ns.
+// Such products are everywhere in small models: a batch of one sample (every layer
+// of the article-001 network), or one query attending over T keys, per batch entry
+// (a decoder step's dot attention).
+//
+// For more than one row OpenBLAS's register-blocked kernels win clearly (a
+// [10, 50] x [50, 50] product: 0.8 us against these loops' 2.7 us), so gemm
+// (ops/blas.cpp) calls this only when small_gemm_wins(). The two layouts of B
+// decide the loop order, so that the innermost loop runs along contiguous memory:
+//
+//   B row-major [K, N]:  row i of C  += a_ip * row p of B      (an axpy per a_ip)
+//   B stored as [N, K]:  c_ij         = row i of A . row j of B (a dot product per c_ij)
+//
+// The file is compiled twice over: for the baseline x86-64 (SSE2) and for Haswell
+// (AVX2 and FMA), and the loader picks the one the CPU runs (GCC's target_clones).
+// heed builds with -ffp-contract=off, so both give the same numbers: no multiply
+// and add are fused into an FMA unless the code asks for it.
+#pragma once
+
+#include <cstdint>
+
+namespace heed {
+
+// True for the products these loops do faster than OpenBLAS 0.3.21 (measured on
+// this machine, for every transpose combination): a single row, up to N * K =
+// 512 * 256, the largest size measured. (Larger ones are threaded by BLAS.)
+inline bool small_gemm_wins(int64_t m, int64_t n, int64_t k) { return m == 1 && n * k <= 512 * 256; }
+
+// C = alpha op(A) op(B) + beta C, all row-major with leading dimensions:
+// op(A)[i, p] = trans_a ? a[p * lda + i] : a[i * lda + p], likewise B; C[i, j] = c[i * ldc + j].
+// beta == 0 ignores C's old contents (NaN in it does not leak through), as BLAS does.
+void small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+                int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
+
+}  // namespace heed
