@@ -268,8 +268,14 @@ Tensor column_sums(const Tensor& m) {
     const int64_t blocks = (cols + kBlock - 1) / kBlock;
     parallel_for(blocks, blocks > 1 && rows * cols >= kParallelGrain, [&](int64_t b) {
       const int64_t c0 = b * kBlock, c1 = std::min(cols, c0 + kBlock);
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = c0; c < c1; ++c) acc[c] += static_cast<double>(p[r * rs + c * cs]);
+      for (int64_t r = 0; r < rows; ++r) {
+        if (cs == 1) {  // row-major: a contiguous run the compiler vectorizes
+          const T* row = p + r * rs;
+          for (int64_t c = c0; c < c1; ++c) acc[c] += static_cast<double>(row[c]);
+        } else {
+          for (int64_t c = c0; c < c1; ++c) acc[c] += static_cast<double>(p[r * rs + c * cs]);
+        }
+      }
     });
     T* o = out.data_ptr<T>();
     for (int64_t c = 0; c < cols; ++c) o[c] = static_cast<T>(acc[c]);

@@ -17,10 +17,11 @@
 //   B row-major [K, N]:  row i of C  += a_ip * row p of B      (an axpy per a_ip)
 //   B stored as [N, K]:  c_ij         = row i of A . row j of B (a dot product per c_ij)
 //
-// The file is compiled twice over: for the baseline x86-64 (SSE2) and for Haswell
-// (AVX2 and FMA), and the loader picks the one the CPU runs (GCC's target_clones).
-// heed builds with -ffp-contract=off, so both give the same numbers: no multiply
-// and add are fused into an FMA unless the code asks for it.
+// The file is compiled twice over: for the baseline x86-64 (SSE2) and for CPUs
+// with AVX2, and the loader picks the one the CPU has (GCC's target_clones, by
+// feature: "arch=haswell" would pick by CPU model and miss every AMD chip). Both
+// give the same numbers: AVX2 alone brings no fused multiply-add, and heed builds
+// with -ffp-contract=off besides.
 #pragma once
 
 #include <cstdint>

@@ -33,7 +33,7 @@ struct AdamConstants {
 // are template parameters and the pointers __restrict (they never overlap; v_max
 // is null without amsgrad), so the compiler turns this into a branch-free vector loop.
 template <class T, bool kDecoupled, bool kL2, bool kAmsgrad>
-void adam_kernel(int64_t n, T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
+[[gnu::always_inline]] inline void adam_kernel(int64_t n, T* __restrict p, const T* __restrict g, T* __restrict m, T* __restrict v,
                  T* __restrict vmax, const AdamConstants<T> c) {
   for (int64_t i = 0; i < n; ++i) {
     if constexpr (kDecoupled) p[i] = p[i] * c.shrink;
@@ -47,16 +47,36 @@ void adam_kernel(int64_t n, T* __restrict p, const T* __restrict g, T* __restric
   }
 }
 
-// Picks the kernel for the flags (eight instantiations of one loop).
+// Picks the kernel for the flags. (decoupled and l2 never meet: AdamW decays
+// the weights directly, and l2 is only Adam's weight decay.)
 template <class T>
-void run_adam_kernel(bool decoupled, bool l2, bool amsgrad, int64_t n, T* p, const T* g, T* m, T* v,
-                     T* vmax, const AdamConstants<T>& c) {
-  auto pick = [&]<bool D, bool L>() {
-    if (amsgrad) adam_kernel<T, D, L, true>(n, p, g, m, v, vmax, c);
-    else adam_kernel<T, D, L, false>(n, p, g, m, v, nullptr, c);
-  };
-  if (decoupled) l2 ? pick.template operator()<true, true>() : pick.template operator()<true, false>();
-  else l2 ? pick.template operator()<false, true>() : pick.template operator()<false, false>();
+[[gnu::always_inline]] inline void run_adam_kernel(bool decoupled, bool l2, bool amsgrad, int64_t n, T* p,
+                                                   const T* g, T* m, T* v, T* vmax, const AdamConstants<T>& c) {
+  // (Spelled out rather than folded into a generic lambda: a lambda would be a
+  // function of its own, compiled once, outside the clones below.)
+  if (amsgrad) {
+    if (decoupled) adam_kernel<T, true, false, true>(n, p, g, m, v, vmax, c);
+    else if (l2) adam_kernel<T, false, true, true>(n, p, g, m, v, vmax, c);
+    else adam_kernel<T, false, false, true>(n, p, g, m, v, vmax, c);
+  } else {
+    if (decoupled) adam_kernel<T, true, false, false>(n, p, g, m, v, nullptr, c);
+    else if (l2) adam_kernel<T, false, true, false>(n, p, g, m, v, nullptr, c);
+    else adam_kernel<T, false, false, false>(n, p, g, m, v, nullptr, c);
+  }
+}
+
+// The kernels compiled twice, for baseline x86-64 (SSE2, 4 floats a step) and for
+// CPUs with AVX2 (8 at a time); the loader picks what the CPU runs (target_clones).
+// Same results on both: sqrt and division are exactly rounded in either.
+[[gnu::target_clones("avx2", "default")]]
+void adam_elements(bool decoupled, bool l2, bool amsgrad, int64_t n, float* p, const float* g, float* m,
+                   float* v, float* vmax, const AdamConstants<float>& c) {
+  run_adam_kernel<float>(decoupled, l2, amsgrad, n, p, g, m, v, vmax, c);
+}
+[[gnu::target_clones("avx2", "default")]]
+void adam_elements(bool decoupled, bool l2, bool amsgrad, int64_t n, double* p, const double* g, double* m,
+                   double* v, double* vmax, const AdamConstants<double>& c) {
+  run_adam_kernel<double>(decoupled, l2, amsgrad, n, p, g, m, v, vmax, c);
 }
 
 // One parameter's update, in one pass over its elements (no temporaries). The
@@ -96,8 +116,8 @@ void adam_update(Tensor& p, const Tensor& g_in, AdamState& s, const Options& o, 
                              static_cast<T>(o.eps)};
     const bool l2 = !decoupled && o.weight_decay != 0;
     T* vmax = o.amsgrad ? s.max_exp_avg_sq.data_ptr<T>() : nullptr;
-    run_adam_kernel<T>(decoupled, l2, o.amsgrad, p.numel(), work.data_ptr<T>(), g.data_ptr<T>(),
-                       s.exp_avg.data_ptr<T>(), s.exp_avg_sq.data_ptr<T>(), vmax, c);
+    adam_elements(decoupled, l2, o.amsgrad, p.numel(), work.data_ptr<T>(), g.data_ptr<T>(),
+                  s.exp_avg.data_ptr<T>(), s.exp_avg_sq.data_ptr<T>(), vmax, c);
   });
   if (strided) p.copy_(work);  // bumps the version itself
   else p.impl().storage->bump_version();  // a raw write: tell autograd the data changed
