@@ -64,7 +64,13 @@ void Node::set_inputs(std::span<const Tensor> inputs) {
   }
 }
 
-SavedTensor::SavedTensor(const Tensor& t) : data_(t.detach()), version_(t.version()) {}
+// Only a tensor that could be the op's own output needs the detached alias. One
+// that already has a grad_fn, or is a leaf that requires grad, is certainly an
+// input (an op's output gets its grad_fn from record(), after the saving), and an
+// input does not own this op's node: keeping it as it is makes no cycle and saves
+// building an alias for every saved input of every op.
+SavedTensor::SavedTensor(const Tensor& t)
+    : data_(t.defined() && (t.grad_fn() || t.impl().requires_grad) ? t : t.detach()), version_(t.version()) {}
 
 Tensor SavedTensor::get(const char* op) const {
   if (data_.version() != version_)

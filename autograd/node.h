@@ -146,8 +146,9 @@ class FunctionNode final : public Node {
 };
 
 // A tensor kept for backward. It holds a detached alias (same storage, no
-// grad_fn: so saving an op's own output makes no cycle) and the storage's
-// version at save time. get() checks the version: if an in-place write changed
+// grad_fn: so saving an op's own output makes no cycle), or, for a tensor that
+// can only be an input (it has a grad_fn already, or is a leaf requiring grad),
+// the tensor itself; and the storage's version at save time. get() checks the version: if an in-place write changed
 // the data since, the gradient would be wrong, so it throws instead.
 class SavedTensor {
  public:

@@ -223,8 +223,21 @@ struct ExtremeOp {
 
 // sum over dims (sorted, from reduce_dims), divided by divisor.
 Tensor sum_raw(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, double divisor = 1) {
-  Reduction p = plan_reduction(x, dims);
   Tensor y = make_tensor(reduced_shape(x.shape(), dims, keepdim), x.dtype(), /*zero_fill=*/false);
+  // The sum of a whole small contiguous floating tensor (a loss's mean): one plain
+  // loop, the same double accumulation in the same order as the general path
+  // below takes on one thread, without its planning.
+  if (y.numel() == 1 && x.is_contiguous() && is_floating(x.dtype()) && x.numel() < kParallelGrain) {
+    dispatch_floating(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* p = x.data_ptr<T>();
+      double acc = 0;
+      for (int64_t i = 0, n = x.numel(); i < n; ++i) acc += p[i];
+      *y.data_ptr<T>() = static_cast<T>(acc / divisor);
+    });
+    return y;
+  }
+  Reduction p = plan_reduction(x, dims);
   dispatch(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     run_reduction<T>(p, SumOp<T>{y.data_ptr<T>(), divisor});
