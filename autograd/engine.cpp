@@ -119,8 +119,10 @@ void check_gradients(const Node& node, const TensorList& grads) {
 Tensor run_hooks(const Node& node, Tensor g, bool anomaly) {
   const GradHooks* hooks = node.leaf ? node.leaf->grad_hooks.get() : &node.hooks;
   if (!hooks || hooks->empty()) return g;
-  Tensor out = node.leaf ? hooks->run(g, node.leaf->shape, node.leaf->dtype, "a leaf")
-                         : hooks->run(g, node.output_shape(), node.output_dtype(),
+  // g is handed on (moved): a parameter lives until the caller's full expression
+  // ends, and a copy left in it would keep a leaf from taking the gradient as is.
+  Tensor out = node.leaf ? hooks->run(std::move(g), node.leaf->shape, node.leaf->dtype, "a leaf")
+                         : hooks->run(std::move(g), node.output_shape(), node.output_dtype(),
                                       msg("the tensor made by '", node.name(), "'"));
   if (anomaly) check_hook_result_finite(node, out);
   return out;

@@ -1,0 +1,69 @@
+// small_gemm against OpenBLAS, product by product: the measurement behind
+// small_gemm_wins() in ops/small_gemm.h. For each shape [M, K] x [K, N] and each
+// transpose combination it prints the best-of-5 time per call of both, their
+// ratio (above 1: the plain loops are faster) and the largest difference in the
+// results. Run: OMP_NUM_THREADS=2 ./build-bench/bench/small_gemm_bench
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "heed/ops/small_gemm.h"
+
+namespace {
+
+// Best of 5 rounds of at least 20 ms each, in nanoseconds per call.
+template <class F>
+double ns_per_call(F f) {
+  double best = 1e18;
+  for (int round = 0; round < 5; ++round) {
+    const auto start = std::chrono::steady_clock::now();
+    int calls = 0;
+    do {
+      for (int i = 0; i < 100; ++i) f();
+      calls += 100;
+    } while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(20));
+    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    best = std::min(best, ns / calls);
+  }
+  return best;
+}
+
+}  // namespace
+
+int main() {
+  // The products of the benchmark workloads (W1: [10, 50] layers; W5: a [1, 10]
+  // sample; W4: one query against 20 keys of width 128) and a few square ones.
+  const int shapes[][3] = {{1, 10, 10},   {1, 5, 10},   {1, 50, 50},  {1, 20, 128}, {1, 128, 20},
+                           {1, 256, 128}, {1, 512, 160}, {10, 1, 50}, {10, 50, 50}, {10, 10, 50},
+                           {50, 50, 10},  {2, 50, 50},  {5, 10, 1},   {32, 32, 32}, {64, 64, 64}};
+  std::mt19937 gen(0);
+  std::normal_distribution<float> normal;
+  std::printf("   M    N    K  ta tb   small_gemm       OpenBLAS   BLAS/small  max |diff|  small_gemm_wins\n");
+  for (const auto& s : shapes) {
+    const int M = s[0], N = s[1], K = s[2];
+    for (int ta = 0; ta < 2; ++ta) {
+      for (int tb = 0; tb < 2; ++tb) {
+        std::vector<float> a(M * K), b(K * N), c_small(M * N), c_blas(M * N);
+        for (float& v : a) v = normal(gen);
+        for (float& v : b) v = normal(gen);
+        const int lda = ta ? M : K, ldb = tb ? K : N;
+        const double t_small = ns_per_call([&] {
+          heed::small_gemm(ta, tb, M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f, c_small.data(), N);
+        });
+        const double t_blas = ns_per_call([&] {
+          cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
+                      1.f, a.data(), lda, b.data(), ldb, 0.f, c_blas.data(), N);
+        });
+        double diff = 0;
+        for (int i = 0; i < M * N; ++i) diff = std::max(diff, static_cast<double>(std::abs(c_small[i] - c_blas[i])));
+        std::printf("%4d %4d %4d  %d  %d  %9.0f ns  %9.0f ns  %9.2fx  %10.1e  %s\n", M, N, K, ta, tb, t_small, t_blas,
+                    t_blas / t_small, diff, heed::small_gemm_wins(M, N, K, tb, ldb) ? "yes" : "no");
+      }
+    }
+  }
+}
