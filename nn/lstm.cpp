@@ -73,12 +73,13 @@ LSTMState LSTMCell::forward(const Tensor& x, const Tensor& h, const Tensor& c) c
     return !s.defined() ? Tensor::zeros({B, H}, x.dtype()) : batched ? s : s.unsqueeze(0);
   };
   Tensor xb = batched ? x : x.unsqueeze(0);  // [B, in]
-  // t() is a view: matmul hands it to BLAS as a transpose flag.
-  Tensor gates = matmul(xb, weight_ih.t()) + matmul(batch_of(h), weight_hh.t());  // [B, 4H]
-  if (bias_ih.defined()) gates = gates + (bias_ih + bias_hh);  // [4H] broadcast over B
-  Tensor c_prev = batch_of(c);
-  Tensor hc = lstm_gates(gates, c_prev);  // [2, B, H]: h', c'
-  Tensor h_next = hc.select(0, 0), c_next = hc.select(0, 1);
+  // One step is a layer over a sequence of length 1: the fused op does both
+  // products, the biases and the gate math, and its backward hands each weight its
+  // gradient as one contiguous product (dW_ih = dz^T x). Written as matmul(x,
+  // W_ih^T) + ..., the weights would get transposed views, and a decoder that runs
+  // the cell T times would sum T of those strided gradients into each weight.
+  Tensor hc = lstm_layer(xb.unsqueeze(0), weight_ih, weight_hh, bias_ih, bias_hh, batch_of(h), batch_of(c));
+  Tensor h_next = hc.select(0, 0), c_next = hc.select(0, 1);  // [2, B, H]: h', c'
   if (!batched) return {h_next.squeeze(0), c_next.squeeze(0)};
   return {h_next, c_next};
 }

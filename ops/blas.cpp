@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 #include <optional>
 
 #include "heed/ops/map.h"
@@ -123,8 +124,8 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
   const int m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
   const int lda = static_cast<int>(pa.ld), ldb = static_cast<int>(pb.ld), ldc = static_cast<int>(lc->ld);
   void* c = const_cast<void*>(out.raw_data_ptr());
-  if (small_gemm_wins(M, N, K)) {  // one row: plain loops beat BLAS's packing (ops/small_gemm.h)
-    const bool ta = pa.trans == CblasTrans, tb = pb.trans == CblasTrans;
+  const bool ta = pa.trans == CblasTrans, tb = pb.trans == CblasTrans;
+  if (small_gemm_wins(M, N, K, tb, pb.ld)) {  // a vector's product: plain loops beat BLAS's packing (ops/small_gemm.h)
     if (out.dtype() == kFloat32)
       small_gemm(ta, tb, M, N, K, static_cast<float>(alpha), static_cast<const float*>(pa.memory.raw_data_ptr()),
                  pa.ld, static_cast<const float*>(pb.memory.raw_data_ptr()), pb.ld, static_cast<float>(beta),
@@ -134,6 +135,13 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
                  static_cast<const double*>(pb.memory.raw_data_ptr()), pb.ld, beta, static_cast<double*>(c),
                  lc->ld);
     return;
+  }
+  // With beta == 0 OpenBLAS zeroes C itself, one column at a time (as it sees a
+  // row-major C): for a [10, 50] output, fifty memset calls of 40 bytes. A C whose
+  // rows are back to back is zeroed here in one call instead, and BLAS told to add.
+  if (beta == 0 && lc->ld == N) {
+    std::memset(c, 0, static_cast<size_t>(M * N) * element_size(out.dtype()));
+    beta = 1;
   }
   if (out.dtype() == kFloat32) {
     cblas_sgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, static_cast<float>(alpha),

@@ -30,6 +30,18 @@ namespace heed {
 // Throws ShapeError / DTypeError on operands that do not fit.
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.0, double beta = 0.0);
 
+// The same product on raw row-major memory, for kernels that split one product
+// between the threads of their own OpenMP team (the LSTM's time loop,
+// ops/lstm_cell.cpp): no Tensor is made, nothing is checked, nothing throws, so
+// it may run inside a parallel region, where the OpenMP build of OpenBLAS does
+// each call on the calling thread.
+//   C[M, N] = alpha op(A) op(B) + beta C,  op(A)[i, p] = trans_a ? a[p * lda + i] : a[i * lda + p],
+//   likewise B; C[i, j] = c[i * ldc + j]. The caller keeps every dim and ld within int range.
+void gemm_raw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* a,
+              int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void gemm_raw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* a,
+              int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
+
 // True when BLAS can read the last two dims of t where they are (one of them
 // has stride 1 and the other a usable leading dimension), so gemm will not copy.
 bool blas_can_read(const Tensor& t);

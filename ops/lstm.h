@@ -1,5 +1,6 @@
 // The LSTM's gate math as fused ops, each with a hand-written backward
-// (ops/lstm_cell.cpp). nn/lstm.h builds LSTMCell and LSTM on them.
+// (ops/lstm_cell.cpp). nn/lstm.h builds LSTM on lstm_layer, and LSTMCell too
+// (one step is a layer over a sequence of length 1).
 //
 // Dims: T time steps, B batch, H hidden size. The four gates sit side by side
 // in PyTorch's order i, f, g, o, so a row of gate pre-activations is [4H]:
@@ -30,9 +31,10 @@ Tensor lstm_gates(const Tensor& gates, const Tensor& c);
 //   or neither: undefined for a layer without bias),  h0, c0: [B, H]
 //   -> [T+1, B, H]: [0, T) are h_1 .. h_T (the layer's output), [T] is c_T.
 // The input side of all T steps is one matrix product, done before the loop;
-// only h_{t-1} W_hh^T has to be a product per step. The backward runs the steps
-// in reverse, collecting every step's gate gradient, so that dW_ih, dW_hh and dx
-// are again single large products instead of T small ones.
+// only h_{t-1} W_hh^T has to be a product per step, and threads share each step
+// by hidden unit. The backward runs the steps in reverse, collecting every step's
+// gate gradient, so that dW_ih, dW_hh and dx are again single large products
+// instead of T small ones.
 Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
                   const Tensor& b_hh, const Tensor& h0, const Tensor& c0);
 

@@ -22,9 +22,13 @@
 // exp or tanh at all.
 #include "heed/ops/lstm.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 #include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
@@ -60,12 +64,12 @@ constexpr int64_t kGateGrain = 4096;
 // cond ? a : b, chosen with bit masks. A plain ?: on floats keeps GCC from
 // vectorizing the loop (under the default -ftrapping-math); this is the same
 // choice without a branch.
-inline float pick(bool cond, float a, float b) {
+[[gnu::always_inline]] inline float pick(bool cond, float a, float b) {
   const uint32_t mask = 0u - static_cast<uint32_t>(cond);  // all ones or all zeros
   return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & mask) | (std::bit_cast<uint32_t>(b) & ~mask));
 }
 
-inline float expm1_fast(float x) {
+[[gnu::always_inline]] inline float expm1_fast(float x) {
   // Keep 2^n a normal float: n in [-126, 127]. e^88 is near float's largest value
   // and e^-87 is 1e-38 (so expm1 is -1). NaN fails both tests and stays NaN.
   x = pick(x < -87.0f, -87.0f, x);
@@ -85,8 +89,8 @@ inline float expm1_fast(float x) {
   return two_n * er + (two_n - 1);
 }
 
-inline float sigmoid_of(float z) { return 1 / (2 + expm1_fast(-z)); }
-inline float tanh_of(float u) {
+[[gnu::always_inline]] inline float sigmoid_of(float z) { return 1 / (2 + expm1_fast(-z)); }
+[[gnu::always_inline]] inline float tanh_of(float u) {
   const float e = expm1_fast(2 * u);
   return e / (e + 2);
 }
@@ -95,19 +99,25 @@ inline double tanh_of(double u) { return std::tanh(u); }
 
 // ---- the two row kernels -----------------------------------------------------
 
-// One batch row forward.
-//   z:      [4H]  in: pre-activations (i, f, g, o); out: the activations
-//   c_prev: [H];  c, h, k: [H] out (c', h' and tanh(c'))
-template <class T>
-void gates_forward_row(T* z, const T* c_prev, T* c, T* h, T* k, int64_t H) {
+// One batch row forward, for the n hidden units starting at z (a whole row when
+// n == H; a thread's block of units in lstm_layer, ops/lstm.h).
+//   z:      the row's [4H] gate block at the first unit: in, pre-activations
+//           (i, f, g, o, H apart); out, the activations
+//   bias:   with kBias, the [4H] bias at the same unit, added to z first
+//   c_prev: [n];  c, h, k: [n] out (c', h' and tanh(c'))
+template <bool kBias, class T>
+[[gnu::always_inline]] inline void gates_forward_row(T* z, const T* bias, const T* c_prev, T* c, T* h, T* k,
+                                                     int64_t n, int64_t H) {
   T* zi = z;
   T* zf = z + H;
   T* zg = z + 2 * H;
   T* zo = z + 3 * H;
   // Each j touches only element j of each block: the iterations are independent.
 #pragma omp simd
-  for (int64_t j = 0; j < H; ++j) {
-    const T i = sigmoid_of(zi[j]), f = sigmoid_of(zf[j]), g = tanh_of(zg[j]), o = sigmoid_of(zo[j]);
+  for (int64_t j = 0; j < n; ++j) {
+    T a_i = zi[j], a_f = zf[j], a_g = zg[j], a_o = zo[j];
+    if constexpr (kBias) a_i += bias[j], a_f += bias[H + j], a_g += bias[2 * H + j], a_o += bias[3 * H + j];
+    const T i = sigmoid_of(a_i), f = sigmoid_of(a_f), g = tanh_of(a_g), o = sigmoid_of(a_o);
     const T cj = f * c_prev[j] + i * g;
     const T kj = tanh_of(cj);
     zi[j] = i, zf[j] = f, zg[j] = g, zo[j] = o;
@@ -115,16 +125,17 @@ void gates_forward_row(T* z, const T* c_prev, T* c, T* h, T* k, int64_t H) {
   }
 }
 
-// One batch row backward (the formulas at the top of this file).
-//   a: [4H] activations;  c_prev, k: [H] saved by the forward
-//   dh: [H] the whole gradient of h'
-//   dc: [H] in: dc'_next; out: the gradient of c_prev
-//   dz: [4H] out: the gradient of the pre-activations
+// One batch row backward (the formulas at the top of this file), for n units
+// as in the forward.
+//   a: the row's [4H] activations at the first unit;  c_prev, k: [n] saved by the forward
+//   dh: [n] the whole gradient of h'
+//   dc: [n] in: dc'_next; out: the gradient of c_prev
+//   dz: the row's [4H] gradient of the pre-activations at the first unit, out
 template <class T>
-void gates_backward_row(const T* a, const T* c_prev, const T* k, const T* dh, T* dc, T* dz,
-                        int64_t H) {
+[[gnu::always_inline]] inline void gates_backward_row(const T* a, const T* c_prev, const T* k, const T* dh, T* dc,
+                                                      T* dz, int64_t n, int64_t H) {
 #pragma omp simd
-  for (int64_t j = 0; j < H; ++j) {
+  for (int64_t j = 0; j < n; ++j) {
     const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j], kj = k[j];
     const T dhj = dh[j];
     const T dcj = dc[j] + dhj * o * (1 - kj * kj);
@@ -136,12 +147,79 @@ void gates_backward_row(const T* a, const T* c_prev, const T* k, const T* dh, T*
   }
 }
 
-// One step for all B rows, forward. Pointers are to the step's [B, 4H] / [B, H] blocks.
+// ---- the row kernels over a block of rows, compiled for three CPUs ------------
+//
+// The gate math is the one part of an LSTM that is neither a BLAS product nor
+// memory-bound: five exp-like functions per element, ~200 arithmetic
+// instructions. Compiled for the baseline x86-64 (SSE2, 4 floats per
+// instruction) it took 36 us per step of W3 (B 32, H 256) on each of two
+// threads, a tenth of the training step; AVX2 does 8 floats per instruction and
+// AVX-512 16 (8 us per step). So these entry points are compiled three times (GCC's
+// target_clones) and the loader picks the one the CPU runs; always_inline above
+// puts a copy of the row kernels in each. heed builds with -ffp-contract=off, so
+// all three compute the same numbers.
+//
+// A block is `rows` rows of n units; consecutive rows are 4H apart in z, a and dz
+// and H apart in the [B, H] buffers (c, h, k, dh, dc).
+
+template <class T>
+[[gnu::always_inline]] inline void forward_rows(T* z, const T* bias, const T* c_prev, T* c, T* h, T* k,
+                                                int64_t rows, int64_t n, int64_t H) {
+  for (int64_t b = 0; b < rows; ++b) {
+    const int64_t r = b * H;
+    if (bias) gates_forward_row<true>(z + b * 4 * H, bias, c_prev + r, c + r, h + r, k + r, n, H);
+    else gates_forward_row<false>(z + b * 4 * H, bias, c_prev + r, c + r, h + r, k + r, n, H);
+  }
+}
+
+template <class T>
+[[gnu::always_inline]] inline void backward_rows(const T* a, const T* c_prev, const T* k, const T* dh, T* dc,
+                                                 T* dz, int64_t rows, int64_t n, int64_t H) {
+  for (int64_t b = 0; b < rows; ++b) {
+    const int64_t r = b * H;
+    gates_backward_row(a + b * 4 * H, c_prev + r, k + r, dh + r, dc + r, dz + b * 4 * H, n, H);
+  }
+}
+
+}  // namespace
+
+// (Outside the anonymous namespace: GCC makes target clones of external functions only.)
+namespace detail {
+
+[[gnu::target_clones("avx512f", "avx2", "default")]]
+void lstm_forward_rows(float* z, const float* bias, const float* c_prev, float* c, float* h, float* k,
+                       int64_t rows, int64_t n, int64_t H) {
+  forward_rows(z, bias, c_prev, c, h, k, rows, n, H);
+}
+void lstm_forward_rows(double* z, const double* bias, const double* c_prev, double* c, double* h, double* k,
+                       int64_t rows, int64_t n, int64_t H) {
+  forward_rows(z, bias, c_prev, c, h, k, rows, n, H);
+}
+
+[[gnu::target_clones("avx512f", "avx2", "default")]]
+void lstm_backward_rows(const float* a, const float* c_prev, const float* k, const float* dh, float* dc, float* dz,
+                        int64_t rows, int64_t n, int64_t H) {
+  backward_rows(a, c_prev, k, dh, dc, dz, rows, n, H);
+}
+void lstm_backward_rows(const double* a, const double* c_prev, const double* k, const double* dh, double* dc,
+                        double* dz, int64_t rows, int64_t n, int64_t H) {
+  backward_rows(a, c_prev, k, dh, dc, dz, rows, n, H);
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::lstm_backward_rows;
+using detail::lstm_forward_rows;
+
+// One step for all B rows, forward (lstm_gates: the biases are already in z).
 template <class T>
 void gates_forward(T* z, const T* c_prev, T* c, T* h, T* k, int64_t B, int64_t H) {
   // Row b reads and writes only row b of every block: threads never collide.
   parallel_for(B, B > 1 && B * H >= kGateGrain, [&](int64_t b) {
-    gates_forward_row(z + b * 4 * H, c_prev + b * H, c + b * H, h + b * H, k + b * H, H);
+    lstm_forward_rows(z + b * 4 * H, static_cast<const T*>(nullptr), c_prev + b * H, c + b * H, h + b * H,
+                      k + b * H, 1, H, H);
   });
 }
 
@@ -151,8 +229,7 @@ void gates_backward(const T* a, const T* c_prev, const T* k, const T* dh, T* dc,
                     int64_t H) {
   // Row b writes only row b of dc and dz: race-free.
   parallel_for(B, B > 1 && B * H >= kGateGrain, [&](int64_t b) {
-    gates_backward_row(a + b * 4 * H, c_prev + b * H, k + b * H, dh + b * H, dc + b * H,
-                       dz + b * 4 * H, H);
+    lstm_backward_rows(a + b * 4 * H, c_prev + b * H, k + b * H, dh + b * H, dc + b * H, dz + b * 4 * H, 1, H, H);
   });
 }
 
@@ -196,6 +273,61 @@ void check_layer_args(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, c
 }
 
 // ---- the two time loops of lstm_layer --------------------------------------------
+//
+// Step t needs all of h_{t-1}, so the steps run one after another; what threads
+// can share is the work inside a step. It is split by hidden unit: thread p owns
+// the units [u0, u1) and, at every step, computes its columns of h_{t-1} W_hh^T
+// (the [u0, u1) columns of each of the four gate blocks), then the gate math of
+// its units for all B rows. It reads only what it wrote itself, except h_{t-1},
+// which every thread reads: one barrier per step, and one OpenMP team for all T
+// steps, each thread keeping its own rows of W_hh in its core's cache.
+//
+// The simple alternative, BLAS threading each step's small product and
+// parallel_for the gate math, starts two thread teams per step and makes each
+// thread wait at the end of both. On an idle machine that costs little (W3,
+// B 32 H 256 T 50: 19.4 ms a training step against 19.0 ms), but every wait is a
+// chance to lose the CPU: with one other busy process on the two cores, W3 took
+// 88-96 ms that way and 40 ms this way.
+
+// A step's product is B x H x 4H multiply-adds. Sharing it pays once each
+// thread's part is well above the barrier that ends a step (about a microsecond):
+// 2^18 multiply-adds take ~5 us on one core.
+constexpr int64_t kStepGrain = int64_t{1} << 18;
+// A thread owns whole blocks of 16 units: whole cache lines of every row, whole SIMD vectors.
+constexpr int64_t kUnitBlock = 16;
+
+int team_size(int64_t B, int64_t H) {
+  if (B * 4 * H * H < kStepGrain) return 1;
+  return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, H / kUnitBlock));
+}
+
+// The units [first, last) of thread p of P: H in blocks of kUnitBlock, shared out
+// as evenly as whole blocks allow.
+std::pair<int64_t, int64_t> units_of(int p, int P, int64_t H) {
+  const int64_t blocks = (H + kUnitBlock - 1) / kUnitBlock;
+  auto edge = [&](int64_t q) { return std::min(H, blocks * q / P * kUnitBlock); };
+  return {edge(p), edge(p + 1)};
+}
+
+// body(p, P) on every thread p of a team of P (threads <= 1: on this thread, no
+// team). The team can be smaller than asked for (inside another parallel region
+// it is 1), so body must split the work by the P it is given. body must not throw.
+template <class F>
+void run_team(int threads, F&& body) {
+  if (threads <= 1) {
+    body(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
+
+// The end of a step: every thread's part of it is written before any thread reads it.
+inline void step_barrier(int P) {
+  if (P > 1) {
+#pragma omp barrier
+  }
+}
 
 // Scratch of one layer's forward, in time order, saved for its backward. cs[0] is
 // c0, so step t (counted from 1, as in the formulas) reads c_{t-1} at cs[t - 1]
@@ -206,30 +338,49 @@ struct LayerScratch {
   Tensor ks;    // [T, B, H]:   tanh(c_1) .. tanh(c_T)
 };
 
-// For t = 1 .. T: z_t += h_{t-1} W_hh^T, then the gate math. Writes h_1 .. h_T
-// into out[0, T) (out: [T+1, B, H]).
-void steps_forward(const Tensor& h0, const Tensor& w_hh, LayerScratch& s, Tensor& out) {
+// For t = 1 .. T: z_t += h_{t-1} W_hh^T and the biases, then the gate math.
+// Writes h_1 .. h_T into out[0, T) (out: [T+1, B, H]).
+//   h0: [B, H], w_hh: [4H, H], bias: [4H] (b_ih + b_hh) or undefined; all contiguous
+void steps_forward(const Tensor& h0, const Tensor& w_hh, const Tensor& bias, LayerScratch& s, Tensor& out) {
   const int64_t T = s.acts.size(0), B = s.acts.size(1), H = w_hh.size(1);
-  const Tensor w_hh_t = w_hh.detach().t();  // [H, 4H], a view: a BLAS flag
   dispatch_floating(out.dtype(), [&](auto tag) {
     using E = decltype(tag);
     E* pa = s.acts.data_ptr<E>();
     E* pc = s.cs.data_ptr<E>();
     E* pk = s.ks.data_ptr<E>();
     E* ph = out.data_ptr<E>();
-    for (int64_t t = 1; t <= T; ++t) {
-      Tensor h_prev = t == 1 ? h0.detach() : out.select(0, t - 2);
-      gemm(h_prev, w_hh_t, s.acts.select(0, t - 1), 1.0, 1.0);  // beta = 1: add to the input side
-      gates_forward(pa + (t - 1) * B * 4 * H, pc + (t - 1) * B * H, pc + t * B * H,
-                    ph + (t - 1) * B * H, pk + (t - 1) * B * H, B, H);
-    }
+    const E* pw = w_hh.data_ptr<E>();
+    const E* pb = bias.defined() ? bias.data_ptr<E>() : nullptr;
+    const E* ph0 = h0.data_ptr<E>();
+    run_team(team_size(B, H), [&](int p, int P) {
+      const auto [u0, u1] = units_of(p, P, H);
+      const int64_t n = u1 - u0;
+      for (int64_t t = 1; t <= T; ++t) {
+        const E* h_prev = t == 1 ? ph0 : ph + (t - 2) * B * H;  // [B, H]
+        E* z = pa + (t - 1) * B * 4 * H;                                     // [B, 4H]
+        // This thread's columns of h_{t-1} W_hh^T: rows [u0, u1) of each gate block
+        // of W_hh (all four at once when it owns every unit). beta = 1 adds them to
+        // the input side already in z.
+        if (n == H)
+          gemm_raw(false, true, B, 4 * H, H, E(1), h_prev, H, pw, H, E(1), z, 4 * H);
+        else
+          for (int64_t g = 0; g < 4; ++g)
+            gemm_raw(false, true, B, n, H, E(1), h_prev, H, pw + (g * H + u0) * H, H, E(1), z + g * H + u0, 4 * H);
+        const int64_t at = (t - 1) * B * H + u0;  // unit u0 of row 0 of c_{t-1}, h_t and k_t
+        lstm_forward_rows(z + u0, pb ? pb + u0 : pb, pc + at, pc + at + B * H, ph + at, pk + at, B, n, H);
+        step_barrier(P);  // h_t is whole before step t+1 reads it
+      }
+    });
   });
 }
 
 // For t = T .. 1: dh_t = dy_t + dz_{t+1} W_hh, then the row backward. Fills dz
-// ([T, B, 4H]) and turns dc from dc_T into dc_0.
-void steps_backward(const Tensor& dy, const Tensor& w_hh, const LayerScratch& s, Tensor& dz,
-                    Tensor& dc) {
+// ([T, B, 4H]) and turns dc from dc_T into dc_0. Threads share a step by unit as
+// in the forward: thread p computes columns [u0, u1) of dh_t, which is all the row
+// backward of its units needs, and writes those units' columns of dz_t, which
+// every thread reads at the next step.
+//   dy: [T+1, B, H], w_hh: [4H, H], both contiguous
+void steps_backward(const Tensor& dy, const Tensor& w_hh, const LayerScratch& s, Tensor& dz, Tensor& dc) {
   const int64_t T = s.acts.size(0), B = s.acts.size(1), H = w_hh.size(1);
   Tensor dh = make_tensor({B, H}, dy.dtype(), false);  // dh_t, the whole gradient of h_t
   dispatch_floating(dy.dtype(), [&](auto tag) {
@@ -237,16 +388,26 @@ void steps_backward(const Tensor& dy, const Tensor& w_hh, const LayerScratch& s,
     const E* pa = s.acts.data_ptr<E>();
     const E* pc = s.cs.data_ptr<E>();
     const E* pk = s.ks.data_ptr<E>();
+    const E* pdy = dy.data_ptr<E>();
+    const E* pw = w_hh.data_ptr<E>();
     E* pdz = dz.data_ptr<E>();
     E* pdc = dc.data_ptr<E>();
-    for (int64_t t = T; t >= 1; --t) {
-      // h_t went to the output (dy_t) and, through h_t W_hh^T, into z_{t+1}.
-      // beta = 1 adds the product to the copy of dy_t.
-      copy_elements(dh, dy.select(0, t - 1));
-      if (t < T) gemm(dz.select(0, t), w_hh, dh, 1.0, 1.0);
-      gates_backward(pa + (t - 1) * B * 4 * H, pc + (t - 1) * B * H, pk + (t - 1) * B * H,
-                     dh.data_ptr<E>(), pdc, pdz + (t - 1) * B * 4 * H, B, H);
-    }
+    E* pdh = dh.data_ptr<E>();
+    // With T = 1 (an LSTMCell step) there is no product to share, only the gate math.
+    run_team(T > 1 ? team_size(B, H) : 1, [&](int p, int P) {
+      const auto [u0, u1] = units_of(p, P, H);
+      const int64_t n = u1 - u0;
+      for (int64_t t = T; t >= 1; --t) {
+        // h_t went to the output (dy_t) and, through h_t W_hh^T, into z_{t+1}:
+        // columns [u0, u1) of dz_{t+1} W_hh, added (beta = 1) to a copy of dy_t.
+        for (int64_t b = 0; b < B; ++b) std::copy_n(pdy + (t - 1) * B * H + b * H + u0, n, pdh + b * H + u0);
+        if (t < T) gemm_raw(false, false, B, n, 4 * H, E(1), pdz + t * B * 4 * H, 4 * H, pw + u0, H, E(1), pdh + u0, H);
+        const int64_t r = (t - 1) * B;  // step t's first row in the [T B, .] buffers
+        lstm_backward_rows(pa + r * 4 * H + u0, pc + r * H + u0, pk + r * H + u0, pdh + u0, pdc + u0,
+                           pdz + r * 4 * H + u0, B, n, H);
+        step_barrier(P);  // dz_t is whole before step t-1 reads it
+      }
+    });
   });
 }
 
@@ -312,14 +473,15 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
                  make_tensor({T, B, H}, dtype, false)};
   Tensor out = make_tensor({T + 1, B, H}, dtype, false);  // h_1 .. h_T, then c_T
 
-  // The input side of every step at once, one [T B, in] x [in, 4H] product, on
-  // top of the biases (beta = 1). Only h_{t-1} W_hh^T has to wait for the step before.
+  // The input side of every step at once, one [T B, in] x [in, 4H] product. Only
+  // h_{t-1} W_hh^T has to wait for the step before. (This gemm also checks that
+  // T B and 4H fit BLAS's int, so the time loops' products need not.) The biases
+  // are added by the gate kernel, which reads every z anyway.
   Tensor x2 = x.detach().reshape({T * B, I});  // a copy only if x is not contiguous
-  Tensor acts2 = s.acts.view({T * B, 4 * H});
-  if (b_ih.defined()) copy_elements(acts2, b_ih.detach() + b_hh.detach());  // [4H] to every row
-  gemm(x2, w_ih.detach().t(), acts2, 1.0, b_ih.defined() ? 1.0 : 0.0);
+  gemm(x2, w_ih.detach().t(), s.acts.view({T * B, 4 * H}));
+  Tensor bias = b_ih.defined() ? (b_ih.detach() + b_hh.detach()).contiguous() : Tensor();  // [4H]
   copy_elements(s.cs.select(0, 0), c0);
-  steps_forward(h0, w_hh, s, out);
+  steps_forward(h0.detach().contiguous(), w_hh.detach().contiguous(), bias, s, out);
   copy_elements(out.select(0, T), s.cs.select(0, T));
   if (!needs_grad({x, w_ih, w_hh, b_ih, b_hh, h0, c0})) return out;
 
@@ -339,7 +501,7 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
     Tensor w_hh = saved_w_hh.get(op), w_ih = saved_w_ih.get(op);  // [4H, H], [4H, in]
     Tensor dz = make_tensor({T, B, 4 * H}, dy.dtype(), false);
     Tensor dc = dy.select(0, T).clone();  // dc_T, turned into dc_0
-    steps_backward(dy, w_hh, s, dz, dc);
+    steps_backward(dy, w_hh.contiguous(), s, dz, dc);
 
     // Everything else sums over all steps, so it is a few large products.
     Tensor dz2 = dz.view({T * B, 4 * H});

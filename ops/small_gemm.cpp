@@ -15,7 +15,10 @@ template <class T>
                                                     T beta, T* c, int64_t ldc) {
   // op(A)'s row i, contiguous: read in place, or gathered once per row when A is
   // stored transposed (k elements per row, next to the n * k of the row's work).
-  std::vector<T> gathered(trans_a && trans_b ? static_cast<std::size_t>(k) : 0);
+  // A single column of B stored with stride 1 is contiguous whichever flag it has:
+  // read it as the dot form's row 0.
+  const bool dot_form = trans_b || (n == 1 && ldb == 1);
+  std::vector<T> gathered(trans_a && dot_form ? static_cast<std::size_t>(k) : 0);
   for (int64_t i = 0; i < m; ++i) {
     T* ci = c + i * ldc;
     if (beta == T(0)) {
@@ -23,7 +26,7 @@ template <class T>
     } else if (beta != T(1)) {
       for (int64_t j = 0; j < n; ++j) ci[j] *= beta;
     }
-    if (!trans_b) {
+    if (!dot_form) {
       // Row i of C gathers a_ip times row p of B, for every p: each step is an
       // axpy along a contiguous row, the loop the compiler vectorizes best.
       for (int64_t p = 0; p < k; ++p) {

@@ -467,6 +467,32 @@ TEST_CASE("linear: the bias gradient of a large batch (column sums split across 
   }
 }
 
+TEST_CASE("small_gemm: matrix times one column, contiguous or strided, matches a plain double loop") {
+  // [m, k] x [k, 1]: a contiguous column (stride 1) takes the dot-product loops,
+  // a strided one (a column sliced out of a wider matrix) stays with BLAS.
+  manual_seed(6);
+  for (DType dt : {kFloat32, kFloat64}) {
+    for (auto [m, k] : std::vector<std::pair<int64_t, int64_t>>{{10, 50}, {3, 1}, {7, 9}}) {
+      for (bool ta : {false, true}) {
+        for (bool strided : {false, true}) {
+          CAPTURE(m); CAPTURE(k); CAPTURE(ta); CAPTURE(strided);
+          Tensor a = ta ? Tensor::randn({k, m}, dt).t() : Tensor::randn({m, k}, dt);
+          Tensor b = strided ? Tensor::randn({k, 4}, dt).slice(1, 2, 3) : Tensor::randn({k, 1}, dt);
+          Tensor c = Tensor::full({m, 1}, std::nan(""), dt);
+          gemm(a, b, c);
+          const std::vector<double> av = a.contiguous().to_vector<double>(), bv = b.to_vector<double>();
+          const std::vector<double> got = c.to_vector<double>();
+          for (int64_t i = 0; i < m; ++i) {
+            double dot = 0;
+            for (int64_t p = 0; p < k; ++p) dot += av[static_cast<size_t>(i * k + p)] * bv[static_cast<size_t>(p)];
+            CHECK(got[static_cast<size_t>(i)] == doctest::Approx(dot).epsilon(dt == kFloat32 ? 1e-5 : 1e-12));
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("small_gemm: one-row products in every layout match a plain double loop") {
   // gemm sends a one-row product to ops/small_gemm.cpp; check it directly, in both
   // dtypes, both transposes, with row strides (lda, ldb, ldc) larger than the rows.

@@ -2,6 +2,8 @@
 // The ops get hand-checked values and float64 gradchecks; the layers are checked
 // against PyTorch (tests/reference/lstm.py), gradchecked in float64, and their
 // parameter names, errors and a 10,000-step backward are tested.
+#include <omp.h>
+
 #include <cmath>
 
 #include "heed/nn/lstm.h"
@@ -135,40 +137,75 @@ TEST_CASE("lstm_gates") {
   }
 }
 
+namespace {
+
+// lstm_layer against the same T steps written with small ops and lstm_gates,
+// forward and backward (every input's gradient), with or without the biases.
+void check_layer_against_small_ops(int64_t T, int64_t B, int64_t I, int64_t H, bool bias, DType dtype,
+                                   double rtol, double atol) {
+  TensorList in = {Tensor::randn({T, B, I}, dtype), Tensor::randn({4 * H, I}, dtype) * 0.3,
+                   Tensor::randn({4 * H, H}, dtype) * 0.3, bias ? Tensor::randn({4 * H}, dtype) : Tensor(),
+                   bias ? Tensor::randn({4 * H}, dtype) : Tensor(), Tensor::randn({B, H}, dtype),
+                   Tensor::randn({B, H}, dtype)};
+  TensorList ref_in;
+  for (Tensor& t : in) {
+    if (t.defined()) t.requires_grad_();
+    ref_in.push_back(t.defined() ? t.detach().clone().requires_grad_() : Tensor());
+  }
+  Tensor out = lstm_layer(in[0], in[1], in[2], in[3], in[4], in[5], in[6]);
+  REQUIRE(out.shape() == Shape{T + 1, B, H});
+
+  Tensor h = ref_in[5], c = ref_in[6];
+  std::vector<Tensor> hs;
+  for (int64_t t = 0; t < T; ++t) {
+    Tensor z = matmul(ref_in[0].select(0, t), ref_in[1].t()) + matmul(h, ref_in[2].t());
+    if (bias) z = z + ref_in[3] + ref_in[4];
+    Tensor hc = lstm_gates(z, c);
+    h = hc.select(0, 0), c = hc.select(0, 1);
+    hs.push_back(h);
+  }
+  hs.push_back(c);
+  Tensor ref = stack(hs, 0);
+  check_close("output", out, ref, rtol, atol);
+
+  Tensor R = Tensor::randn({T + 1, B, H}, dtype);
+  (out * R).sum().backward();
+  (ref * R).sum().backward();
+  const char* names[] = {"x", "w_ih", "w_hh", "b_ih", "b_hh", "h0", "c0"};
+  for (size_t i = 0; i < in.size(); ++i)
+    if (in[i].defined()) check_close(std::string("grad ") + names[i], in[i].grad(), ref_in[i].grad(), rtol, atol);
+}
+
+}  // namespace
+
 TEST_CASE("lstm_layer") {
   SUBCASE("matches a loop of small ops and lstm_gates steps, forward and backward") {
     manual_seed(2);
-    const int64_t T = 4, B = 3, I = 5, H = 2;
-    TensorList in = {Tensor::randn({T, B, I}), Tensor::randn({4 * H, I}), Tensor::randn({4 * H, H}),
-                     Tensor::randn({4 * H}), Tensor::randn({4 * H}), Tensor::randn({B, H}),
-                     Tensor::randn({B, H})};
-    TensorList ref_in;
-    for (Tensor& t : in) {
-      t.requires_grad_();
-      ref_in.push_back(t.detach().clone().requires_grad_());
-    }
-    Tensor out = lstm_layer(in[0], in[1], in[2], in[3], in[4], in[5], in[6]);
-    REQUIRE(out.shape() == Shape{T + 1, B, H});
-
-    Tensor h = ref_in[5], c = ref_in[6];
-    std::vector<Tensor> hs;
-    for (int64_t t = 0; t < T; ++t) {
-      Tensor z = matmul(ref_in[0].select(0, t), ref_in[1].t()) + ref_in[3] + ref_in[4] +
-                 matmul(h, ref_in[2].t());
-      Tensor hc = lstm_gates(z, c);
-      h = hc.select(0, 0), c = hc.select(0, 1);
-      hs.push_back(h);
-    }
-    hs.push_back(c);
-    Tensor ref = stack(hs, 0);
-    check_close("output", out, ref);
-
-    Tensor R = Tensor::randn({T + 1, B, H});
-    (out * R).sum().backward();
-    (ref * R).sum().backward();
-    const char* names[] = {"x", "w_ih", "w_hh", "b_ih", "b_hh", "h0", "c0"};
-    for (size_t i = 0; i < in.size(); ++i)
-      check_close(std::string("grad ") + names[i], in[i].grad(), ref_in[i].grad());
+    check_layer_against_small_ops(/*T=*/4, /*B=*/3, /*I=*/5, /*H=*/2, /*bias=*/true, kFloat32, 1e-5, 1e-6);
+  }
+  SUBCASE("the same with the time loops split between threads") {
+    // B x H x 4H = 4 x 136 x 544 is above kStepGrain, so each step's product and gate
+    // math are shared out by hidden unit; 136 = 8.5 blocks of 16, so the threads'
+    // shares differ (64 and 72 units with two threads). float64 checks the split
+    // exactly; float32 runs the vectorized gate kernels on it.
+    manual_seed(5);
+    check_layer_against_small_ops(/*T=*/3, /*B=*/4, /*I=*/5, /*H=*/136, /*bias=*/true, kFloat64, 1e-10, 1e-12);
+    check_layer_against_small_ops(/*T=*/3, /*B=*/4, /*I=*/5, /*H=*/136, /*bias=*/false, kFloat64, 1e-10, 1e-12);
+    check_layer_against_small_ops(/*T=*/3, /*B=*/4, /*I=*/5, /*H=*/136, /*bias=*/true, kFloat32, 1e-4, 1e-5);
+  }
+  SUBCASE("called from inside another parallel region: a team of one thread does all") {
+    // Nested parallel regions are off by default, so lstm_layer's own team has one
+    // thread there and must still cover every unit.
+    manual_seed(6);
+    const int64_t T = 3, B = 4, I = 5, H = 136;
+    TensorList in = {Tensor::randn({T, B, I}), Tensor::randn({4 * H, I}) * 0.3, Tensor::randn({4 * H, H}) * 0.3,
+                     Tensor::randn({4 * H}), Tensor::randn({4 * H}), Tensor::randn({B, H}), Tensor::randn({B, H})};
+    auto run = [&] { return lstm_layer(in[0], in[1], in[2], in[3], in[4], in[5], in[6]); };
+    Tensor alone = run();
+    std::vector<Tensor> inside(2);
+#pragma omp parallel num_threads(2)
+    inside[omp_get_thread_num()] = run();  // each thread writes its own slot
+    for (const Tensor& t : inside) check_close("inside a parallel region", t, alone, 1e-6, 1e-7);
   }
   SUBCASE("float64 gradcheck of every input, also non-contiguous ones, and without bias") {
     manual_seed(4);
