@@ -100,6 +100,12 @@ Tensor batched_product(Tensor a, Tensor b, const Shape& batch) {
   Tensor out = make_tensor(out_shape, a.dtype(), /*zero_fill=*/false);  // gemm writes all of it
   if (out.numel() == 0) return out;
 
+  // Two plain matrices: one gemm, no batch bookkeeping.
+  if (batch.empty()) {
+    gemm(a, b, out);
+    return out;
+  }
+
   // The common Linear-layer case, x [B, T, K] times W^T [K, N]: a contiguous a's
   // batch and row dims are one long run of rows, so the whole batch is one gemm
   // [B*T, K] x [K, N], big enough for BLAS to use all its threads.
@@ -313,9 +319,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   SavedTensor sx = need_w ? SavedTensor(x2) : SavedTensor();
   SavedTensor sw = need_x ? SavedTensor(weight) : SavedTensor();
   const Shape x_shape = x.shape();
-  TensorList inputs{x, weight};
-  if (has_bias) inputs.push_back(bias);
-  return record("linear", y, inputs, [=](const Tensor& dy_in) -> TensorList {
+  const Tensor inputs[3] = {x, weight, bias};  // the bias only when there is one:
+  return record("linear", y, std::span<const Tensor>(inputs, has_bias ? 3 : 2), [=](const Tensor& dy_in) -> TensorList {
     const Tensor dy = as_rows(dy_in, rows, out);  // [rows, out]; sum()'s expanded ones are copied once
     Tensor dx, dw, db;
     if (need_x) {  // [rows, out] x [out, in]
@@ -327,9 +332,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       gemm(swapped(dy), sx.get("linear"), dw);
     }
     if (need_b) db = column_sums(dy);  // [rows, out] -> [out]
-    TensorList grads{dx, dw};
-    if (has_bias) grads.push_back(db);
-    return grads;
+    if (has_bias) return {dx, dw, db};
+    return {dx, dw};
   });
 }
 
