@@ -11,8 +11,8 @@ namespace heed {
 // keeps a list of edges still to drop and drops them one at a time in a loop; the
 // destructors it sets off (nested inside it) only hand their edges to that list.
 //
-// Every edge goes on the list, not only those whose node dies with us. An edge left
-// in next_ would be dropped after the loop, when next_ itself is destroyed; if it
+// Every edge goes on the list, not only those whose node dies with us. An edge
+// left in the node would be dropped after the loop, when the node's members die; if it
 // held the last reference, that node's destructor would start a new loop one frame
 // deeper, and a residual chain (h = h + f(h)) would recurse once per step.
 //
@@ -29,8 +29,11 @@ Node::~Node() {
   if (outermost) t_pending_drops = &drops;
   // (The backward's saved tensors are detached, no nodes: FunctionNode's destructor
   // has already dropped them when this base destructor runs.)
-  for (Edge& e : next_)
+  Edge* edges = this->edges();
+  for (size_t i = 0; i < num_edges_; ++i) {
+    Edge& e = edges[i];
     if (e.node) t_pending_drops->push_back(std::move(e.node));
+  }
   if (!outermost) return;
   while (!drops.empty()) {
     std::shared_ptr<Node> n = std::move(drops.back());
@@ -54,13 +57,13 @@ TensorList Node::run_backward(const Tensor&) {
 }
 
 void Node::set_inputs(std::span<const Tensor> inputs) {
-  next_.clear();
-  next_.reserve(inputs.size());
-  for (const Tensor& t : inputs) {
-    if (t.defined())
-      next_.push_back({gradient_edge(t), t.shape(), t.dtype()});
-    else
-      next_.push_back({nullptr, Shape{}, kFloat32});
+  num_edges_ = inputs.size();
+  heap_edges_.clear();
+  if (num_edges_ > kInlineEdges) heap_edges_.resize(num_edges_);
+  Edge* edges = this->edges();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    edges[i] = t.defined() ? Edge{gradient_edge(t), t.shape(), t.dtype()} : Edge{nullptr, Shape{}, kFloat32};
   }
 }
 

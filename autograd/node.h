@@ -26,6 +26,7 @@
 //   });
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -68,9 +69,9 @@ class Node {
   Node& operator=(const Node&) = delete;
 
   const std::string& name() const { return name_; }
-  const std::vector<Edge>& next_edges() const { return next_; }
-  const Shape& input_shape(size_t i) const { return next_[i].input_shape; }
-  DType input_dtype(size_t i) const { return next_[i].input_dtype; }
+  std::span<const Edge> next_edges() const { return {edges(), num_edges_}; }
+  const Shape& input_shape(size_t i) const { return edges()[i].input_shape; }
+  DType input_dtype(size_t i) const { return edges()[i].input_dtype; }
   // One edge per input, in order (record() sets them).
   void set_inputs(std::span<const Tensor> inputs);
   // The tensor this node made (the one whose gradient it receives): record() sets
@@ -122,7 +123,15 @@ class Node {
 
  private:
   std::string name_;
-  std::vector<Edge> next_;
+  // Nearly every op has one to three inputs: their edges live inside the node,
+  // so recording an op allocates nothing for them; an op with more (concat of
+  // many tensors, say) keeps them on the heap.
+  static constexpr size_t kInlineEdges = 3;
+  Edge* edges() { return num_edges_ <= kInlineEdges ? inline_edges_.data() : heap_edges_.data(); }
+  const Edge* edges() const { return num_edges_ <= kInlineEdges ? inline_edges_.data() : heap_edges_.data(); }
+  std::array<Edge, kInlineEdges> inline_edges_;
+  std::vector<Edge> heap_edges_;
+  size_t num_edges_ = 0;
   Shape output_shape_;
   DType output_dtype_ = kFloat32;
   bool released_ = false;
