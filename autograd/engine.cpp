@@ -164,13 +164,16 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
   NoGradGuard no_grad;  // backward formulas are ops too; they must not build a graph
   std::shared_ptr<Node> root_node = gradient_edge(root);
   std::vector<Node*> nodes;  // every node this backward visits
+  nodes.reserve(64);         // (room for a small graph at once, instead of doubling into it)
   ClearBackwardState clear{nodes};  // declared first: it cleans up even if counting throws
   count_dependencies(root_node.get(), next_task_number(), nodes);
   root_node->backward_state.grad = grad;
 
   // Nodes whose consumers have all reported. Raw pointers are safe: root_node keeps
   // the whole graph alive until this function returns.
-  std::vector<Node*> ready{root_node.get()};
+  std::vector<Node*> ready;
+  ready.reserve(16);
+  ready.push_back(root_node.get());
   while (!ready.empty()) {
     Node* node = ready.back();
     ready.pop_back();

@@ -26,7 +26,10 @@ thread_local std::vector<std::shared_ptr<Node>>* t_pending_drops = nullptr;
 Node::~Node() {
   std::vector<std::shared_ptr<Node>> drops;
   const bool outermost = t_pending_drops == nullptr;
-  if (outermost) t_pending_drops = &drops;
+  if (outermost) {
+    t_pending_drops = &drops;
+    drops.reserve(32);  // room for a small graph at once, instead of doubling into it
+  }
   // (The backward's saved tensors are detached, no nodes: FunctionNode's destructor
   // has already dropped them when this base destructor runs.)
   Edge* edges = this->edges();
