@@ -51,6 +51,14 @@ TEST_CASE("factories: filled tensors") {
     CHECK_THROWS_CONTAINING(Tensor::full({-1}, 1), "full: shape [-1] has a negative size", ValueError);
     CHECK_THROWS_CONTAINING(Tensor::ones({-1}), "negative size", ValueError);
   }
+  SUBCASE("absurdly many elements are refused before any allocation") {
+    const int64_t big = int64_t{1} << 30;
+    CHECK_THROWS_CONTAINING(Tensor::empty({big, big}), "more than 2^50 elements", ValueError);
+    // a product that overflows int64 itself (2^62 * 4) is caught, not wrapped around
+    CHECK_THROWS_CONTAINING(Tensor::empty({int64_t{1} << 62, 4}), "more than 2^50 elements", ValueError);
+    CHECK_THROWS_CONTAINING(Tensor::empty({3, int64_t{1} << 62, 0}), "more than 2^50 elements", ValueError);
+    CHECK(Tensor::empty({0, int64_t{1} << 62}).numel() == 0);  // a zero first keeps the count at 0
+  }
 }
 
 TEST_CASE("factories: arange, linspace, eye") {
