@@ -14,6 +14,13 @@ void check_same_dtype(std::string_view op, const Tensor& a, const Tensor& b) {
                          b.shape(), "; both must have the same dtype (convert one with .to())"));
 }
 
+bool is_one_value(const Tensor& t) {
+  if (t.numel() == 0) return false;
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (t.shape()[d] != 1 && t.strides()[d] != 0) return false;
+  return true;
+}
+
 Strides broadcast_strides(const Tensor& t, const Shape& to) {
   Strides s(to.size(), 0);
   size_t lead = to.size() - t.shape().size();

@@ -37,6 +37,10 @@ Tensor unary_map(std::string_view op, const Tensor& x, F f) {
   return y;
 }
 
+// True when every element of t is the same memory cell: one element, or one
+// expanded with stride 0 along every dim of size > 1 (and not empty).
+bool is_one_value(const Tensor& t);
+
 // Strides of t seen as a tensor of shape `to` (which t's shape broadcasts to):
 // leading missing dims and repeated size-1 dims get stride 0.
 Strides broadcast_strides(const Tensor& t, const Shape& to);
@@ -52,9 +56,17 @@ Tensor binary_map(std::string_view op, const Tensor& a, const Tensor& b, F f) {
     const T* pa = a.data_ptr<T>();
     const T* pb = b.data_ptr<T>();
     T* out = y.data_ptr<T>();
+    const int64_t n = y.numel();
     if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
-      parallel_for(y.numel(), y.numel() >= kParallelGrain,
-                   [&](int64_t i) { out[i] = static_cast<T>(f(pa[i], pb[i])); });
+      parallel_for(n, n >= kParallelGrain, [&](int64_t i) { out[i] = static_cast<T>(f(pa[i], pb[i])); });
+    } else if (is_one_value(a) && b.shape() == shape && b.is_contiguous()) {
+      // One side a single number, or one number expanded with stride 0 (the
+      // gradient mean() sends back): a flat loop with it held in a register.
+      const T sa = pa[0];
+      parallel_for(n, n >= kParallelGrain, [&](int64_t i) { out[i] = static_cast<T>(f(sa, pb[i])); });
+    } else if (is_one_value(b) && a.shape() == shape && a.is_contiguous()) {
+      const T sb = pb[0];
+      parallel_for(n, n >= kParallelGrain, [&](int64_t i) { out[i] = static_cast<T>(f(pa[i], sb)); });
     } else {
       Strides sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
       for_each_offset<3>(shape, {&sa, &sb, &y.strides()}, [&](int64_t i, int64_t j, int64_t o) {

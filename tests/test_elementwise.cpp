@@ -383,3 +383,24 @@ TEST_CASE("elementwise/large tensors") {
     }
   CHECK(ok);
 }
+
+TEST_CASE("elementwise: one value against a tensor, plain or expanded with stride 0") {
+  // binary_map holds a single value (or one expanded to every position, as the
+  // gradient of mean() is) in a register; the results must equal the general path's.
+  manual_seed(3);
+  Tensor x = Tensor::randn({4, 5});
+  for (const Tensor& one : {Tensor::scalar(2.5), Tensor({{2.5}}), Tensor::scalar(2.5).expand({4, 5})}) {
+    CAPTURE(one.shape());
+    Tensor dense = Tensor::full({4, 5}, 2.5);
+    check_values(x - one, (x - dense).to_vector<double>());
+    check_values(one - x, (dense - x).to_vector<double>());
+    check_values(one / x, (dense / x).to_vector<double>());
+  }
+  // not one value: an expand along one dim only keeps the general path, and is right too
+  Tensor row = Tensor({1.0, 2.0, 3.0, 4.0, 5.0}).expand({4, 5});
+  check_values(x * row, (x * row.contiguous()).to_vector<double>());
+  // the mean() gradient flowing through pow(x, 2): 2 x / n
+  Tensor p = x.clone().requires_grad_();
+  p.pow(2).mean().backward();
+  check_values(p.grad(), (x * (2.0 / 20)).to_vector<double>(), 1e-6);
+}
