@@ -44,10 +44,10 @@ class DimVector {
   DimVector(It first, It last) { assign(first, last); }
   DimVector(const std::vector<int64_t>& v) { assign(v.begin(), v.end()); }  // implicit, like a vector copy
 
-  DimVector(const DimVector& o) { assign(o.begin(), o.end()); }
+  DimVector(const DimVector& o) { copy_from(o); }
   DimVector(DimVector&& o) noexcept { take(o); }
   DimVector& operator=(const DimVector& o) {
-    if (this != &o) assign(o.begin(), o.end());
+    if (this != &o) copy_from(o);
     return *this;
   }
   DimVector& operator=(DimVector&& o) noexcept {
@@ -149,6 +149,20 @@ class DimVector {
     data_ = inline_;
     capacity_ = kInline;
   }
+  // Copies o's elements. Shapes are copied all the time (every view, every node's
+  // record of its inputs), so a list that fits inline is copied as the whole
+  // inline block: a fixed-size copy the compiler does in a few moves, where a
+  // copy of size_ elements would be a call to memcpy.
+  void copy_from(const DimVector& o) {
+    if (o.size_ > kInline) {
+      assign(o.begin(), o.end());
+      return;
+    }
+    release();
+    if (o.on_heap()) std::memcpy(inline_, o.data_, o.size_ * sizeof(int64_t));
+    else std::memcpy(inline_, o.inline_, sizeof(inline_));
+    size_ = o.size_;
+  }
   // Moves o's elements here (this is empty and inline); o is left empty.
   void take(DimVector& o) {
     if (o.on_heap()) {
@@ -157,7 +171,7 @@ class DimVector {
       o.data_ = o.inline_;
       o.capacity_ = kInline;
     } else {
-      std::memcpy(inline_, o.inline_, o.size_ * sizeof(int64_t));
+      std::memcpy(inline_, o.inline_, sizeof(inline_));  // the whole block: see copy_from
     }
     size_ = o.size_;
     o.size_ = 0;
@@ -166,7 +180,7 @@ class DimVector {
   int64_t* data_ = inline_;
   uint32_t size_ = 0;
   uint32_t capacity_ = kInline;
-  int64_t inline_[kInline];
+  int64_t inline_[kInline] = {};  // zeroed, so copying the whole block never reads garbage
 };
 
 }  // namespace heed
