@@ -21,6 +21,14 @@ bool is_one_value(const Tensor& t) {
   return true;
 }
 
+bool is_row_column(const Tensor& t, const Shape& to) {
+  const Shape& s = t.shape();
+  if (s.size() != to.size() || s.empty() || s.back() != 1 || to.back() == 0 || !t.is_contiguous()) return false;
+  for (size_t d = 0; d + 1 < s.size(); ++d)
+    if (s[d] != to[d]) return false;
+  return true;
+}
+
 Strides broadcast_strides(const Tensor& t, const Shape& to) {
   Strides s(to.size(), 0);
   size_t lead = to.size() - t.shape().size();

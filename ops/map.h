@@ -41,6 +41,10 @@ Tensor unary_map(std::string_view op, const Tensor& x, F f) {
 // expanded with stride 0 along every dim of size > 1 (and not empty).
 bool is_one_value(const Tensor& t);
 
+// True when t is contiguous and shaped like `to` except for a last dim of 1
+// (and `to`'s last dim is not empty): [..., N, 1] against [..., N, M].
+bool is_row_column(const Tensor& t, const Shape& to);
+
 // Strides of t seen as a tensor of shape `to` (which t's shape broadcasts to):
 // leading missing dims and repeated size-1 dims get stride 0.
 Strides broadcast_strides(const Tensor& t, const Shape& to);
@@ -67,6 +71,20 @@ Tensor binary_map(std::string_view op, const Tensor& a, const Tensor& b, F f) {
     } else if (is_one_value(b) && a.shape() == shape && a.is_contiguous()) {
       const T sb = pb[0];
       parallel_for(n, n >= kParallelGrain, [&](int64_t i) { out[i] = static_cast<T>(f(pa[i], sb)); });
+    } else if (is_row_column(a, shape) && b.shape() == shape && b.is_contiguous()) {
+      // a is [..., N, 1] against b's [..., N, M]: one value per row, held while
+      // the row runs (a prediction against a row of targets, a row's max in softmax).
+      const int64_t m = shape.back(), rows = n / m;
+      parallel_for(rows, n >= kParallelGrain, [&](int64_t r) {
+        const T sa = pa[r];
+        for (int64_t j = 0; j < m; ++j) out[r * m + j] = static_cast<T>(f(sa, pb[r * m + j]));
+      });
+    } else if (is_row_column(b, shape) && a.shape() == shape && a.is_contiguous()) {
+      const int64_t m = shape.back(), rows = n / m;
+      parallel_for(rows, n >= kParallelGrain, [&](int64_t r) {
+        const T sb = pb[r];
+        for (int64_t j = 0; j < m; ++j) out[r * m + j] = static_cast<T>(f(pa[r * m + j], sb));
+      });
     } else {
       Strides sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
       for_each_offset<3>(shape, {&sa, &sb, &y.strides()}, [&](int64_t i, int64_t j, int64_t o) {
