@@ -266,7 +266,13 @@ Tensor column_sums(const Tensor& m) {
   const int64_t rows = m.size(0), cols = m.size(1);
   const int64_t rs = m.strides()[0], cs = m.strides()[1];
   Tensor out = make_tensor({cols}, m.dtype(), /*zero_fill=*/false);
-  std::vector<double> acc(static_cast<size_t>(cols), 0.0);
+  // The running sums: on the stack for the usual widths, so a small layer's
+  // backward does not pay a heap allocation for them.
+  constexpr int64_t kOnStack = 512;
+  double stack_acc[kOnStack];
+  std::vector<double> heap_acc(cols > kOnStack ? static_cast<size_t>(cols) : 0);
+  double* acc = cols > kOnStack ? heap_acc.data() : stack_acc;
+  std::fill(acc, acc + cols, 0.0);
   dispatch_floating(m.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = m.data_ptr<T>();
