@@ -18,7 +18,12 @@ template <class T>
   // A single column of B stored with stride 1 is contiguous whichever flag it has:
   // read it as the dot form's row 0.
   const bool dot_form = trans_b || (n == 1 && ldb == 1);
-  std::vector<T> gathered(trans_a && dot_form ? static_cast<std::size_t>(k) : 0);
+  // (on the stack up to 512 elements: these products are small, and a heap
+  // allocation would cost as much as the gathering)
+  constexpr int64_t kOnStack = 512;
+  T stack_row[kOnStack];
+  std::vector<T> heap_row(trans_a && dot_form && k > kOnStack ? static_cast<std::size_t>(k) : 0);
+  T* gathered = k > kOnStack ? heap_row.data() : stack_row;
   for (int64_t i = 0; i < m; ++i) {
     T* ci = c + i * ldc;
     if (beta == T(0)) {
@@ -41,8 +46,8 @@ template <class T>
       // sum across vector lanes, a reordering plain C++ does not allow it to make.)
       const T* ai = a + i * lda;
       if (trans_a) {
-        for (int64_t p = 0; p < k; ++p) gathered[static_cast<std::size_t>(p)] = a[p * lda + i];
-        ai = gathered.data();
+        for (int64_t p = 0; p < k; ++p) gathered[p] = a[p * lda + i];
+        ai = gathered;
       }
       for (int64_t j = 0; j < n; ++j) {
         const T* bj = b + j * ldb;

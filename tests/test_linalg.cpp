@@ -498,7 +498,7 @@ TEST_CASE("small_gemm: one-row products in every layout match a plain double loo
   // dtypes, both transposes, with row strides (lda, ldb, ldc) larger than the rows.
   manual_seed(5);
   for (DType dt : {kFloat32, kFloat64}) {
-    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {10, 10}, {5, 10}, {20, 128}, {33, 7}}) {
+    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {10, 10}, {5, 10}, {20, 128}, {33, 7}, {2, 700}}) {
       for (bool ta : {false, true}) {
         for (bool tb : {false, true}) {
           for (double beta : {0.0, 1.0, 0.5}) {
