@@ -79,12 +79,31 @@ void adam_elements(bool decoupled, bool l2, bool amsgrad, int64_t n, double* p, 
   run_adam_kernel<double>(decoupled, l2, amsgrad, n, p, g, m, v, vmax, c);
 }
 
+// 1 - beta^t for both betas. The parameters of one step nearly always share the
+// step count and the betas, so the last answer is kept: pow runs once per step
+// instead of twice per parameter (the same pow of the same numbers, so the same
+// result). In the article-000 model's step, the twelve pow calls were 1% of it.
+struct BiasCorrections {
+  double beta1 = -1, beta2 = -1;
+  int64_t step = -1;
+  double bc1 = 0, bc2 = 0;
+  void update(double b1, double b2, int64_t t) {
+    if (b1 == beta1 && b2 == beta2 && t == step) return;
+    beta1 = b1;
+    beta2 = b2;
+    step = t;
+    bc1 = 1 - std::pow(b1, static_cast<double>(t));
+    bc2 = 1 - std::pow(b2, static_cast<double>(t));
+  }
+};
+
 // One parameter's update, in one pass over its elements (no temporaries). The
 // scalars are computed in double, as PyTorch computes them in Python; the
 // elementwise work is in the parameter's dtype.
 // decoupled: AdamW (p *= 1 - lr wd) instead of Adam (g += wd p).
 template <class Options>
-void adam_update(Tensor& p, const Tensor& g_in, AdamState& s, const Options& o, bool decoupled) {
+void adam_update(Tensor& p, const Tensor& g_in, AdamState& s, const Options& o, bool decoupled,
+                 BiasCorrections& corrections) {
   if (s.step == 0) {  // first step: the moments start at zero
     s.exp_avg = Tensor::zeros(p.shape(), p.dtype());
     s.exp_avg_sq = Tensor::zeros(p.shape(), p.dtype());
@@ -95,9 +114,8 @@ void adam_update(Tensor& p, const Tensor& g_in, AdamState& s, const Options& o, 
   s.step += 1;
 
   const auto [beta1, beta2] = o.betas;
-  const double t = static_cast<double>(s.step);
-  const double bias_correction1 = 1 - std::pow(beta1, t);
-  const double bias_correction2 = 1 - std::pow(beta2, t);
+  corrections.update(beta1, beta2, s.step);
+  const double bias_correction1 = corrections.bc1, bias_correction2 = corrections.bc2;
   const double step_size = o.lr / bias_correction1;
   const double bias_correction2_sqrt = std::sqrt(bias_correction2);
 
@@ -130,17 +148,19 @@ void AdamWOptions::check(const char* name, const AdamWOptions& o) { check_adam_o
 
 void Adam::step() {
   NoGradGuard no_grad;  // the update is not part of any graph
+  BiasCorrections corrections;
   for_each_param([&](Tensor& p, AdamState& s, const AdamOptions& o) {
     Tensor g = detail::checked_grad(name_, p);
-    if (g.defined()) adam_update(p, g, s, o, /*decoupled=*/false);
+    if (g.defined()) adam_update(p, g, s, o, /*decoupled=*/false, corrections);
   });
 }
 
 void AdamW::step() {
   NoGradGuard no_grad;
+  BiasCorrections corrections;
   for_each_param([&](Tensor& p, AdamState& s, const AdamWOptions& o) {
     Tensor g = detail::checked_grad(name_, p);
-    if (g.defined()) adam_update(p, g, s, o, /*decoupled=*/true);
+    if (g.defined()) adam_update(p, g, s, o, /*decoupled=*/true, corrections);
   });
 }
 
