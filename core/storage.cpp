@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "heed/core/error.h"
+#include "heed/core/free_lists.h"
 
 namespace heed {
 
@@ -37,29 +38,8 @@ int size_class(size_t padded) {
   return c;
 }
 
-// Plain data, zero at thread start, so reaching it is a plain thread-local access
-// (see core/object_pool.cpp, which keeps its pools the same way).
-struct BlockCache {
-  void* blocks[kClasses][kPerClass + 1];  // (+1: an array may not have size 0)
-  int count[kClasses];
-};
-thread_local BlockCache t_cache;
-// A static Tensor may free its storage during exit, after this thread's reaper has
-// run; t_cache_gone (a plain bool, never destroyed) sends it straight to the allocator.
-thread_local bool t_cache_gone = false;
-
-// Frees the blocks a thread still holds when it ends; free_block touches it when a
-// class goes from empty to non-empty, which makes it exist before any block is kept.
-struct BlockCacheReaper {
-  void ensure_alive() {}
-  ~BlockCacheReaper() {
-    t_cache_gone = true;
-    for (int c = 0; c < kClasses; ++c)
-      for (int i = 0; i < t_cache.count[c]; ++i)
-        ::operator delete(t_cache.blocks[c][i], std::align_val_t{kAlignment});
-  }
-};
-thread_local BlockCacheReaper t_cache_reaper;
+void release_aligned(void* p) { ::operator delete(p, std::align_val_t{kAlignment}); }
+using SmallBlocks = detail::FreeLists<kClasses, kPerClass, release_aligned>;  // core/free_lists.h
 
 // ---- a cache of large blocks ------------------------------------------------------
 // Above 64 KiB the story is different but the cure the same. malloc serves big
@@ -128,11 +108,9 @@ LargeBlockCache& large_cache() {
 
 void* allocate_block(size_t padded) {
   if (padded <= kLargestCached) {
-    if (!t_cache_gone) {
-      const int c = size_class(padded);
-      if (t_cache.count[c] > 0) return t_cache.blocks[c][--t_cache.count[c]];
-    }
-    padded = kAlignment << size_class(padded);  // a full class-sized block, reusable for any size in the class
+    const int c = size_class(padded);
+    if (void* p = SmallBlocks::take(c)) return p;
+    padded = kAlignment << c;  // a full class-sized block, reusable for any size in the class
   } else if (void* p = large_cache().take(padded)) {
     return p;
   }
@@ -141,18 +119,11 @@ void* allocate_block(size_t padded) {
 
 void free_block(void* p, size_t padded) {
   if (padded <= kLargestCached) {
-    if (!t_cache_gone) {
-      const int c = size_class(padded);
-      if (t_cache.count[c] < kPerClass) {
-        if (t_cache.count[c] == 0) t_cache_reaper.ensure_alive();
-        t_cache.blocks[c][t_cache.count[c]++] = p;
-        return;
-      }
-    }
+    if (SmallBlocks::keep(size_class(padded), p)) return;
   } else if (large_cache().keep(p, padded)) {
     return;
   }
-  ::operator delete(p, std::align_val_t{kAlignment});
+  release_aligned(p);
 }
 
 // Round up: aligned new needs a size that is a multiple of the alignment, and 0
