@@ -28,7 +28,6 @@
 
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -59,10 +58,6 @@ struct Edge {
 
 class Node {
  public:
-  // The backward as a std::function, for callers that want to store one; record()
-  // takes any callable and keeps it without this wrapper (see FunctionNode).
-  using BackwardFn = std::function<TensorList(const Tensor& grad_output)>;
-
   explicit Node(std::string name) : name_(std::move(name)) {}
   virtual ~Node();
   Node(const Node&) = delete;

@@ -19,6 +19,15 @@
 
 namespace heed::detail {
 
+// Whether freed blocks are kept for reuse at all: not under AddressSanitizer,
+// where a recycled block would hide a use after free. Every cache and pool in
+// heed (these lists, and the large-block cache in core/storage.cpp) asks here.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kKeepFreedBlocks = false;
+#else
+inline constexpr bool kKeepFreedBlocks = true;
+#endif
+
 // kClasses lists of at most kDepth blocks; kRelease hands a block back to the
 // system. kDepth may be 0 (keep nothing: the sanitizer build).
 template <int kClasses, int kDepth, void (*kRelease)(void*)>

@@ -8,13 +8,8 @@ namespace {
 
 constexpr size_t kStep = 64;      // sizes are rounded up to a multiple of this
 constexpr int kSizes = 16;        // so blocks of 64, 128, ..., 1024 bytes are pooled
-// Freed blocks kept per size and thread. None under AddressSanitizer: a recycled
-// block would hide a use after free.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr int kPoolDepth = 0;
-#else
-constexpr int kPoolDepth = 64;
-#endif
+// Freed blocks kept per size and thread (none under AddressSanitizer).
+constexpr int kPoolDepth = kKeepFreedBlocks ? 64 : 0;
 
 void release(void* p) { ::operator delete(p); }
 using Pools = FreeLists<kSizes, kPoolDepth, release>;  // core/free_lists.h

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "heed/core/free_lists.h"
+
 namespace heed {
 
 class Storage {
@@ -30,11 +32,7 @@ class Storage {
   // Whether freed blocks are kept for reuse (core/storage.cpp): up to 64 KiB per
   // thread by size class, larger ones up to 512 MiB in all, by exact size. Not
   // under AddressSanitizer: a reused block would hide a use after free.
-#if defined(__SANITIZE_ADDRESS__)
-  static constexpr bool kCachesSmallBlocks = false;
-#else
-  static constexpr bool kCachesSmallBlocks = true;
-#endif
+  static constexpr bool kCachesSmallBlocks = detail::kKeepFreedBlocks;  // core/free_lists.h
 
   // Bytes held by all live storages: tests use it to prove a finished graph frees
   // its memory (run many iterations; the number must not grow).
