@@ -92,6 +92,26 @@ void scale_in_place(const Tensor& out, double beta) {
 
 }  // namespace
 
+std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch) {
+  const int64_t nb = static_cast<int64_t>(batch.size()), lead = nb - (t.dim() - 2);
+  Strides step(nb, 0);
+  for (int64_t d = lead; d < nb; ++d)
+    if (t.shape()[d - lead] != 1) step[d] = t.strides()[d - lead];
+  std::vector<int64_t> offsets(numel(batch));
+  std::vector<int64_t> index(nb, 0);
+  int64_t off = t.offset();
+  for (int64_t& o : offsets) {  // an odometer over the batch index, last dim fastest
+    o = off;
+    for (int64_t d = nb - 1; d >= 0; --d) {
+      off += step[d];
+      if (++index[d] < batch[d]) break;
+      off -= step[d] * batch[d];
+      index[d] = 0;
+    }
+  }
+  return offsets;
+}
+
 bool blas_can_read(const Tensor& t) { return t.dim() >= 2 && layout_of(t).has_value(); }
 
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, double beta) {

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "heed/core/tensor.h"
 
@@ -45,6 +46,13 @@ void gemm_raw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, doubl
 // True when BLAS can read the last two dims of t where they are (one of them
 // has stride 1 and the other a usable leading dimension), so gemm will not copy.
 bool blas_can_read(const Tensor& t);
+
+// Where each batch entry's matrix starts in t ([..., R, C], at least 2-D) when
+// t's batch dims (all but the last two) are broadcast to `batch`: element
+// offsets[i] of t's storage, for the entries i in row-major order. A broadcast
+// dim repeats the same matrix (stride 0). Batched products and fused kernels
+// walk a batch with it, whatever the batch dims' strides.
+std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch);
 
 // How many threads OpenBLAS uses for one call outside an OpenMP parallel region
 // (inside one, the OpenMP build of OpenBLAS runs each call on a single thread).

@@ -61,28 +61,6 @@ Shape check_operands(const Tensor& a, const Tensor& b) {
   return batch;
 }
 
-// Where each batch entry's matrix starts in t ([..., R, C]) when t's batch dims
-// are broadcast to `batch`: a broadcast dim repeats the same matrix (stride 0).
-std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch) {
-  const int64_t nb = static_cast<int64_t>(batch.size()), lead = nb - (t.dim() - 2);
-  Strides step(nb, 0);
-  for (int64_t d = lead; d < nb; ++d)
-    if (t.shape()[d - lead] != 1) step[d] = t.strides()[d - lead];
-  std::vector<int64_t> offsets(numel(batch));
-  std::vector<int64_t> index(nb, 0);
-  int64_t off = t.offset();
-  for (int64_t& o : offsets) {  // an odometer over the batch index, last dim fastest
-    o = off;
-    for (int64_t d = nb - 1; d >= 0; --d) {
-      off += step[d];
-      if (++index[d] < batch[d]) break;
-      off -= step[d] * batch[d];
-      index[d] = 0;
-    }
-  }
-  return offsets;
-}
-
 // The 2-D matrix of t ([..., R, C]) that starts at `offset`, as a plain view.
 Tensor matrix_at(const Tensor& t, int64_t offset) {
   const int64_t n = t.dim();

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "heed/ops/activation.h"
+#include "heed/ops/attention.h"
 #include "heed/ops/dropout.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/index.h"

@@ -186,6 +186,19 @@ Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op<false>("softmax
 // saves: y
 Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op<true>("log_softmax", x, dim); }
 
+template <class T>
+void softmax_row(const T* x, T* y, int64_t D) {
+  softmax_tile<1, false>(x, y, D, 1, 1);
+}
+template <class T>
+void softmax_backward_row(const T* y, const T* dy, T* dx, int64_t D) {
+  softmax_backward_tile<1, false>(y, dy, dx, D, 1, 1);
+}
+template void softmax_row(const float*, float*, int64_t);
+template void softmax_row(const double*, double*, int64_t);
+template void softmax_backward_row(const float*, const float*, float*, int64_t);
+template void softmax_backward_row(const double*, const double*, double*, int64_t);
+
 }  // namespace heed
 
 // ---- the Tensor methods that forward here ---------------------------------------------
