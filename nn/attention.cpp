@@ -140,6 +140,12 @@ AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
   const int64_t D = q.size(-1);
   const double scale = D > 0 ? 1.0 / std::sqrt(static_cast<double>(D)) : 1.0;
 
+  // The plain case (no mask, no dropout, one batch shape for all three) is one
+  // fused op, ops/attention.h; the general one is composed from ops below.
+  if (!mask.defined() && !causal && dropout_p == 0 && batch(q) == batch(k) && batch(k) == batch(v)) {
+    auto [out, weights] = attention(q, k, v, scale);
+    return {out, weights};
+  }
   // k.transpose is a view: matmul hands it to BLAS as a transpose flag.
   Tensor scores = matmul(q, k.transpose(-2, -1)) * scale;  // [.., Tq, D] x [.., D, Tk] -> [.., Tq, Tk]
   Tensor weights = masked_softmax(scores, mask, causal);    // [.., Tq, Tk], each row sums to 1 (or is 0)
@@ -221,6 +227,16 @@ AttentionResult SelfAttention::forward(const Tensor& x, const Tensor& mask, bool
                          embed_dim, ")"));
   const int64_t B = x.size(0), T = x.size(1);
   check_mask("SelfAttention", mask, {B, T, T});
+  if (!mask.defined() && !causal) {
+    // q, k and v as one product, x times the three weights stacked [3C, C]: x is
+    // read once instead of three times, and the fused attention takes the
+    // [B, T, 3C] result as it is (ops/attention.h). The stacking copies 3C^2
+    // numbers; the product it saves reads and writes 6BTC.
+    const Tensor w = cat({q_proj->weight, k_proj->weight, v_proj->weight}, 0);
+    const Tensor b = q_proj->bias.defined() ? cat({q_proj->bias, k_proj->bias, v_proj->bias}, 0) : Tensor();
+    auto [context, weights] = attention_packed(linear(x, w, b), 1.0 / std::sqrt(static_cast<double>(embed_dim)));
+    return {(*out_proj)(context), weights};  // [B, T, C], [B, T, T]
+  }
   Tensor q = (*q_proj)(x), k = (*k_proj)(x), v = (*v_proj)(x);  // each [B, T, C]
   // Softmax over the keys (the last dim). A tutorial this layer follows takes it
   // over dim=1 of [B, T, T], the queries: then each key's weights sum to 1
