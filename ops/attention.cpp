@@ -92,7 +92,7 @@ void forward_kernel(const Matrices& q, const Matrices& k, const Matrices& v, T s
   parallel_for(d.count, share_batch(d), [&](int64_t i) {
     T* p = P + i * d.Tq * d.Tk;  // [Tq, Tk]
     gemm_raw(false, true, d.Tq, d.Tk, d.D, scale, q.at<T>(i), q.ld, k.at<T>(i), k.ld, T(0), p, d.Tk);
-    for (int64_t r = 0; r < d.Tq; ++r) softmax_row(p + r * d.Tk, p + r * d.Tk, d.Tk);
+    softmax_rows(p, p, d.Tq, d.Tk);
     gemm_raw(false, false, d.Tq, d.Dv, d.Tk, T(1), p, d.Tk, v.at<T>(i), v.ld, T(0), out + i * d.Tq * d.Dv, d.Dv);
   });
 }
@@ -116,11 +116,11 @@ void backward_kernel(const Matrices& q, const Matrices& k, const Matrices& v, co
       const T* g = dout->at<T>(i);
       gemm_raw(false, true, d.Tq, d.Tk, d.Dv, T(1), g, dout->ld, v.at<T>(i), v.ld, T(0), dS, d.Tk);  // dP
       if (dv) gemm_raw(true, false, d.Tk, d.Dv, d.Tq, T(1), p, d.Tk, g, dout->ld, T(0), dv->at<T>(i), dv->ld);
-      for (int64_t r = 0; r < d.Tq; ++r) softmax_backward_row(p + r * d.Tk, dS + r * d.Tk, dS + r * d.Tk, d.Tk);
+      softmax_backward_rows(p, dS, dS, d.Tq, d.Tk);
     } else {
       const T* g = dweights->at<T>(i);
       for (int64_t r = 0; r < d.Tq; ++r)
-        softmax_backward_row(p + r * d.Tk, g + r * dweights->ld, dS + r * d.Tk, d.Tk);
+        softmax_backward_rows(p + r * d.Tk, g + r * dweights->ld, dS + r * d.Tk, 1, d.Tk);
     }
     if (dq) gemm_raw(false, false, d.Tq, d.D, d.Tk, scale, dS, d.Tk, k.at<T>(i), k.ld, T(0), dq->at<T>(i), dq->ld);
     if (dk) gemm_raw(true, false, d.Tk, d.D, d.Tq, scale, dS, d.Tk, q.at<T>(i), q.ld, T(0), dk->at<T>(i), dk->ld);

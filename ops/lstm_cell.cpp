@@ -25,7 +25,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <utility>
@@ -34,6 +33,7 @@
 #include "heed/core/iterate.h"
 #include "heed/ops/blas.h"
 #include "heed/ops/elementwise.h"
+#include "heed/ops/fast_math.h"
 #include "heed/ops/map.h"
 #include "heed/ops/reduce.h"
 
@@ -49,45 +49,13 @@ constexpr int64_t kGateGrain = 4096;
 //
 // The forward needs five of these per element. Through libm (one call per
 // element, which the compiler cannot turn into SIMD code; glibc's tanhf is slower
-// still) they took a quarter of a training step. Both reduce to expm1(x) = e^x - 1:
+// still) they took a quarter of a training step. Both reduce to expm1(x) = e^x - 1,
+// which ops/fast_math.h computes in plain arithmetic that the compiler vectorizes:
 //   sigmoid(z) = 1 / (1 + e^-z)               = 1 / (2 + expm1(-z))
 //   tanh(u)    = (e^2u - 1) / (e^2u + 1)      = expm1(2u) / (expm1(2u) + 2)
 // (expm1 rather than exp keeps tanh accurate near 0, where e^2u - 1 would cancel.)
-// expm1 is computed the textbook way, in plain arithmetic that the compiler
-// vectorizes:
-//   x = n ln2 + r,   n = round(x / ln2),   |r| <= ln2 / 2
-//   e^x - 1 = 2^n (e^r - 1) + (2^n - 1)
-//   e^r - 1 = r + r^2/2! + ... + r^7/7!      (the next term is < 2e-8 of the sum)
 // Measured against double precision, the largest relative error of sigmoid and
 // tanh is 2.2e-7, a few float ulps. float64 (gradchecks) uses libm instead.
-
-// cond ? a : b, chosen with bit masks. A plain ?: on floats keeps GCC from
-// vectorizing the loop (under the default -ftrapping-math); this is the same
-// choice without a branch.
-[[gnu::always_inline]] inline float pick(bool cond, float a, float b) {
-  const uint32_t mask = 0u - static_cast<uint32_t>(cond);  // all ones or all zeros
-  return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & mask) | (std::bit_cast<uint32_t>(b) & ~mask));
-}
-
-[[gnu::always_inline]] inline float expm1_fast(float x) {
-  // Keep 2^n a normal float: n in [-126, 127]. e^88 is near float's largest value
-  // and e^-87 is 1e-38 (so expm1 is -1). NaN fails both tests and stays NaN.
-  x = pick(x < -87.0f, -87.0f, x);
-  x = pick(x > 88.0f, 88.0f, x);
-  // n = round(x / ln2): adding 1.5 * 2^23 pushes the fraction bits out of the
-  // float, so it rounds to an integer, which then sits in the low bits.
-  const float shifter = 12582912.0f;  // 1.5 * 2^23
-  const float shifted = x * 1.44269504088896341f + shifter;
-  const float n = shifted - shifter;
-  const uint32_t n_bits = std::bit_cast<uint32_t>(shifted) - std::bit_cast<uint32_t>(shifter);
-  // r = x - n ln2 with ln2 split in a head whose product with n is exact, and a
-  // tail (Cody and Waite's trick): a plain n * ln2 would round away r's low bits.
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  const float er = r * (1 + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +
-                       r * (1.0f / 720 + r * (1.0f / 5040)))))));  // e^r - 1
-  const float two_n = std::bit_cast<float>((n_bits + 127u) << 23);  // 2^n, built in the exponent bits
-  return two_n * er + (two_n - 1);
-}
 
 [[gnu::always_inline]] inline float sigmoid_of(float z) { return 1 / (2 + expm1_fast(-z)); }
 [[gnu::always_inline]] inline float tanh_of(float u) {
