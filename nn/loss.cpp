@@ -66,17 +66,29 @@ Tensor softplus(const Tensor& x) {
 
 // sum_i (x_i - t_i)^2 over n contiguous elements. Each square is formed in T, as
 // (x - t) * (x - t) would be, and added up in double, as ops/reduce.cpp's sum does:
-// a float32 running sum of many terms keeps only ~7 digits. Large inputs are cut
-// into chunks that depend only on n, not on the thread count, so the result is the
-// same on any machine; each chunk writes only its own partial[c], so none race.
+// a float32 running sum of many terms keeps only ~7 digits. Element i goes to
+// running sum i % 8: one sum would be a chain of additions each waiting for the
+// last, eight independent ones overlap (and are the lanes of a vector register).
+// Large inputs are cut into chunks that depend only on n, not on the thread
+// count, so the result is the same on any machine; each chunk writes only its
+// own partial[c], so none race.
 template <class T>
 double sum_of_squared_diffs(const T* x, const T* t, int64_t n) {
   auto run = [&](int64_t begin, int64_t end) {
-    double s = 0;
-    for (int64_t i = begin; i < end; ++i) {
+    constexpr int64_t kLanes = 8;
+    double lane[kLanes] = {};
+    int64_t i = begin;
+    for (; i + kLanes <= end; i += kLanes)
+      for (int64_t j = 0; j < kLanes; ++j) {
+        const T d = x[i + j] - t[i + j];
+        lane[j] += d * d;
+      }
+    for (; i < end; ++i) {
       const T d = x[i] - t[i];
-      s += d * d;
+      lane[0] += d * d;
     }
+    double s = 0;
+    for (double v : lane) s += v;
     return s;
   };
   const int64_t chunks = std::clamp<int64_t>(n / kParallelGrain, 1, 256);
