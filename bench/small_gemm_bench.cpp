@@ -37,10 +37,12 @@ double ns_per_call(F f) {
 
 int main() {
   // The products of the benchmark workloads (W1: [10, 50] layers; W5: a [1, 10]
-  // sample; W4: one query against 20 keys of width 128) and a few square ones.
+  // sample; W4: one query against 20 keys of width 128; outer products, K = 1, from
+  // the backward of a one-sample layer) and a few square ones.
   const int shapes[][3] = {{1, 10, 10},   {1, 5, 10},   {1, 50, 50},  {1, 20, 128}, {1, 128, 20},
                            {1, 256, 128}, {1, 512, 160}, {10, 1, 50}, {10, 50, 50}, {10, 10, 50},
-                           {50, 50, 10},  {2, 50, 50},  {5, 10, 1},   {32, 32, 32}, {64, 64, 64}};
+                           {50, 50, 10},  {2, 50, 50},  {5, 10, 1},   {10, 10, 1},  {10, 5, 1},
+                           {50, 50, 1},  {32, 32, 32}, {64, 64, 64}};
   std::mt19937 gen(0);
   std::normal_distribution<float> normal;
   std::printf("   M    N    K  ta tb   small_gemm       OpenBLAS   BLAS/small  max |diff|  small_gemm_wins\n");

@@ -7,6 +7,30 @@ namespace heed {
 
 namespace {
 
+// x . y over k contiguous elements. A single running sum would be a chain the
+// compiler may not split (float addition is not associative), so element p of
+// each run of kLanes goes to running sum p % kLanes: independent chains, the
+// lanes of a vector register. The fewer than kLanes left over make one short
+// chain of their own, and everything is added up at the end. The order is
+// written here rather than left to the vectorizer (as `omp simd reduction`
+// would, which gave the SSE2 and AVX2 versions different last bits), so every
+// compiled version gives the same result. (Measured on 10-element rows, as in
+// the article-001 network: 2.3 ns a dot product, against 3.7 ns with omp simd
+// and 10-20 ns with the leftovers spread over the lanes.)
+template <class T>
+[[gnu::always_inline]] inline T dot(const T* x, const T* y, int64_t k) {
+  constexpr int64_t kLanes = 8;
+  T lane[kLanes] = {};
+  int64_t p = 0;
+  for (; p + kLanes <= k; p += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) lane[j] += x[p + j] * y[p + j];
+  T rest = 0;
+  for (; p < k; ++p) rest += x[p] * y[p];
+  for (int64_t width = kLanes / 2; width > 0; width /= 2)  // pairwise: lane j += lane j + width
+    for (int64_t j = 0; j < width; ++j) lane[j] += lane[j + width];
+  return lane[0] + rest;
+}
+
 // The loops, for either dtype. always_inline puts a copy inside each target
 // clone of the entry points below, so each copy is compiled for its CPU.
 template <class T>
@@ -42,33 +66,26 @@ template <class T>
       }
     } else {
       // B is stored [N, K]: column j of op(B) is row j of b, contiguous, so c_ij is
-      // a dot product of two contiguous rows. (omp simd lets the compiler split the
-      // sum across vector lanes, a reordering plain C++ does not allow it to make.)
+      // a dot product of two contiguous rows.
       const T* ai = a + i * lda;
       if (trans_a) {
         for (int64_t p = 0; p < k; ++p) gathered[p] = a[p * lda + i];
         ai = gathered;
       }
-      for (int64_t j = 0; j < n; ++j) {
-        const T* bj = b + j * ldb;
-        T sum = T(0);
-#pragma omp simd reduction(+ : sum)
-        for (int64_t p = 0; p < k; ++p) sum += ai[p] * bj[p];
-        ci[j] += alpha * sum;
-      }
+      for (int64_t j = 0; j < n; ++j) ci[j] += alpha * dot(ai, b + j * ldb, k);
     }
   }
 }
 
 }  // namespace
 
-[[gnu::target_clones("avx2", "default")]]
+[[gnu::target_clones("avx512f", "avx2", "default")]]
 void small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                 int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   small_gemm_loops(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-[[gnu::target_clones("avx2", "default")]]
+[[gnu::target_clones("avx512f", "avx2", "default")]]
 void small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
                 int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   small_gemm_loops(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

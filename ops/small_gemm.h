@@ -18,11 +18,12 @@
 //   B stored as [N, K]:  c_ij         = row i of A . row j of B (a dot product per c_ij)
 //   (and a single column of B with stride 1 is read the second way, as row 0)
 //
-// The file is compiled twice over: for the baseline x86-64 (SSE2) and for CPUs
-// with AVX2, and the loader picks the one the CPU has (GCC's target_clones, by
-// feature: "arch=haswell" would pick by CPU model and miss every AMD chip). Both
-// give the same numbers: AVX2 alone brings no fused multiply-add, and heed builds
-// with -ffp-contract=off besides.
+// The file is compiled three times over: for the baseline x86-64 (SSE2), for
+// CPUs with AVX2 and for CPUs with AVX-512, and the loader picks the one the CPU
+// has (GCC's target_clones, by feature: "arch=haswell" would pick by CPU model and
+// miss every AMD chip). All give the same numbers: the dot products fix their
+// order of additions in the code (small_gemm.cpp: dot()), and heed builds with
+// -ffp-contract=off, so no version fuses a multiply and an add.
 #pragma once
 
 #include <cstdint>
