@@ -62,5 +62,24 @@ int main() {
   check(tour::max_diff(mha(X, X, X).output, mh_by_hand) < 1e-5,
         "multi-head: concat(head_1, head_2) W_o^T + b_o, each head on its own slice");
   // [end multihead]
+
+  // [fused]
+  // The same attention as one op (ops/attention.h), float64 so the two agree closely.
+  Tensor q64 = Tensor::randn({2, 4, 8}, kFloat64).requires_grad_(), k64 = Tensor::randn({2, 6, 8}, kFloat64),
+         v64 = Tensor::randn({2, 6, 3}, kFloat64);
+  auto [fused_out, fused_w] = attention(q64, k64, v64, 0.5);
+  Tensor composed_w = softmax(matmul(q64, k64.transpose(1, 2)) * 0.5, -1);
+  check(tour::max_diff(fused_w, composed_w) < 1e-14 && tour::max_diff(fused_out, matmul(composed_w, v64)) < 1e-14,
+        "attention(q, k, v, scale): softmax(scale q k^T) v, the weights too");
+  check(fused_out.grad_fn()->name() == "attention" && fused_w.grad_fn()->name() == "attention_weights",
+        "one graph node for the output, one for the weights");
+  // SelfAttention stacks its three projections' weights into one [3C, C] product.
+  nn::SelfAttention self_attn(8);
+  Tensor X8 = Tensor::randn({2, 5, 8});
+  auto by_layers = nn::scaled_dot_product_attention((*self_attn.q_proj)(X8), (*self_attn.k_proj)(X8),
+                                                    (*self_attn.v_proj)(X8));
+  check(tour::max_diff(self_attn(X8).output, (*self_attn.out_proj)(by_layers.output)) < 1e-5,
+        "SelfAttention: one product for q, k and v, the same result as three");
+  // [end fused]
   return tour::failures();
 }
