@@ -94,6 +94,25 @@ END {
     printf "| libtorch (%d) | %s | %s | %.0f%% | %.2fx |\n", t_threads["W6"], fmt_time(t_best["W6"]),
            gflops("W6", t_best["W6"]), 100 * gflop["W6"] / t_best["W6"] / peak, t_best["W6"] / blas["W6_blas"]
 
+  if (blas["W2_blas"] != "") {
+    print "\nW2 against its matrix products alone, called straight through OpenBLAS (blas_bench's W2_blas: the same"
+    print "3.22 GFLOP in heed's arrangement, with no softmax, bias, loss or optimizer). Every W2 step must do these"
+    print "products, and through this OpenBLAS they take about this long in any arrangement, so libtorch / products"
+    print "alone is about the largest W2 speedup over libtorch that a library doing its products with OpenBLAS can reach:\n"
+    print "| | time | GFLOP/s | % of sgemm peak | vs products alone |"
+    print "|---|---:|---:|---:|---:|"
+    printf "| products alone (OpenBLAS) | %s | %s | %.0f%% | 1.00x |\n", fmt_time(blas["W2_blas"]),
+           gflops("W2", blas["W2_blas"]), 100 * gflop["W2"] / blas["W2_blas"] / peak
+    printf "| heed | %s | %s | %.0f%% | %.2fx |\n", fmt_time(h["W2"]), gflops("W2", h["W2"]),
+           100 * gflop["W2"] / h["W2"] / peak, h["W2"] / blas["W2_blas"]
+    if (t_best["W2"] != "") {
+      printf "| libtorch (%d) | %s | %s | %.0f%% | %.2fx |\n", t_threads["W2"], fmt_time(t_best["W2"]),
+             gflops("W2", t_best["W2"]), 100 * gflop["W2"] / t_best["W2"] / peak, t_best["W2"] / blas["W2_blas"]
+      printf "\nThe W2 speedup over libtorch that products through OpenBLAS leave room for: about %.2fx (target 1.2x).\n",
+             t_best["W2"] / blas["W2_blas"]
+    }
+  }
+
   print "\nW3 scaling (time per step should stay flat as T grows: per time step = step time / T, relative to T = 50):\n"
   print "| T | heed | heed per time step | libtorch (threads) | libtorch per time step | libtorch / heed | heed GFLOP/s | libtorch GFLOP/s |"
   print "|---:|---:|---:|---:|---:|---:|---:|---:|"
