@@ -127,17 +127,22 @@ void backward_kernel(const Matrices& q, const Matrices& k, const Matrices& v, co
   });
 }
 
-// The same attention composed from ops, for what the kernel does not take:
-// an empty dim (BLAS rejects a leading dimension of 0) or a dim past int range
-// (gemm then names the dim that does not fit). Each op records its own backward.
+// The same attention composed from ops, for what the kernel does not take (see
+// kernel_takes). Each op records its own backward.
 std::pair<Tensor, Tensor> composed(const Tensor& q, const Tensor& k, const Tensor& v, double scale) {
   Tensor weights = softmax(matmul(q, k.transpose(-2, -1)) * scale, -1);
   return {matmul(weights, v), weights};
 }
 
-bool kernel_takes(const Dims& d) {
+// The kernel hands every size and row stride to BLAS, whose integers are int,
+// and BLAS rejects a leading dimension of 0, which an empty dim can give. Such
+// cases go through the composed ops (whose gemm names a dim that does not fit).
+// q, k, v: as the kernel would read them (readable()).
+bool kernel_takes(const Dims& d, std::initializer_list<Tensor> operands) {
   for (int64_t n : {d.Tq, d.Tk, d.D, d.Dv})
-    if (n == 0 || n > INT_MAX / 4) return false;  // (/4: room for a packed row of 3 C and strides)
+    if (n == 0 || n > INT_MAX) return false;
+  for (const Tensor& t : operands)
+    if (t.strides()[t.dim() - 2] > INT_MAX) return false;
   return d.count > 0;
 }
 
@@ -191,8 +196,10 @@ std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, con
     return grads;
   };
   out = record(names.out, out, inputs, [backward](const Tensor& dout) { return backward(dout, Tensor()); });
-  weights = record(names.weights, weights, weight_inputs,
-                   [backward](const Tensor& dweights) { return backward(Tensor(), dweights); });
+  // The weights depend on q and k only: without a gradient to give them, no node.
+  if (needs_grad(TensorList(weight_inputs.begin(), weight_inputs.end())))
+    weights = record(names.weights, weights, weight_inputs,
+                     [backward](const Tensor& dweights) { return backward(Tensor(), dweights); });
   return {out, weights};
 }
 
@@ -223,7 +230,8 @@ std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tens
     throw ShapeError(msg(op, ": k is ", k.shape(), ", v is ", v.shape(), "; there must be one value per key (dim -2: ",
                          k.size(-2), " vs ", v.size(-2), ")"));
   const Dims d{numel(Shape(q.shape().begin(), q.shape().end() - 2)), q.size(-2), k.size(-2), q.size(-1), v.size(-1)};
-  if (!kernel_takes(d)) return composed(q, k, v, scale);
+  const Tensor rq = readable(q), rk = readable(k), rv = readable(v);
+  if (!kernel_takes(d, {rq, rk, rv})) return composed(q, k, v, scale);
 
   const bool need_q = q.requires_grad(), need_k = k.requires_grad(), need_v = v.requires_grad();
   // Fresh gradients for the inputs that need one; the kernel writes all of each.
@@ -234,7 +242,7 @@ std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tens
     return std::tuple{with_v ? TensorList{dq, dk, dv} : TensorList{dq, dk}, dq, dk, dv};
   };
   const Tensor inputs[3] = {q, k, v};
-  return run({"attention", "attention_weights"}, readable(q), readable(k), readable(v), d, scale, inputs,
+  return run({"attention", "attention_weights"}, rq, rk, rv, d, scale, inputs,
              std::span<const Tensor>(inputs, 2), make_grads);
 }
 
@@ -249,9 +257,9 @@ std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale) {
   const int64_t n = qkv.dim();
   Shape batch(qkv.shape().begin(), qkv.shape().end() - 2);
   const Dims d{numel(batch), qkv.size(-2), qkv.size(-2), C, C};
-  if (!kernel_takes(d)) return composed(qkv.narrow(-1, 0, C), qkv.narrow(-1, C, C), qkv.narrow(-1, 2 * C, C), scale);
-
   const Tensor x = readable(qkv);
+  if (!kernel_takes(d, {x})) return composed(qkv.narrow(-1, 0, C), qkv.narrow(-1, C, C), qkv.narrow(-1, 2 * C, C), scale);
+
   auto third = [n, C](const Tensor& t, int64_t j) {  // a view of columns [jC, (j+1)C): no copy, no graph
     Shape s = t.shape();
     s[n - 1] = C;

@@ -241,6 +241,13 @@ TEST_CASE("attention op/autograd bookkeeping") {
     CHECK(q.grad().defined());
     CHECK_FALSE(k.grad().defined());
   }
+  SUBCASE("the weights need no node when only v needs a gradient (they depend on q and k)") {
+    Tensor v2 = v.clone().requires_grad_();
+    auto [out, w] = attention(q.detach(), k, v2, 0.5);
+    CHECK(out.grad_fn());
+    CHECK_FALSE(w.grad_fn());
+    CHECK_FALSE(w.requires_grad());
+  }
 }
 
 TEST_CASE("attention op/errors") {
