@@ -37,6 +37,10 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = fal
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 
+// The sums of the columns of a matrix m [rows, cols] (any strides, floating) as a
+// [cols] tensor: a bias gradient, in double like every float32 sum. No autograd.
+Tensor column_sums(const Tensor& m);
+
 // Sums g down to `shape` (which g's shape must broadcast from): the backward of
 // every broadcasting op uses it to undo the broadcast. Not differentiable itself.
 Tensor sum_to(const Tensor& g, const Shape& shape);

@@ -418,4 +418,21 @@ TEST_CASE("reduce/large tensors") {
   CHECK(z.max().item() == 5);
   // and a large full sum of float32 ones, exact in double
   CHECK(Tensor::ones({1 << 20}).sum().item() == double(1 << 20));
+
+  // Sums walk the reduced dims in memory order: a permuted view is read where it
+  // lies (no copy), and must give the sums of the logical elements all the same.
+  Tensor d = Tensor::randn({20, 40, 50}, kFloat64);
+  Tensor dp = d.permute({2, 0, 1});  // [50, 20, 40], not contiguous
+  CHECK(dp.sum().item() == doctest::Approx(d.sum().item()).epsilon(1e-12));
+  CHECK(dp.mean().item() == doctest::Approx(d.mean().item()).epsilon(1e-12));
+  check_values(dp.sum({1, 2}), d.sum({0, 1}).to_vector<double>(), 1e-12);  // [50]: one sum per last dim of d
+  check_values(dp.sum({0, 2}), d.sum({1, 2}).to_vector<double>(), 1e-12);  // [20]
+  // argmax keeps counting in the view's own order, not memory's
+  Tensor e = Tensor::zeros({30, 40});
+  {
+    NoGradGuard guard;
+    e.select(0, 7).select(0, 3).fill_(1);  // e[7, 3]: flat index 283 in e, 3 * 30 + 7 = 97 in e.t()
+  }
+  CHECK(argmax(e.t().reshape({-1}), 0).item() == 97);
+  CHECK(argmax(e.t(), 1).select(0, 3).item() == 7);
 }
