@@ -61,7 +61,11 @@ void for_each_offset(const Shape& shape, const std::array<const Strides*, N>& st
   const int64_t inner = sizes.back();
   const int64_t rows = n / inner;
   std::array<int64_t, N> inner_step;
-  for (size_t k = 0; k < N; ++k) inner_step[k] = st[k].back();
+  bool unit_inner = true;  // the innermost dim is contiguous in every operand
+  for (size_t k = 0; k < N; ++k) {
+    inner_step[k] = st[k].back();
+    unit_inner = unit_inner && inner_step[k] == 1;
+  }
 
   // Each row r is independent: its start offsets come from decomposing r over the
   // outer dims, and it touches only its own elements.
@@ -72,6 +76,13 @@ void for_each_offset(const Shape& shape, const std::array<const Strides*, N>& st
       int64_t i = rem % sizes[d];
       rem /= sizes[d];
       for (size_t k = 0; k < N; ++k) off[k] += i * st[k][d];
+    }
+    if (unit_inner) {
+      // Rows of slices, or of a broadcast along an outer dim: the offsets are
+      // off + i, a plain indexed loop that the compiler vectorizes (a running
+      // offset stepped by a runtime stride keeps it scalar).
+      for (int64_t i = 0; i < inner; ++i) std::apply([&](auto... o) { f((o + i)...); }, off);
+      return;
     }
     for (int64_t i = 0; i < inner; ++i) {
       std::apply(f, off);
