@@ -75,6 +75,42 @@ TEST_CASE("autograd/a tensor used twice gets both contributions") {
   CHECK_FALSE(a.grad().defined());  // only leaves keep a grad
 }
 
+TEST_CASE("autograd/many contributions to one tensor, summed in place without touching anyone's") {
+  // m is used by six consumers, two of them through a transposed view, so its
+  // pending gradient takes five additions (in place once it is the engine's own).
+  Tensor x = randn64({3, 4}).requires_grad_();
+  Tensor m = x * 2.0;
+  Tensor M = randn64({3, 5});
+  Tensor loss = (m * 1.0).sum() + (m * 2.0).sum() + (m * 3.0).sum() + matmul(m.t(), M).sum() +
+                matmul(M.t(), m).sum() + (m + 0.0).sum();
+  loss.backward();
+  // d loss / dm = 1 + 2 + 3 + (M 1)_row + (M 1)_row + 1: every column gets 7 + 2 * rowsum(M)
+  Tensor dm = 7.0 + 2.0 * M.sum({1}, /*keepdim=*/true).expand({3, 4});
+  check_values(x.grad(), (2.0 * dm).to_vector<double>(), 1e-12);
+
+  // A gradient someone else holds is never the one added into. Here a hook keeps
+  // h's gradient, and h's backward (an add) hands that same tensor on to m2, whose
+  // pending sum it may then start: the next contribution must go to a new tensor.
+  // (Both orders of the two terms, so that either contribution can come first.)
+  for (bool h_first : {true, false}) {
+    INFO("h's term first: " << h_first);
+    Tensor y = randn64({4}).requires_grad_();
+    Tensor m2 = y * 2.0;
+    Tensor h = m2 + Tensor::zeros({4}, kFloat64);
+    Tensor w = Tensor({1.0, 2.0, 3.0, 4.0}, kFloat64);
+    std::vector<Tensor> kept;
+    h.register_hook([&](const Tensor& g) {
+      kept.push_back(g);
+      return Tensor();
+    });
+    Tensor via_h = (h * w).sum(), direct = (m2 * 3.0).sum();
+    (h_first ? via_h + direct : direct + via_h).backward();
+    REQUIRE(kept.size() == 1);
+    check_values(kept[0], {1, 2, 3, 4});           // unchanged: still d loss / dh = w
+    check_values(y.grad(), {8, 10, 12, 14});       // (w + 3) * 2
+  }
+}
+
 TEST_CASE("autograd/two backward calls accumulate into grad") {
   Tensor x = Tensor({1, 2}).requires_grad_();
   (x * 3.0).backward(Tensor::ones({2}));

@@ -163,6 +163,40 @@ TEST_CASE("matmul gradients") {
     CHECK(grad_ok([](const TensorList& x) { return matmul(x[0].transpose(-1, -2), x[1]); },
                   {randn64({1, 2, 4, 3}), randn64({3, 1, 4, 2})}));
   }
+  SUBCASE("transposed operands, batched and shared (gradients computed in their layout)") {
+    CHECK(grad_ok([](const TensorList& x) { return matmul(x[0], x[1].transpose(1, 2)); },
+                  {randn64({2, 3, 4}), randn64({2, 5, 4})}));
+    CHECK(grad_ok([](const TensorList& x) { return matmul(x[0].transpose(1, 2), x[1]); },
+                  {randn64({2, 4, 3}), randn64({2, 4, 5})}));
+    CHECK(grad_ok([](const TensorList& x) { return matmul(x[0], x[1].t()); }, {randn64({2, 3, 4}), randn64({5, 4})}));
+  }
+}
+
+TEST_CASE("matmul: a transposed operand's gradient comes back in its layout") {
+  // k.transpose(-1, -2) as the right operand, as attention scores use it: the
+  // gradient that reaches k itself is contiguous (no strided add or copy after),
+  // and its values are those of the plain product's gradient.
+  auto arrives_contiguous = [](Tensor leaf, const std::function<Tensor(const Tensor&)>& f) {
+    bool contiguous = false;
+    leaf.register_hook([&](const Tensor& g) {
+      contiguous = g.is_contiguous();
+      return Tensor();
+    });
+    f(leaf).sum().backward();
+    return contiguous;
+  };
+  Tensor q = randn64({2, 3, 4}), k = randn64({2, 5, 4}).requires_grad_(), R = randn64({2, 3, 5});
+  CHECK(arrives_contiguous(k, [&](const Tensor& t) { return matmul(q, t.transpose(1, 2)) * R; }));
+  Tensor k2 = k.detach().clone().requires_grad_();
+  (matmul(q, k2.transpose(1, 2).contiguous()) * R).sum().backward();
+  check_values(k.grad(), k2.grad().to_vector<double>(), 1e-12);
+  // The left operand, and a weight shared by every batch entry (x W^T written out).
+  Tensor a = randn64({2, 4, 3}).requires_grad_(), b = randn64({2, 4, 5});
+  CHECK(arrives_contiguous(a, [&](const Tensor& t) { return matmul(t.transpose(1, 2), b); }));
+  Tensor w = randn64({5, 4}).requires_grad_(), x = randn64({2, 3, 4});
+  CHECK(arrives_contiguous(w, [&](const Tensor& t) { return matmul(x, t.t()); }));
+  check_values(w.grad(), matmul(Tensor::ones({2, 3, 5}, kFloat64).reshape({6, 5}).t(), x.reshape({6, 4}))
+                             .to_vector<double>(), 1e-12);
 }
 
 TEST_CASE("matmul errors") {
