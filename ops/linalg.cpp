@@ -121,15 +121,14 @@ Tensor batched_product(Tensor a, Tensor b, const Shape& batch) {
   return out;
 }
 
-// How an operand of matmul lies in memory, for its gradient to lie the same way.
-// kTransposed: the transpose of a contiguous tensor in its last two dims (x.t(),
-// k.transpose(-2, -1)), with all of the product's batch dims (none broadcast).
-enum class Layout { kOther, kTransposed };
-Layout layout(const Tensor& t, const Shape& batch) {
-  if (t.dim() < 2 || t.dim() - 2 != static_cast<int64_t>(batch.size())) return Layout::kOther;
+// True when an operand of matmul is the transpose of a contiguous tensor in its
+// last two dims (x.t(), k.transpose(-2, -1)) and has all of the product's batch
+// dims (none broadcast): its gradient is then computed in the same layout.
+bool stored_transposed(const Tensor& t, const Shape& batch) {
+  if (t.dim() < 2 || t.dim() - 2 != static_cast<int64_t>(batch.size())) return false;
   for (size_t d = 0; d < batch.size(); ++d)
-    if (t.size(static_cast<int64_t>(d)) != batch[d]) return Layout::kOther;
-  if (t.size(-2) < 2 || t.size(-1) < 2) return Layout::kOther;  // a row or column: either layout
+    if (t.size(static_cast<int64_t>(d)) != batch[d]) return false;
+  if (t.size(-2) < 2 || t.size(-1) < 2) return false;  // a row or column: either layout
   // Contiguous once the last two dims are swapped: walking the dims in that order
   // from the innermost, each stride is the product of the sizes inside it.
   const int64_t n = t.dim();
@@ -139,12 +138,11 @@ Layout layout(const Tensor& t, const Shape& batch) {
   int64_t expected = 1;
   for (int64_t i = n - 1; i >= 0; --i) {
     const int64_t d = order[i];
-    if (t.size(d) != 1 && t.strides()[d] != expected) return Layout::kOther;
+    if (t.size(d) != 1 && t.strides()[d] != expected) return false;
     expected *= t.size(d);
   }
-  return Layout::kTransposed;
+  return true;
 }
-bool stored_transposed(Layout l) { return l == Layout::kTransposed; }
 
 // y = a b   (a: [..., M, K], b: [..., K, N], both at least 2-D; batch dims broadcast)
 // da = sum_to(dy b^T, a.shape),  db = sum_to(a^T dy, b.shape)
@@ -161,7 +159,8 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, const Shape& batch) {
   // Only an operand with every batch dim of the product (no broadcast to sum
   // back) keeps its layout in the gradient, and a matrix b shared by every batch
   // entry (its gradient is one product over all the entries' rows, below).
-  const Layout a_layout = layout(a, batch), b_layout = layout(b, b.dim() == 2 ? Shape{} : batch);
+  const bool a_transposed = stored_transposed(a, batch);
+  const bool b_transposed = stored_transposed(b, b.dim() == 2 ? Shape{} : batch);
   return record("matmul", y, {a, b}, [=](const Tensor& dy_in) -> TensorList {
     // dy may be a layout BLAS cannot read: the gradient of sum() is ones expanded
     // with stride 0. gemm would copy it inside each of the two products below;
@@ -176,7 +175,7 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, const Shape& batch) {
     // backward does the same.)
     if (need_a) {
       Tensor bv = sb.get("matmul");
-      if (stored_transposed(a_layout)) da = matmul(bv, dy.transpose(-1, -2)).transpose(-1, -2);
+      if (a_transposed) da = matmul(bv, dy.transpose(-1, -2)).transpose(-1, -2);
       else da = sum_to(matmul(dy, bv.transpose(-1, -2)), shape_a);
     }
     if (need_b) {
@@ -188,8 +187,8 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, const Shape& batch) {
         const int64_t K = av.size(-1), N = dy.size(-1);
         const int64_t rows = numel(batch_dims(av.shape())) * av.size(-2);
         const Tensor a_rows = av.reshape({rows, K}), dy_rows = dy.reshape({rows, N});
-        db = stored_transposed(b_layout) ? matmul(dy_rows.t(), a_rows).t() : matmul(a_rows.t(), dy_rows);
-      } else if (stored_transposed(b_layout)) {
+        db = b_transposed ? matmul(dy_rows.t(), a_rows).t() : matmul(a_rows.t(), dy_rows);
+      } else if (b_transposed) {
         db = matmul(dy.transpose(-1, -2), av).transpose(-1, -2);
       } else {
         db = sum_to(matmul(av.transpose(-1, -2), dy), shape_b);
