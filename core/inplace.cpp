@@ -1,7 +1,5 @@
 // In-place writes. Each one bumps the storage's version counter, which is how
 // autograd notices that a tensor it saved for backward has changed under it.
-#include <algorithm>
-
 #include "heed/autograd/grad_mode.h"
 #include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
@@ -70,16 +68,6 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
     T* p = data_ptr<T>();
     const T* q = src.data_ptr<T>();
     const T a = static_cast<T>(alpha);
-    if (is_contiguous() && src.is_contiguous() && src.shape() == shape()) {
-      // Two plain runs (the engine summing gradients): a loop the compiler
-      // vectorizes, where the strided walk computes two offsets per element.
-      const int64_t n = numel();
-      parallel_for((n + kParallelGrain - 1) / kParallelGrain, n >= 2 * kParallelGrain, [&](int64_t c) {
-        const int64_t end = std::min(n, (c + 1) * kParallelGrain);  // each chunk writes only its own p[i]
-        for (int64_t i = c * kParallelGrain; i < end; ++i) p[i] += a * q[i];
-      });
-      return;
-    }
     for_each_offset<2>(shape(), {&strides(), &so}, [&](int64_t i, int64_t j) { p[i] += a * q[j]; });
   });
   impl().storage->bump_version();

@@ -22,6 +22,13 @@
 
 namespace heed {
 
+// f(base[0] + i, base[1] + i, ...): offsets that move with the loop index i,
+// which the compiler can vectorize (a runtime stride times i it cannot).
+template <size_t N, class F>
+inline void call_at(F& f, const std::array<int64_t, N>& base, int64_t i) {
+  std::apply([&](auto... o) { f((o + i)...); }, base);
+}
+
 template <size_t N, class F>
 void for_each_offset(const Shape& shape, const std::array<const Strides*, N>& strides, F&& f) {
   int64_t n = numel(shape);
@@ -51,6 +58,13 @@ void for_each_offset(const Shape& shape, const std::array<const Strides*, N>& st
 
   const int64_t ndim = static_cast<int64_t>(sizes.size());
   if (ndim == 1) {  // one flat run (every contiguous case): split it across threads directly
+    bool unit = true;
+    for (size_t k = 0; k < N; ++k) unit = unit && st[k][0] == 1;
+    if (unit) {  // offset i in every operand: a loop the compiler vectorizes
+      const std::array<int64_t, N> zero{};
+      parallel_for(n, n >= kParallelGrain, [&](int64_t i) { call_at(f, zero, i); });
+      return;
+    }
     parallel_for(n, n >= kParallelGrain, [&](int64_t i) {
       std::array<int64_t, N> off;
       for (size_t k = 0; k < N; ++k) off[k] = i * st[k][0];
@@ -81,7 +95,7 @@ void for_each_offset(const Shape& shape, const std::array<const Strides*, N>& st
       // Rows of slices, or of a broadcast along an outer dim: the offsets are
       // off + i, a plain indexed loop that the compiler vectorizes (a running
       // offset stepped by a runtime stride keeps it scalar).
-      for (int64_t i = 0; i < inner; ++i) std::apply([&](auto... o) { f((o + i)...); }, off);
+      for (int64_t i = 0; i < inner; ++i) call_at(f, off, i);
       return;
     }
     for (int64_t i = 0; i < inner; ++i) {
