@@ -11,13 +11,22 @@
 //                   batch entries shared out between threads): the floor under
 //                   any W2 step that does its products with OpenBLAS
 //
-//   blas_bench [--budget SECONDS]
+// Each of them twice, for the two ways to thread one product:
+//   (plain name)   OpenBLAS's own threads (the OpenMP build: OMP_NUM_THREADS,
+//                  else every core), one call per product;
+//   <name>_rows    the way heed's gemm does it (ops/blas.cpp): the product's
+//                  rows cut into one share per thread, each share one
+//                  single-threaded OpenBLAS call. Written out here again, with
+//                  plain OpenMP, so that this program measures OpenBLAS and no
+//                  heed code.
 //
-// Threads: OpenBLAS's (the OpenMP build: OMP_NUM_THREADS, else every core).
+//   blas_bench [--budget SECONDS]
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -33,11 +42,27 @@ std::vector<float> random_matrix(int64_t n, std::mt19937& gen) {
   return m;
 }
 
+// true: products of at least 2^19 multiply-adds, with 32 rows or more per
+// thread, are split by rows (the <name>_rows timings); false: OpenBLAS threads
+// every product itself.
+bool g_split_rows = false;
+
 // C[M, N] = alpha op(A) op(B), row-major; lda, ldb, ldc the row strides.
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* a, int lda, const float* b,
            int ldb, float* c, int ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
-              alpha, a, lda, b, ldb, 0.0f, c, ldc);
+  auto call = [&](int first, int rows) {
+    const float* a_rows = trans_a ? a + first : a + static_cast<int64_t>(first) * lda;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, rows, N,
+                K, alpha, a_rows, lda, b, ldb, 0.0f, c + static_cast<int64_t>(first) * ldc, ldc);
+  };
+  const int shares = std::min(omp_get_max_threads(), M / 32);
+  if (!g_split_rows || omp_in_parallel() || int64_t{M} * N * K < (1 << 19) || shares < 2) {
+    call(0, M);
+    return;
+  }
+  const int rows = ((M + shares - 1) / shares + 15) / 16 * 16;  // whole blocks of 16 rows
+#pragma omp parallel for
+  for (int first = 0; first < M; first += rows) call(first, std::min(rows, M - first));
 }
 
 // W2's products, forward and backward, for x [B*T, C] (R = B*T rows). No
@@ -90,8 +115,7 @@ struct W2Products {
 
 // C[n, n] = op(A) op(B), row-major, every matrix n x n.
 void sgemm(bool trans_a, bool trans_b, int n, const float* a, const float* b, float* c) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, n, n, n,
-              1.0f, a, n, b, n, 0.0f, c, n);
+  sgemm(trans_a, trans_b, n, n, n, 1.0f, a, n, b, n, c, n);
 }
 
 }  // namespace
@@ -102,28 +126,33 @@ int main(int argc, char** argv) {
   std::printf("info\t-\tOpenBLAS direct, %d threads, %s\n", threads, openblas_get_config());
   std::mt19937 gen(0);
 
-  for (int n : {256, 512, 1024, 2048}) {
-    std::vector<float> a = random_matrix(n, gen), b = random_matrix(n, gen), c(a.size());
-    const bench::Timing t = bench::measure([&] { sgemm(false, false, n, a.data(), b.data(), c.data()); },
-                                           args.budget_s);
-    bench::print_time("sgemm_" + std::to_string(n), t, 2.0 * n * n * n / 1e9, threads);
+  // The same figures with OpenBLAS's threads, then split by rows.
+  for (bool split : {false, true}) {
+    g_split_rows = split;
+    const std::string suffix = split ? "_rows" : "";
+    for (int n : {256, 512, 1024, 2048}) {
+      std::vector<float> a = random_matrix(n, gen), b = random_matrix(n, gen), c(a.size());
+      const bench::Timing t = bench::measure([&] { sgemm(false, false, n, a.data(), b.data(), c.data()); },
+                                             args.budget_s);
+      bench::print_time("sgemm_" + std::to_string(n) + suffix, t, 2.0 * n * n * n / 1e9, threads);
+    }
+
+    // W6: forward C = A B; backward with dC = d(sum C)/dC = all ones.
+    const int n = static_cast<int>(bench::kW6N);
+    std::vector<float> a = random_matrix(n, gen), b = random_matrix(n, gen);
+    std::vector<float> dc(a.size(), 1.0f), c(a.size()), da(a.size()), db(a.size());
+    const bench::Timing t = bench::measure(
+        [&] {
+          sgemm(false, false, n, a.data(), b.data(), c.data());   // C  = A B
+          sgemm(false, true, n, dc.data(), b.data(), da.data());  // dA = dC B^T
+          sgemm(true, false, n, a.data(), dc.data(), db.data());  // dB = A^T dC
+        },
+        args.budget_s);
+    bench::print_time("W6_blas" + suffix, t, bench::w6_gflop(), threads);
+
+    W2Products w2(gen);
+    bench::print_time("W2_blas" + suffix, bench::measure([&] { w2.step(); }, args.budget_s), bench::w2_gflop(W2Products::T),
+                      threads);
   }
-
-  // W6: forward C = A B; backward with dC = d(sum C)/dC = all ones.
-  const int n = static_cast<int>(bench::kW6N);
-  std::vector<float> a = random_matrix(n, gen), b = random_matrix(n, gen);
-  std::vector<float> dc(a.size(), 1.0f), c(a.size()), da(a.size()), db(a.size());
-  const bench::Timing t = bench::measure(
-      [&] {
-        sgemm(false, false, n, a.data(), b.data(), c.data());   // C  = A B
-        sgemm(false, true, n, dc.data(), b.data(), da.data());  // dA = dC B^T
-        sgemm(true, false, n, a.data(), dc.data(), db.data());  // dB = A^T dC
-      },
-      args.budget_s);
-  bench::print_time("W6_blas", t, bench::w6_gflop(), threads);
-
-  W2Products w2(gen);
-  bench::print_time("W2_blas", bench::measure([&] { w2.step(); }, args.budget_s), bench::w2_gflop(W2Products::T),
-                    threads);
   return 0;
 }

@@ -79,7 +79,7 @@ Tensor readable(const Tensor& t) { return rows_readable(t) ? t.detach() : t.deta
 
 // Threads share out the batch entries when there are enough to go round. A batch
 // smaller than the team (one long sequence, say) runs entry by entry instead,
-// with BLAS threading each product.
+// with gemm_raw splitting each product between the threads.
 bool share_batch(const Dims& d) {
   const int64_t work = d.count * d.Tq * d.Tk * (d.D + d.Dv);
   return d.count > 1 && d.count >= omp_get_max_threads() && work >= kParallelGrain;

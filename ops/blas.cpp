@@ -3,12 +3,14 @@
 #include "heed/ops/blas.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstring>
 #include <optional>
 
+#include "heed/core/parallel.h"
 #include "heed/ops/map.h"
 #include "heed/ops/small_gemm.h"
 
@@ -90,6 +92,70 @@ void scale_in_place(const Tensor& out, double beta) {
   });
 }
 
+// The two BLAS entry points under one name, so that what calls them is written once.
+void cblas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t lda,
+                const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(M),
+              static_cast<int>(N), static_cast<int>(K), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
+              beta, c, static_cast<int>(ldc));
+}
+void cblas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* a, int64_t lda,
+                const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(M),
+              static_cast<int>(N), static_cast<int>(K), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb),
+              beta, c, static_cast<int>(ldc));
+}
+
+// Who threads a big product: heed, not BLAS.
+//
+// OpenBLAS threads one product by having its threads share packed panels of the
+// operands, and they wait for each other at every panel: many small
+// synchronizations per call, each a round trip between the cores. heed instead
+// splits C's rows into one share per thread and makes one single-threaded BLAS
+// call per share (inside a parallel region the OpenMP build of OpenBLAS runs on
+// the calling thread): the shares have nothing in common but the operand they
+// both read, so the whole product costs one fork and one join. Measured on the
+// 2-core machine (bench/RESULTS.md), this took W2's [2048, 256] x [256, 256]
+// products from 200 to 258 GFLOP/s with OpenBLAS's AVX2 kernels and from 338 to
+// 487 with its AVX-512 ones, and a 128^3 product from 132 to 332 (AVX-512).
+//
+// Rows, not columns: C and A are row-major, so a share of rows is a contiguous
+// block of both (columns measured slower). Below about 2^19 multiply-adds, or
+// with fewer than 32 rows a share, one call on one thread was as fast or faster.
+constexpr int64_t kSplitWork = int64_t{1} << 19;
+constexpr int64_t kShareRows = 32;
+
+int64_t row_shares(int64_t M, int64_t N, int64_t K) {
+  if (M * N * K < kSplitWork || omp_in_parallel()) return 1;  // small, or the threads are busy already
+  return std::min<int64_t>(omp_get_max_threads(), M / kShareRows);
+}
+
+}  // namespace
+
+bool gemm_is_split(int64_t M, int64_t N, int64_t K) { return row_shares(M, N, K) > 1; }
+
+namespace {
+
+template <class T>
+void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
+               int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  const int64_t shares = row_shares(M, N, K);
+  if (shares < 2) {
+    cblas_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // Shares in whole blocks of 16 rows, so a thread's edge never cuts the block
+  // BLAS's kernel computes at once.
+  const int64_t per = (M + shares - 1) / shares, rows = (per + 15) / 16 * 16;
+  parallel_for((M + rows - 1) / rows, true, [&](int64_t s) {
+    const int64_t first = s * rows, n = std::min(rows, M - first);
+    // Row `first` of op(A): row `first` of A as stored, or column `first` of A^T.
+    const T* a_rows = ta ? a + first : a + first * lda;
+    cblas_gemm(ta, tb, n, N, K, alpha, a_rows, lda, b, ldb, beta, c + first * ldc, ldc);
+  });
+}
+
 }  // namespace
 
 std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch) {
@@ -141,55 +207,37 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
   Operand pa = operand(a), pb = operand(b);
   check_int_range(std::max({M, N, K}), "a matrix dim");
   check_int_range(std::max({pa.ld, pb.ld, lc->ld}), "a leading dimension (row stride)");
-  const int m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
-  const int lda = static_cast<int>(pa.ld), ldb = static_cast<int>(pb.ld), ldc = static_cast<int>(lc->ld);
   void* c = const_cast<void*>(out.raw_data_ptr());
   const bool ta = pa.trans == CblasTrans, tb = pb.trans == CblasTrans;
-  if (small_gemm_wins(M, N, K, tb, pb.ld)) {  // a vector's product: plain loops beat BLAS's packing (ops/small_gemm.h)
-    if (out.dtype() == kFloat32)
-      small_gemm(ta, tb, M, N, K, static_cast<float>(alpha), static_cast<const float*>(pa.memory.raw_data_ptr()),
-                 pa.ld, static_cast<const float*>(pb.memory.raw_data_ptr()), pb.ld, static_cast<float>(beta),
-                 static_cast<float*>(c), lc->ld);
-    else
-      small_gemm(ta, tb, M, N, K, alpha, static_cast<const double*>(pa.memory.raw_data_ptr()), pa.ld,
-                 static_cast<const double*>(pb.memory.raw_data_ptr()), pb.ld, beta, static_cast<double*>(c),
-                 lc->ld);
-    return;
-  }
   // With beta == 0 OpenBLAS zeroes C itself, one column at a time (as it sees a
   // row-major C): for a [10, 50] output, fifty memset calls of 40 bytes. A C whose
   // rows are back to back is zeroed here in one call instead, and BLAS told to add.
-  if (beta == 0 && lc->ld == N) {
+  const bool small = small_gemm_wins(M, N, K, tb, pb.ld);
+  if (!small && beta == 0 && lc->ld == N) {
     std::memset(c, 0, static_cast<size_t>(M * N) * element_size(out.dtype()));
     beta = 1;
   }
-  if (out.dtype() == kFloat32) {
-    cblas_sgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, static_cast<float>(alpha),
-                static_cast<const float*>(pa.memory.raw_data_ptr()), lda,
-                static_cast<const float*>(pb.memory.raw_data_ptr()), ldb, static_cast<float>(beta),
-                static_cast<float*>(c), ldc);
-  } else {
-    cblas_dgemm(CblasRowMajor, pa.trans, pb.trans, m, n, k, alpha,
-                static_cast<const double*>(pa.memory.raw_data_ptr()), lda,
-                static_cast<const double*>(pb.memory.raw_data_ptr()), ldb, beta,
-                static_cast<double*>(c), ldc);
-  }
+  dispatch_floating(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* pa_data = static_cast<const T*>(pa.memory.raw_data_ptr());
+    const T* pb_data = static_cast<const T*>(pb.memory.raw_data_ptr());
+    if (small)  // a vector's product: plain loops beat BLAS's packing (ops/small_gemm.h)
+      small_gemm(ta, tb, M, N, K, static_cast<T>(alpha), pa_data, pa.ld, pb_data, pb.ld, static_cast<T>(beta),
+                 static_cast<T*>(c), lc->ld);
+    else
+      blas_gemm(ta, tb, M, N, K, static_cast<T>(alpha), pa_data, pa.ld, pb_data, pb.ld, static_cast<T>(beta),
+                static_cast<T*>(c), lc->ld);
+  });
 }
 
 void gemm_raw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* a,
               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, a, static_cast<int>(lda), b,
-              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+  blas_gemm(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 void gemm_raw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* a,
               int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), alpha, a, static_cast<int>(lda), b,
-              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+  blas_gemm(trans_a, trans_b, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 int blas_threads() { return openblas_get_num_threads(); }

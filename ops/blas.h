@@ -16,6 +16,11 @@
 //   C[M,N] = A[M,K] B[K,N]   =>   dA[M,K] = dC[M,N] B^T[N,K],   dB[K,N] = A^T[K,M] dC[M,N]
 // B^T and A^T are transposed *views*, so both gradients are plain gemm calls
 // whose transposes become flags here.
+//
+// Threads: a big product is split by heed, not by BLAS: C's rows are cut into
+// one share per OpenMP thread and each share is one single-threaded BLAS call
+// (why, and the measurements: blas_gemm in ops/blas.cpp). Inside a parallel
+// region a product runs on the calling thread.
 #pragma once
 
 #include <string>
@@ -31,17 +36,21 @@ namespace heed {
 // Throws ShapeError / DTypeError on operands that do not fit.
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.0, double beta = 0.0);
 
-// The same product on raw row-major memory, for kernels that split one product
-// between the threads of their own OpenMP team (the LSTM's time loop,
-// ops/lstm_cell.cpp): no Tensor is made, nothing is checked, nothing throws, so
-// it may run inside a parallel region, where the OpenMP build of OpenBLAS does
-// each call on the calling thread.
+// The same product on raw row-major memory, for kernels that run their own
+// OpenMP team (the LSTM's time loop, ops/lstm_cell.cpp; the fused attention,
+// ops/attention.cpp): no Tensor is made, nothing is checked, nothing throws, so
+// it may run inside a parallel region, where it runs on the calling thread.
+// Outside one, a big product is split between the threads as gemm's is.
 //   C[M, N] = alpha op(A) op(B) + beta C,  op(A)[i, p] = trans_a ? a[p * lda + i] : a[i * lda + p],
 //   likewise B; C[i, j] = c[i * ldc + j]. The caller keeps every dim and ld within int range.
 void gemm_raw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* a,
               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 void gemm_raw(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* a,
               int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc);
+
+// True when gemm would split an [M, K] x [K, N] product's rows between the
+// threads here (it is big enough, and this is not inside a parallel region).
+bool gemm_is_split(int64_t M, int64_t N, int64_t K);
 
 // True when BLAS can read the last two dims of t where they are (one of them
 // has stride 1 and the other a usable leading dimension), so gemm will not copy.
@@ -54,8 +63,10 @@ bool blas_can_read(const Tensor& t);
 // walk a batch with it, whatever the batch dims' strides.
 std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch);
 
-// How many threads OpenBLAS uses for one call outside an OpenMP parallel region
-// (inside one, the OpenMP build of OpenBLAS runs each call on a single thread).
+// How many threads OpenBLAS would use for one call of its own outside an OpenMP
+// parallel region (inside one, the OpenMP build of OpenBLAS runs each call on a
+// single thread). gemm splits big products itself, so it uses this only below
+// the size where it splits.
 int blas_threads();
 // OpenBLAS's build description and the CPU kernel it picked, e.g. "OpenBLAS 0.3.21 ... Haswell".
 std::string blas_info();

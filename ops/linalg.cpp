@@ -9,6 +9,8 @@
 // its own backward, at the end of the file.
 #include "heed/ops/linalg.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <exception>
 #include <string>
@@ -24,9 +26,6 @@ namespace heed {
 
 namespace {
 
-// Below this many multiply-adds per product (M*N*K), OpenBLAS runs a product on
-// one thread anyway, so a batch of them is spread over threads one product each.
-constexpr int64_t kSmallProduct = 64 * 64 * 64;
 
 // The batch (leading) dims of a shape: all but the last two; none for 1-D.
 Shape batch_dims(const Shape& s) {
@@ -100,12 +99,19 @@ Tensor batched_product(Tensor a, Tensor b, const Shape& batch) {
   if (!blas_can_read(b)) b = b.detach().clone();
   const std::vector<int64_t> off_a = batch_offsets(a, batch), off_b = batch_offsets(b, batch);
   const int64_t count = numel(batch), work = M * N * K;
-  const bool parallel = count > 1 && work < kSmallProduct && count * work >= kParallelGrain;
+  // Two ways to use the threads: share out the entries, each product whole on one
+  // thread (one fork and join for the batch), or go entry by entry and let gemm
+  // split each product's rows. Products too small for gemm to split are always
+  // shared out; big ones only when the entries divide evenly between the threads
+  // or are many (then the uneven part is at most a quarter of a thread's work).
+  const int64_t threads = omp_get_max_threads();
+  const bool even = count % threads == 0 || count >= 4 * threads;
+  const bool parallel = count > 1 && count * work >= kParallelGrain && (even || !gemm_is_split(M, N, K));
 
   // Each entry i writes only its own slice out[i], so the entries never race.
-  // Inside this parallel region the OpenMP build of OpenBLAS runs each gemm on one
-  // thread (it checks omp_in_parallel()), so threads are not multiplied by BLAS
-  // threads. Large products take the serial loop and BLAS threads each one instead.
+  // Inside this parallel region each gemm runs on its own thread (neither heed
+  // nor the OpenMP build of OpenBLAS starts threads inside one), so threads are
+  // not multiplied.
   // An exception must not leave an OpenMP region (it would terminate the program),
   // so the first one is caught and rethrown after the loop.
   std::exception_ptr error;

@@ -1,5 +1,7 @@
 // matmul (torch.matmul rules) and the gemm wrapper under it.
 // Reference values were worked out by hand or with a plain-Python triple loop.
+#include <omp.h>
+
 #include <cmath>
 
 #include "helpers.h"
@@ -254,6 +256,36 @@ TEST_CASE("gemm: alpha, beta and the layout of out") {
     CHECK(blas_threads() >= 1);
     CHECK(blas_info().find("OpenBLAS") != std::string::npos);
   }
+}
+
+TEST_CASE("gemm: a product big enough to be split between the threads") {
+  // M = 100 rows, 560,000 multiply-adds: above the size where gemm splits C's rows
+  // into one share per thread (ops/blas.cpp), and M is no multiple of the 16-row
+  // blocks the shares are cut in, so the last share is short. Each operand is
+  // read both as stored and transposed, since a transposed A's rows start in a
+  // different place. float64, so the oracle can be strict.
+  manual_seed(11);
+  const int64_t M = 100, N = 70, K = 80;
+  const int saved_threads = omp_get_max_threads();
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);  // 3: three shares of 48, 48 and 4 rows
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        Tensor a = ta ? randn64({K, M}).t() : randn64({M, K});
+        Tensor b = tb ? randn64({N, K}).t() : randn64({K, N});
+        Tensor out = randn64({M, N});
+        Tensor before = out.clone();
+        gemm(a, b, out, 0.5, 2.0);
+        INFO(threads << " threads, a " << (ta ? "transposed" : "as stored") << ", b "
+                     << (tb ? "transposed" : "as stored"));
+        int64_t bad = 0;
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j)
+            if (std::abs(out.at({i, j}) - (0.5 * naive_entry(a, b, i, j) + 2.0 * before.at({i, j}))) > 1e-10) ++bad;
+        CHECK(bad == 0);
+      }
+  }
+  omp_set_num_threads(saved_threads);
 }
 
 TEST_CASE("matmul float32 at 1024 against a double-precision loop") {
