@@ -17,6 +17,12 @@
 # BUILD_DIR/bench/raw.tsv, the report also to BUILD_DIR/bench/report.md
 # (bench/report.awk turns the one into the other).
 #
+# OpenBLAS, which both libraries use for their matrix products, picks its CPU
+# kernels itself unless OPENBLAS_CORETYPE names them; run.sh leaves the variable
+# as it finds it, and the report prints the kernel. Where the environment pins
+# one (this project's machines set Haswell, AVX2 only), the run with OpenBLAS's
+# own choice is `env -u OPENBLAS_CORETYPE bench/run.sh`; bench/RESULTS.md has both.
+#
 # Timings are only meaningful on an otherwise idle machine: before each workload
 # the script waits (BENCH_WAIT seconds at most, default 60) for the cores to be
 # >= 90% idle, and the report marks workloads that never found them so. On an
