@@ -24,6 +24,10 @@ function pick_torch(w) {
 }
 function speedup(w) { return (have_torch && t_best[w] != "" && h[w] > 0) ? t_best[w] / h[w] : "" }
 function verdict(ok) { return ok ? "met" : "**missed**" }
+# one row of a "against OpenBLAS direct" table: workload w done in s seconds, against d seconds
+function vs_row(name, w, s, d, note) {
+  printf "| %s | %s | %s | %.0f%% | %.2fx%s |\n", name, fmt_time(s), gflops(w, s), 100 * gflop[w] / s / peak, s / d, note
+}
 
 # With several rounds a (program, workload) pair has several lines: keep the lowest median.
 function lower(old, new) { return (old == "" || new + 0 < old + 0) ? new : old }
@@ -94,16 +98,10 @@ END {
   print "| | time | GFLOP/s | % of sgemm peak | vs OpenBLAS direct (the faster) |"
   print "|---|---:|---:|---:|---:|"
   d = direct["W6_blas"]
-  printf "| OpenBLAS direct, its threads | %s | %s | %.0f%% | %.2fx |\n", fmt_time(blas["W6_blas"]),
-         gflops("W6", blas["W6_blas"]), 100 * gflop["W6"] / blas["W6_blas"] / peak, blas["W6_blas"] / d
-  if (blas["W6_blas_rows"] != "")
-    printf "| OpenBLAS direct, rows split | %s | %s | %.0f%% | %.2fx |\n", fmt_time(blas["W6_blas_rows"]),
-           gflops("W6", blas["W6_blas_rows"]), 100 * gflop["W6"] / blas["W6_blas_rows"] / peak, blas["W6_blas_rows"] / d
-  printf "| heed | %s | %s | %.0f%% | %.2fx (target <= 1.05x: %s) |\n", fmt_time(h["W6"]), gflops("W6", h["W6"]),
-         100 * gflop["W6"] / h["W6"] / peak, h["W6"] / d, verdict(h["W6"] <= 1.05 * d)
-  if (t_best["W6"] != "")
-    printf "| libtorch (%d) | %s | %s | %.0f%% | %.2fx |\n", t_threads["W6"], fmt_time(t_best["W6"]),
-           gflops("W6", t_best["W6"]), 100 * gflop["W6"] / t_best["W6"] / peak, t_best["W6"] / d
+  vs_row("OpenBLAS direct, its threads", "W6", blas["W6_blas"], d, "")
+  if (blas["W6_blas_rows"] != "") vs_row("OpenBLAS direct, rows split", "W6", blas["W6_blas_rows"], d, "")
+  vs_row("heed", "W6", h["W6"], d, " (target <= 1.05x: " verdict(h["W6"] <= 1.05 * d) ")")
+  if (t_best["W6"] != "") vs_row("libtorch (" t_threads["W6"] ")", "W6", t_best["W6"], d, "")
 
   if (blas["W2_blas"] != "") {
     print "\nW2 against its matrix products alone, called straight through OpenBLAS (blas_bench's W2_blas: the same"
@@ -113,16 +111,11 @@ END {
     print "| | time | GFLOP/s | % of sgemm peak | vs products alone (the faster) |"
     print "|---|---:|---:|---:|---:|"
     d = direct["W2_blas"]
-    printf "| products alone, OpenBLAS's threads | %s | %s | %.0f%% | %.2fx |\n", fmt_time(blas["W2_blas"]),
-           gflops("W2", blas["W2_blas"]), 100 * gflop["W2"] / blas["W2_blas"] / peak, blas["W2_blas"] / d
-    if (blas["W2_blas_rows"] != "")
-      printf "| products alone, rows split | %s | %s | %.0f%% | %.2fx |\n", fmt_time(blas["W2_blas_rows"]),
-             gflops("W2", blas["W2_blas_rows"]), 100 * gflop["W2"] / blas["W2_blas_rows"] / peak, blas["W2_blas_rows"] / d
-    printf "| heed | %s | %s | %.0f%% | %.2fx |\n", fmt_time(h["W2"]), gflops("W2", h["W2"]),
-           100 * gflop["W2"] / h["W2"] / peak, h["W2"] / d
+    vs_row("products alone, OpenBLAS's threads", "W2", blas["W2_blas"], d, "")
+    if (blas["W2_blas_rows"] != "") vs_row("products alone, rows split", "W2", blas["W2_blas_rows"], d, "")
+    vs_row("heed", "W2", h["W2"], d, "")
     if (t_best["W2"] != "") {
-      printf "| libtorch (%d) | %s | %s | %.0f%% | %.2fx |\n", t_threads["W2"], fmt_time(t_best["W2"]),
-             gflops("W2", t_best["W2"]), 100 * gflop["W2"] / t_best["W2"] / peak, t_best["W2"] / d
+      vs_row("libtorch (" t_threads["W2"] ")", "W2", t_best["W2"], d, "")
       printf "\nThe W2 speedup over libtorch that products through this OpenBLAS leave room for: about %.2fx (target 1.2x).\n",
              t_best["W2"] / d
     }
