@@ -28,6 +28,16 @@ function verdict(ok) { return ok ? "met" : "**missed**" }
 function vs_row(name, w, s, d, note) {
   printf "| %s | %s | %s | %.0f%% | %.2fx%s |\n", name, fmt_time(s), gflops(w, s), 100 * gflop[w] / s / peak, s / d, note
 }
+# the table of workload w against blas_bench's line b, threaded both ways, heed and libtorch
+function direct_table(w, b, what_b, last_column, heed_note,    d) {
+  print "| | time | GFLOP/s | % of sgemm peak | " last_column " |"
+  print "|---|---:|---:|---:|---:|"
+  d = direct[b]
+  vs_row(what_b ", OpenBLAS's threads", w, blas[b], d, "")
+  if (blas[b "_rows"] != "") vs_row(what_b ", rows split", w, blas[b "_rows"], d, "")
+  vs_row("heed", w, h[w], d, heed_note)
+  if (t_best[w] != "") vs_row("libtorch (" t_threads[w] ")", w, t_best[w], d, "")
+}
 
 # With several rounds a (program, workload) pair has several lines: keep the lowest median.
 function lower(old, new) { return (old == "" || new + 0 < old + 0) ? new : old }
@@ -95,30 +105,18 @@ END {
 
   print "\nW6 against OpenBLAS called directly for the same three products (C = A B, dA = dC B^T, dB = A^T dC),"
   print "with OpenBLAS's own threads and with each product's rows split between the threads (as heed's gemm does):\n"
-  print "| | time | GFLOP/s | % of sgemm peak | vs OpenBLAS direct (the faster) |"
-  print "|---|---:|---:|---:|---:|"
-  d = direct["W6_blas"]
-  vs_row("OpenBLAS direct, its threads", "W6", blas["W6_blas"], d, "")
-  if (blas["W6_blas_rows"] != "") vs_row("OpenBLAS direct, rows split", "W6", blas["W6_blas_rows"], d, "")
-  vs_row("heed", "W6", h["W6"], d, " (target <= 1.05x: " verdict(h["W6"] <= 1.05 * d) ")")
-  if (t_best["W6"] != "") vs_row("libtorch (" t_threads["W6"] ")", "W6", t_best["W6"], d, "")
+  direct_table("W6", "W6_blas", "OpenBLAS direct", "vs OpenBLAS direct (the faster)",
+               " (target <= 1.05x: " verdict(h["W6"] <= 1.05 * direct["W6_blas"]) ")")
 
   if (blas["W2_blas"] != "") {
     print "\nW2 against its matrix products alone, called straight through OpenBLAS (blas_bench's W2_blas: the same"
     print "3.22 GFLOP in heed's arrangement, with no softmax, bias, loss or optimizer), threaded both ways. Every W2"
     print "step must do these products, so libtorch / products alone is about the largest W2 speedup over libtorch"
     print "that a library doing its products with this OpenBLAS can reach:\n"
-    print "| | time | GFLOP/s | % of sgemm peak | vs products alone (the faster) |"
-    print "|---|---:|---:|---:|---:|"
-    d = direct["W2_blas"]
-    vs_row("products alone, OpenBLAS's threads", "W2", blas["W2_blas"], d, "")
-    if (blas["W2_blas_rows"] != "") vs_row("products alone, rows split", "W2", blas["W2_blas_rows"], d, "")
-    vs_row("heed", "W2", h["W2"], d, "")
-    if (t_best["W2"] != "") {
-      vs_row("libtorch (" t_threads["W2"] ")", "W2", t_best["W2"], d, "")
+    direct_table("W2", "W2_blas", "products alone", "vs products alone (the faster)", "")
+    if (t_best["W2"] != "")
       printf "\nThe W2 speedup over libtorch that products through this OpenBLAS leave room for: about %.2fx (target 1.2x).\n",
-             t_best["W2"] / d
-    }
+             t_best["W2"] / direct["W2_blas"]
   }
 
   print "\nW3 scaling (time per step should stay flat as T grows: per time step = step time / T, relative to T = 50):\n"
