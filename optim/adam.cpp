@@ -1,8 +1,11 @@
 #include "heed/optim/adam.h"
 
+#include <omp.h>
+
 #include <cmath>
 
 #include "heed/autograd/grad_mode.h"
+#include "heed/core/parallel.h"
 
 namespace heed::optim {
 
@@ -135,8 +138,19 @@ void adam_update(Tensor& p, const Tensor& g_in, AdamState& s, const Options& o, 
                              static_cast<T>(o.eps)};
     const bool l2 = !decoupled && o.weight_decay != 0;
     T* vmax = o.amsgrad ? s.max_exp_avg_sq.data_ptr<T>() : nullptr;
-    adam_elements(decoupled, l2, o.amsgrad, p.numel(), work.data_ptr<T>(), g.data_ptr<T>(),
-                  s.exp_avg.data_ptr<T>(), s.exp_avg_sq.data_ptr<T>(), vmax, c);
+    T *pp = work.data_ptr<T>(), *pm = s.exp_avg.data_ptr<T>(), *pv = s.exp_avg_sq.data_ptr<T>();
+    const T* pg = g.data_ptr<T>();
+    // Each element's update touches only that element, so a large parameter is
+    // cut into one contiguous share per thread. A small one stays on this thread:
+    // a fork costs more than updating a few thousand elements (W1's 5,151
+    // parameters took 15.8 us a step on one thread and 17.2 us on two).
+    const int64_t n = p.numel();
+    const int64_t shares = n >= kParallelGrain ? omp_get_max_threads() : 1;
+    parallel_for(shares, shares > 1, [&](int64_t k) {
+      const int64_t first = k * n / shares, count = (k + 1) * n / shares - first;
+      adam_elements(decoupled, l2, o.amsgrad, count, pp + first, pg + first, pm + first, pv + first,
+                    vmax ? vmax + first : nullptr, c);
+    });
   });
   if (strided) p.copy_(work);  // bumps the version itself
   else p.impl().storage->bump_version();  // a raw write: tell autograd the data changed

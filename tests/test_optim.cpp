@@ -1,6 +1,8 @@
 // Optimizers and schedulers against PyTorch 1.13 (tests/reference/optim.py writes
 // fixtures/optim.safetensors and prints the scheduler sequences pasted below),
 // updates worked by hand, save/resume, and every error.
+#include <omp.h>
+
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -234,6 +236,34 @@ TEST_CASE("optim: Adam and AdamW by hand") {
   q.set_grad(Tensor({0.0, 0.0}, kFloat64));
   opt_w.step();
   check_values(q, {2.0 * 0.95, -4.0 * 0.95}, 1e-12);
+}
+
+TEST_CASE("optim: a large parameter, shared out between threads, updates as in one pass") {
+  // Above kParallelGrain elements Adam cuts a parameter into one share per thread
+  // (optim/adam.cpp). 100,003 elements do not divide by 3, so the shares differ.
+  // An element no share covered would keep its old value and differ from the
+  // one-thread run, which updates every element in one pass.
+  manual_seed(4);
+  Tensor start = Tensor::randn({100003}), grad = Tensor::randn({100003});
+  auto run = [&](int threads, bool adamw) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    Tensor p = start.clone().requires_grad_();
+    std::unique_ptr<optim::Optimizer> opt;
+    if (adamw) opt = std::make_unique<optim::AdamW>(std::vector<Tensor>{p}, optim::AdamWOptions{.lr = 0.1});
+    else opt = std::make_unique<optim::Adam>(std::vector<Tensor>{p}, optim::AdamOptions{.lr = 0.1, .weight_decay = 0.1, .amsgrad = true});
+    for (int k = 0; k < 3; ++k) {
+      p.set_grad(grad * (k + 1.0));
+      opt->step();
+    }
+    omp_set_num_threads(saved);
+    return p.to_vector<float>();
+  };
+  for (bool adamw : {false, true}) {
+    CAPTURE(adamw);
+    CHECK(run(3, adamw) == run(1, adamw));
+    CHECK(run(2, adamw) == run(1, adamw));
+  }
 }
 
 TEST_CASE("optim: strided parameters and gradients update like contiguous ones") {
