@@ -115,13 +115,16 @@ void cblas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
 // call per share (inside a parallel region the OpenMP build of OpenBLAS runs on
 // the calling thread): the shares have nothing in common but the operand they
 // both read, so the whole product costs one fork and one join. Measured on the
-// 2-core machine (bench/RESULTS.md), this took W2's [2048, 256] x [256, 256]
-// products from 200 to 258 GFLOP/s with OpenBLAS's AVX2 kernels and from 338 to
-// 487 with its AVX-512 ones, and a 128^3 product from 132 to 332 (AVX-512).
+// 2-core machine (bench/RESULTS.md, note 3), this took W2's [2048, 256] x
+// [256, 256] products from 202 to 258 GFLOP/s with OpenBLAS's AVX2 kernels and
+// from 338 to 487 with its AVX-512 ones, and a 128^3 product from 132 to 332
+// (AVX-512).
 //
 // Rows, not columns: C and A are row-major, so a share of rows is a contiguous
 // block of both (columns measured slower). Below about 2^19 multiply-adds, or
-// with fewer than 32 rows a share, one call on one thread was as fast or faster.
+// with fewer than 32 rows a share, it went both ways (a 64^3 product: faster
+// split with the AVX2 kernels, slower with the AVX-512 ones), so those stay one
+// call.
 constexpr int64_t kSplitWork = int64_t{1} << 19;
 constexpr int64_t kShareRows = 32;
 
@@ -129,12 +132,6 @@ int64_t row_shares(int64_t M, int64_t N, int64_t K) {
   if (M * N * K < kSplitWork || omp_in_parallel()) return 1;  // small, or the threads are busy already
   return std::min<int64_t>(omp_get_max_threads(), M / kShareRows);
 }
-
-}  // namespace
-
-bool gemm_is_split(int64_t M, int64_t N, int64_t K) { return row_shares(M, N, K) > 1; }
-
-namespace {
 
 template <class T>
 void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
@@ -179,6 +176,8 @@ std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch) {
 }
 
 bool blas_can_read(const Tensor& t) { return t.dim() >= 2 && layout_of(t).has_value(); }
+
+bool gemm_is_split(int64_t M, int64_t N, int64_t K) { return row_shares(M, N, K) > 1; }
 
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, double beta) {
   check_operands(a, b, out);

@@ -26,7 +26,6 @@ namespace heed {
 
 namespace {
 
-
 // The batch (leading) dims of a shape: all but the last two; none for 1-D.
 Shape batch_dims(const Shape& s) {
   return s.size() <= 2 ? Shape{} : Shape(s.begin(), s.end() - 2);
