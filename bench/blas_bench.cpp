@@ -26,8 +26,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <string>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "timing.h"
