@@ -146,15 +146,17 @@ bool kernel_takes(const Dims& d, std::initializer_list<Tensor> operands) {
   return d.count > 0;
 }
 
+// The names of the two nodes, the output's and the weights'.
+struct Names {
+  const char* out;
+  const char* weights;
+};
+
 // The op behind both entry points. q, k, v: detached views for the kernels to
 // read. `inputs` are what the graph sees ({q, k, v}, or {qkv} when packed; the
 // weights' node takes only the first two, or {qkv}), and make_grads(with_v)
 // returns the gradients a backward hands back, with dq, dk, dv the tensors (or
 // views) it writes them into: undefined where no gradient is needed.
-struct Names {
-  const char* out;
-  const char* weights;
-};
 
 template <class MakeGrads>
 std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, const Tensor& v, const Dims& d,
