@@ -123,6 +123,8 @@ class AdditiveAttention : public Module {
 //   q, k, v = q_proj(x), k_proj(x), v_proj(x)        each [B, T, C]
 //   out     = out_proj(softmax(q k^T / sqrt(C)) v)   [B, T, C]
 // Submodules q_proj, k_proj, v_proj, out_proj: Linear(C, C, bias).
+// Without a mask, and with B*T >= 2C, it computes the same with one product
+// fewer: v_proj folded into out_proj (nn/attention.cpp, docs/07-attention.md).
 class SelfAttention : public Module {
  public:
   explicit SelfAttention(int64_t embed_dim, bool bias = true);

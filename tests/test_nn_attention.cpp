@@ -425,6 +425,55 @@ TEST_CASE("attention/SelfAttention") {
     Tensor x = leaf("self.x");
     check_against_pytorch("self", self(x, {}, /*causal=*/true), {{"x", x}}, &self);
   }
+  SUBCASE("matches PyTorch without a mask (B*T >= 2C: v_proj folded into out_proj)") {
+    nn::SelfAttention plain(5);
+    plain.load_state_dict(params_of("self_plain"));
+    Tensor x = leaf("self_plain.x");  // [2, 6, 5]: B*T = 12 >= 10
+    check_against_pytorch("self_plain", plain(x), {{"x", x}}, &plain);
+  }
+  SUBCASE("the fold changes nothing but rounding, with and without bias") {
+    // The layer against itself written out with ops, unfolded, in float64:
+    // B*T = 2 (below 2C = 8, no fold) and B*T = 8 and 24 (folded).
+    for (bool bias : {true, false}) {
+      for (int64_t T : {1, 4, 12}) {
+        CAPTURE(bias);
+        CAPTURE(T);
+        nn::SelfAttention layer(4, bias);
+        layer.to(kFloat64);
+        Tensor x = randn64({2, T, 4}).requires_grad_();
+        auto [out, weights] = layer(x);
+        // R weights the output: every entry of dL/dout differs.
+        Tensor R = randn64({2, T, 4});
+        (out * R).sum().backward();
+        // clones: zero_grad below may zero the gradients in place
+        const TensorList grads = {x.grad().clone(), layer.q_proj->weight.grad().clone(),
+                                  layer.v_proj->weight.grad().clone(), layer.out_proj->weight.grad().clone()};
+        const Tensor grad_bv = bias ? layer.v_proj->bias.grad().clone() : Tensor();
+        const Tensor grad_bo = bias ? layer.out_proj->bias.grad().clone() : Tensor();
+        layer.zero_grad();
+        x.zero_grad();
+        Tensor q = (*layer.q_proj)(x), k = (*layer.k_proj)(x), v = (*layer.v_proj)(x);
+        auto [context, w2] = nn::scaled_dot_product_attention(q, k, v);
+        Tensor out2 = (*layer.out_proj)(context);
+        (out2 * R).sum().backward();
+        check_values(out, out2.to_vector<double>(), 1e-12);
+        check_values(weights, w2.to_vector<double>(), 1e-12);
+        const TensorList grads2 = {x.grad(), layer.q_proj->weight.grad(), layer.v_proj->weight.grad(),
+                                   layer.out_proj->weight.grad()};
+        for (size_t i = 0; i < grads.size(); ++i) check_values(grads[i], grads2[i].to_vector<double>(), 1e-12);
+        if (bias) {
+          check_values(grad_bv, layer.v_proj->bias.grad().to_vector<double>(), 1e-12);
+          check_values(grad_bo, layer.out_proj->bias.grad().to_vector<double>(), 1e-12);
+        }
+      }
+    }
+  }
+  SUBCASE("gradcheck, float64, without a mask (folded)") {
+    self.to(kFloat64);
+    Tensor x = randn64({2, 6, 6});  // B*T = 12 >= 2C
+    CHECK(grad_ok([&](const TensorList& in) { return flat(self(in[0])); }, {x}));
+    CHECK(module_gradcheck(self, [&] { return flat(self(x)); }));
+  }
   SUBCASE("gradcheck, float64, with a padding mask") {
     self.to(kFloat64);
     Tensor mask = Tensor({{0.0, 0.0, 0.0, 1.0}, {0.0, 0.0, 1.0, 1.0}}).reshape({2, 1, 4});

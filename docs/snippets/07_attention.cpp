@@ -81,5 +81,19 @@ int main() {
   check(tour::max_diff(self_attn(X8).output, (*self_attn.out_proj)(by_layers.output)) < 1e-5,
         "SelfAttention: one product for q, k and v, the same result as three");
   // [end fused]
+
+  // [fold]
+  // out = P v Wo^T + bo with v = x Wv^T + bv, and each row of P sums to 1, so
+  // out = P v' with v' = x (Wo Wv)^T + (Wo bv + bo): one product fewer per step.
+  nn::SelfAttention layer(8);
+  Tensor x = Tensor::randn({4, 8, 8}, kFloat64);  // B*T = 32 >= 2C: the layer folds
+  layer.to(kFloat64);
+  Tensor Wo = layer.out_proj->weight, bo = layer.out_proj->bias;
+  Tensor P = layer(x).weights;                                               // [B, T, T]
+  Tensor written = matmul(matmul(P, (*layer.v_proj)(x)), Wo.t()) + bo;      // (P v) Wo^T + bo
+  Tensor v_out = matmul(x, matmul(Wo, layer.v_proj->weight).t()) + (matmul(Wo, layer.v_proj->bias) + bo);
+  check(tour::max_diff(written, matmul(P, v_out)) < 1e-12, "P v Wo^T + bo = P (x (Wo Wv)^T + Wo bv + bo)");
+  check(tour::max_diff(layer(x).output, written) < 1e-12, "SelfAttention computes it that way, the same numbers");
+  // [end fold]
   return tour::failures();
 }

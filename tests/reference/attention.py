@@ -163,6 +163,18 @@ def self_attention():
     store("self", {"x": x}, params, out, w)
 
 
+# ---- the same layer without a mask, B*T >= 2C: heed folds v_proj into out_proj ---
+def self_attention_plain():
+    B, T, C = 2, 6, 5
+    proj = {n: torch.nn.Linear(C, C) for n in ["q_proj", "k_proj", "v_proj", "out_proj"]}
+    x = leaf(B, T, C)
+    q, k, v = proj["q_proj"](x), proj["k_proj"](x), proj["v_proj"](x)
+    w = attend(q @ k.transpose(-2, -1) / math.sqrt(C), None)
+    out = proj["out_proj"](w @ v)
+    params = {f"{n}.{p}": getattr(m, p) for n, m in proj.items() for p in ["weight", "bias"]}
+    store("self_plain", {"x": x}, params, out, w)
+
+
 # ---- cross-attention between two modalities, output concat(H_a, attention) -----
 def cross_attention():
     B, Ta, Tb, Ca, Cb, E = 2, 3, 4, 3, 5, 4
@@ -178,7 +190,7 @@ def cross_attention():
 
 
 for make in [sdpa_masked, sdpa_causal, mha_batch_first, mha_seq_first, additive, general,
-             self_attention, cross_attention]:
+             self_attention, cross_attention, self_attention_plain]:
     make()
 
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "attention.safetensors")
