@@ -7,9 +7,9 @@
 //   time W6_blas    W6's three products, C = A B, dA = dC B^T, dB = A^T dC, at
 //                   N = 1024: what heed's W6 is compared with ("within 5%")
 //   time W2_blas    W2's matrix products alone (B = 16, T = 128, C = 256), in the
-//                   arrangement heed uses (one [C, 3C] projection; attention
-//                   batch entries shared out between threads): the floor under
-//                   any W2 step that does its products with OpenBLAS
+//                   arrangement heed uses (one [C, 3C] projection with v_proj
+//                   folded into out_proj; attention batch entries shared out
+//                   between threads): the floor under heed's W2 step
 //
 // Each of them twice, for the two ways to thread one product:
 //   (plain name)   OpenBLAS's own threads (the OpenMP build: OMP_NUM_THREADS,
@@ -65,51 +65,51 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
   for (int first = 0; first < M; first += rows) call(first, std::min(rows, M - first));
 }
 
-// W2's products, forward and backward, for x [B*T, C] (R = B*T rows). No
-// softmax, no bias, no loss: the products alone, on arbitrary numbers.
+// W2's products, forward and backward, as heed's nn::SelfAttention does them
+// (v_proj folded into out_proj, nn/attention.cpp), for x [B*T, C] (R = B*T
+// rows). No softmax, no bias, no loss: the products alone, on arbitrary numbers.
 struct W2Products {
   static constexpr int B = bench::kW2Batch, T = 128, C = bench::kW2Dim, R = B * T;
-  std::vector<float> x, w_qkv, w_o, qkv, ctx, y, dy, dctx, dw_o, dqkv, dw_qkv, p;
+  std::vector<float> x, w_qkv, w_o, w_v, qkv, y, dy, dqkv, dw_qkv, dw_o, dw_v, p;
   explicit W2Products(std::mt19937& gen) {
     std::normal_distribution<float> normal(0.0f, 1.0f);
     auto make = [&](size_t n) { std::vector<float> v(n); for (float& e : v) e = normal(gen); return v; };
-    x = make(R * C), w_qkv = make(3 * C * C), w_o = make(C * C), dy = make(R * C);
-    qkv.resize(R * 3 * C), ctx.resize(R * C), y.resize(R * C), dctx.resize(R * C), dw_o.resize(C * C);
-    dqkv.resize(R * 3 * C), dw_qkv.resize(3 * C * C), p = make(static_cast<size_t>(B) * T * T);
+    x = make(R * C), w_qkv = make(3 * C * C), w_o = make(C * C), w_v = make(C * C), dy = make(R * C);
+    qkv.resize(R * 3 * C), y.resize(R * C), dqkv.resize(R * 3 * C);
+    dw_qkv.resize(3 * C * C), dw_o.resize(C * C), dw_v.resize(C * C);
+    p = make(static_cast<size_t>(B) * T * T);
   }
   void step() {
     const float scale = 1.0f / 16.0f;
-    sgemm(false, true, R, 3 * C, C, 1, x.data(), C, w_qkv.data(), C, qkv.data(), 3 * C);  // qkv = x Wqkv^T
+    float* w_vo = w_qkv.data() + 2 * C * C;                                                 // rows 2C..3C
+    sgemm(false, false, C, C, C, 1, w_o.data(), C, w_v.data(), C, w_vo, C);                // Wo Wv
+    sgemm(false, true, R, 3 * C, C, 1, x.data(), C, w_qkv.data(), C, qkv.data(), 3 * C);  // qkv' = x Wqkv'^T
+#pragma omp parallel for
+    for (int b = 0; b < B; ++b) {
+      const float* q = qkv.data() + b * T * 3 * C;  // rows 3C apart; k at +C, v' at +2C
+      float* pb = p.data() + b * T * T;
+      sgemm(false, true, T, T, C, scale, q, 3 * C, q + C, 3 * C, pb, T);                 // S = scale q k^T
+      sgemm(false, false, T, C, T, 1, pb, T, q + 2 * C, 3 * C, y.data() + b * T * C, C);  // y = P v'
+    }
 #pragma omp parallel
     {
       std::vector<float> ds(T * T);  // each thread's dS
 #pragma omp for
       for (int b = 0; b < B; ++b) {
-        const float* q = qkv.data() + b * T * 3 * C;  // rows 3C apart; k at +C, v at +2C
-        float* pb = p.data() + b * T * T;
-        sgemm(false, true, T, T, C, scale, q, 3 * C, q + C, 3 * C, pb, T);             // S = scale q k^T
-        sgemm(false, false, T, C, T, 1, pb, T, q + 2 * C, 3 * C, ctx.data() + b * T * C, C);  // ctx = P v
-      }
-    }
-    sgemm(false, true, R, C, C, 1, ctx.data(), C, w_o.data(), C, y.data(), C);   // y = ctx Wo^T
-    sgemm(false, false, R, C, C, 1, dy.data(), C, w_o.data(), C, dctx.data(), C);  // dctx = dy Wo
-    sgemm(true, false, C, C, R, 1, dy.data(), C, ctx.data(), C, dw_o.data(), C);   // dWo = dy^T ctx
-#pragma omp parallel
-    {
-      std::vector<float> ds(T * T);
-#pragma omp for
-      for (int b = 0; b < B; ++b) {
         const float* q = qkv.data() + b * T * 3 * C;
         float* dq = dqkv.data() + b * T * 3 * C;
         const float* pb = p.data() + b * T * T;
-        const float* dout = dctx.data() + b * T * C;
-        sgemm(false, true, T, T, C, 1, dout, C, q + 2 * C, 3 * C, ds.data(), T);    // dP = dout v^T
-        sgemm(true, false, T, C, T, 1, pb, T, dout, C, dq + 2 * C, 3 * C);          // dv = P^T dout
+        const float* dout = dy.data() + b * T * C;
+        sgemm(false, true, T, T, C, 1, dout, C, q + 2 * C, 3 * C, ds.data(), T);    // dP = dy v'^T
+        sgemm(true, false, T, C, T, 1, pb, T, dout, C, dq + 2 * C, 3 * C);          // dv' = P^T dy
         sgemm(false, false, T, C, T, scale, ds.data(), T, q + C, 3 * C, dq, 3 * C);  // dq = scale dS k
         sgemm(true, false, T, C, T, scale, ds.data(), T, q, 3 * C, dq + C, 3 * C);   // dk = scale dS^T q
       }
     }
-    sgemm(true, false, 3 * C, C, R, 1, dqkv.data(), 3 * C, x.data(), C, dw_qkv.data(), C);  // dWqkv = dqkv^T x
+    sgemm(true, false, 3 * C, C, R, 1, dqkv.data(), 3 * C, x.data(), C, dw_qkv.data(), C);  // dWqkv' = dqkv'^T x
+    const float* dw_vo = dw_qkv.data() + 2 * C * C;
+    sgemm(false, true, C, C, C, 1, dw_vo, C, w_v.data(), C, dw_o.data(), C);   // dWo = dW' Wv^T
+    sgemm(true, false, C, C, C, 1, w_o.data(), C, dw_vo, C, dw_v.data(), C);   // dWv = Wo^T dW'
   }
 };
 
@@ -151,8 +151,8 @@ int main(int argc, char** argv) {
     bench::print_time("W6_blas" + suffix, t, bench::w6_gflop(), threads);
 
     W2Products w2(gen);
-    bench::print_time("W2_blas" + suffix, bench::measure([&] { w2.step(); }, args.budget_s), bench::w2_gflop(W2Products::T),
-                      threads);
+    bench::print_time("W2_blas" + suffix, bench::measure([&] { w2.step(); }, args.budget_s),
+                      bench::w2_folded_gflop(W2Products::T), threads);
   }
   return 0;
 }

@@ -85,7 +85,7 @@ Workload make_w2(int64_t T) {
     loss->backward();
     opt->step();
   };
-  return {step, [loss] { return loss->item(); }};
+  return {step, [loss] { return loss->item(); }, bench::w2_folded_gflop(T)};
 }
 
 // ---- W3: one LSTM layer, forward and backward -------------------------------------------
