@@ -36,6 +36,14 @@ namespace heed {
 // Throws ShapeError / DTypeError on operands that do not fit.
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.0, double beta = 0.0);
 
+// Two independent products, out1 = a1 b1 and out2 = a2 b2 (each as gemm with
+// alpha 1, beta 0): the two gradients of a matmul or a linear. When both are big
+// enough to split, they run side by side, each on half of the threads, instead
+// of one after the other on all of them (why: ops/blas.cpp). Otherwise, or
+// inside a parallel region, it is gemm twice.
+void gemm_pair(const Tensor& a1, const Tensor& b1, const Tensor& out1, const Tensor& a2, const Tensor& b2,
+               const Tensor& out2);
+
 // The same product on raw row-major memory, for kernels that run their own
 // OpenMP team (the LSTM's time loop, ops/lstm_cell.cpp; the fused attention,
 // ops/attention.cpp): no Tensor is made, nothing is checked, nothing throws, so

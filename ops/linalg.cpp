@@ -172,6 +172,19 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, const Shape& batch) {
     // copying it once here is half the work.
     Tensor dy = blas_can_read(dy_in) ? dy_in : dy_in.contiguous();
     Tensor da, db;
+    if (need_a && need_b && shape_a.size() == 2 && shape_b.size() == 2) {
+      // Two matrices: both gradients at once (gemm_pair, ops/blas.h), each made
+      // in its operand's layout as below. No graph is recorded around them, so
+      // only when none is wanted (backward without create_graph).
+      const Tensor av = sa.get("matmul"), bv = sb.get("matmul");
+      if (!needs_grad({dy, av, bv})) {
+        const int64_t M = shape_a[0], K = shape_a[1], N = shape_b[1];
+        da = a_transposed ? make_tensor({K, M}, dy.dtype(), false).t() : make_tensor({M, K}, dy.dtype(), false);
+        db = b_transposed ? make_tensor({N, K}, dy.dtype(), false).t() : make_tensor({K, N}, dy.dtype(), false);
+        gemm_pair(dy, bv.t(), da, av.t(), dy, db);
+        return {da, db};
+      }
+    }
     // The transposes are views: gemm reads them with a transpose flag, no copy.
     // An input that is itself a transposed view gets its gradient in the same
     // layout, computed as the transposed product: dA^T = B dy^T, dB^T = dy^T A.
@@ -313,14 +326,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   return record("linear", y, std::span<const Tensor>(inputs, has_bias ? 3 : 2), [=](const Tensor& dy_in) -> TensorList {
     const Tensor dy = as_rows(dy_in, rows, out);  // [rows, out]; sum()'s expanded ones are copied once
     Tensor dx, dw, db;
-    if (need_x) {  // [rows, out] x [out, in]
-      dx = make_tensor(x_shape, dy.dtype(), /*zero_fill=*/false);
-      gemm(dy, sw.get("linear"), make_view(dx, {rows, in}, {in, 1}, 0));
-    }
-    if (need_w) {  // [out, rows] x [rows, in]: the sum over every row is the product itself
-      dw = make_tensor({out, in}, dy.dtype(), /*zero_fill=*/false);
-      gemm(swapped(dy), sx.get("linear"), dw);
-    }
+    if (need_x) dx = make_tensor(x_shape, dy.dtype(), /*zero_fill=*/false);
+    if (need_w) dw = make_tensor({out, in}, dy.dtype(), /*zero_fill=*/false);
+    const Tensor dx2 = need_x ? make_view(dx, {rows, in}, {in, 1}, 0) : Tensor();
+    // dx: [rows, out] x [out, in]; dw: [out, rows] x [rows, in], the sum over every row is the product itself
+    if (need_x && need_w) gemm_pair(dy, sw.get("linear"), dx2, swapped(dy), sx.get("linear"), dw);
+    else if (need_x) gemm(dy, sw.get("linear"), dx2);
+    else if (need_w) gemm(swapped(dy), sx.get("linear"), dw);
     if (need_b) db = column_sums(dy);  // [rows, out] -> [out]
     if (has_bias) return {dx, dw, db};
     return {dx, dw};

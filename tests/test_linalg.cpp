@@ -288,6 +288,68 @@ TEST_CASE("gemm: a product big enough to be split between the threads") {
   omp_set_num_threads(saved_threads);
 }
 
+TEST_CASE("gemm_pair: two products side by side, each as gemm alone") {
+  // Both big enough to split ([100, 80] x [80, 70] and [96, 70] x [70, 80]), so
+  // with 2 or 3 threads each gets its own threads (3: two blocks of 64 and 36 rows
+  // for the first, one of 96 for the second). The second writes a transposed out
+  // (its C^T = B^T A^T path); out starts as NaN, which beta = 0 must not keep.
+  manual_seed(12);
+  const int saved_threads = omp_get_max_threads();
+  auto count_bad = [](const Tensor& a, const Tensor& b, const Tensor& out) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < out.size(0); ++i)
+      for (int64_t j = 0; j < out.size(1); ++j) bad += !(std::abs(out.at({i, j}) - naive_entry(a, b, i, j)) <= 1e-10);
+    return bad;
+  };
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    for (bool transposed : {false, true}) {
+      INFO(threads << " threads, operands " << (transposed ? "transposed" : "as stored"));
+      Tensor a1 = transposed ? randn64({80, 100}).t() : randn64({100, 80});
+      Tensor b1 = transposed ? randn64({70, 80}).t() : randn64({80, 70});
+      Tensor a2 = randn64({96, 70}), b2 = transposed ? randn64({80, 70}).t() : randn64({70, 80});
+      Tensor out1 = Tensor::full({100, 70}, NAN, kFloat64), out2_storage = Tensor::full({80, 96}, NAN, kFloat64);
+      gemm_pair(a1, b1, out1, a2, b2, out2_storage.t());
+      CHECK(count_bad(a1, b1, out1) == 0);
+      CHECK(count_bad(a2, b2, out2_storage.t()) == 0);
+    }
+  }
+  omp_set_num_threads(saved_threads);
+  SUBCASE("errors name the product's shapes") {
+    Tensor a = Tensor::ones({2, 2});
+    CHECK_THROWS_CONTAINING(gemm_pair(a, a, a, a, Tensor::ones({3, 2}), a),
+                            "a's last dim (2) must equal b's first (3)", ShapeError);
+  }
+}
+
+TEST_CASE("matmul and linear: both gradients of a big 2-D product at once (gemm_pair)") {
+  // Big enough for gemm_pair to run dA and dB side by side. Each gradient must
+  // equal its product done alone, also for an operand that is a transposed view
+  // (its gradient is made in that layout, then handed back through the view).
+  manual_seed(13);
+  const int saved_threads = omp_get_max_threads();
+  omp_set_num_threads(2);
+  const int64_t M = 128, K = 96, N = 80;
+  Tensor R = randn64({M, N});  // the loss sum(y * R) makes dy = R
+  for (bool a_transposed : {false, true}) {
+    CAPTURE(a_transposed);
+    Tensor leaf = (a_transposed ? randn64({K, M}) : randn64({M, K})).requires_grad_();
+    Tensor a = a_transposed ? leaf.t() : leaf;
+    Tensor b = randn64({K, N}).requires_grad_();
+    (matmul(a, b) * R).sum().backward();
+    NoGradGuard no_grad;
+    const Tensor da = matmul(R, b.t()), db = matmul(a.t(), R);
+    check_values(leaf.grad(), (a_transposed ? da.t() : da).to_vector<double>(), 1e-12);
+    check_values(b.grad(), db.to_vector<double>(), 1e-12);
+  }
+  Tensor x = randn64({M, K}).requires_grad_(), w = randn64({N, K}).requires_grad_();
+  (linear(x, w, Tensor()) * R).sum().backward();
+  NoGradGuard no_grad;
+  check_values(x.grad(), matmul(R, w).to_vector<double>(), 1e-12);
+  check_values(w.grad(), matmul(R.t(), x).to_vector<double>(), 1e-12);
+  omp_set_num_threads(saved_threads);
+}
+
 TEST_CASE("matmul float32 at 1024 against a double-precision loop") {
   manual_seed(7);
   const int64_t n = 1024;
