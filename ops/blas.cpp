@@ -271,6 +271,7 @@ void gemm_pair(const Tensor& a1, const Tensor& b1, const Tensor& out1, const Ten
   cut(a1, b1, out1, (threads + 1) / 2);
   cut(a2, b2, out2, threads / 2);
   std::exception_ptr error;  // the operands are checked, but a scratch copy could still fail to allocate
+  // each block writes only its own rows of its own out
   parallel_for(static_cast<int64_t>(blocks.size()), true, [&](int64_t i) {
     try {
       gemm(blocks[i].a, *blocks[i].b, blocks[i].out);
