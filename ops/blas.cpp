@@ -135,6 +135,13 @@ int64_t row_shares(int64_t M, int64_t N, int64_t K) {
   return std::min<int64_t>(omp_get_max_threads(), M / kShareRows);
 }
 
+// The rows of each share when M rows are cut into `shares`: whole blocks of 16
+// rows, so a thread's edge never cuts the block BLAS's kernel computes at once.
+int64_t rows_per_share(int64_t M, int64_t shares) {
+  const int64_t per = (M + shares - 1) / shares;
+  return (per + 15) / 16 * 16;
+}
+
 template <class T>
 void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
                int64_t ldb, T beta, T* c, int64_t ldc) {
@@ -144,9 +151,7 @@ void blas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
     cblas_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  // Shares in whole blocks of 16 rows, so a thread's edge never cuts the block
-  // BLAS's kernel computes at once.
-  const int64_t per = (M + shares - 1) / shares, rows = (per + 15) / 16 * 16;
+  const int64_t rows = rows_per_share(M, shares);
   parallel_for((M + rows - 1) / rows, true, [&](int64_t s) {
     const int64_t first = s * rows, n = std::min(rows, M - first);
     // Row `first` of op(A): row `first` of A as stored, or column `first` of A^T.
@@ -250,16 +255,15 @@ void gemm_pair(const Tensor& a1, const Tensor& b1, const Tensor& out1, const Ten
     gemm(a2, b2, out2);
     return;
   }
-  // Each product's rows in one block per thread it gets (whole 16-row blocks, as
-  // in blas_gemm). Inside the parallel region each block's gemm is a single BLAS
-  // call on the thread that runs it.
+  // Each product's rows in one block per thread it gets. Inside the parallel
+  // region each block's gemm is a single BLAS call on the thread that runs it.
   struct Block {
     Tensor a, out;
     const Tensor* b;
   };
   std::vector<Block> blocks;
   auto cut = [&](const Tensor& a, const Tensor& b, const Tensor& out, int64_t shares) {
-    const int64_t M = a.size(0), per = (M + shares - 1) / shares, rows = (per + 15) / 16 * 16;
+    const int64_t M = a.size(0), rows = rows_per_share(M, shares);
     auto rows_of = [](const Tensor& m, int64_t first, int64_t n) {
       return make_view(m, {n, m.size(1)}, m.strides(), m.offset() + first * m.strides()[0]);
     };
