@@ -157,7 +157,6 @@ struct Names {
 // weights' node takes only the first two, or {qkv}), and make_grads(with_v)
 // returns the gradients a backward hands back, with dq, dk, dv the tensors (or
 // views) it writes them into: undefined where no gradient is needed.
-
 template <class MakeGrads>
 std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, const Tensor& v, const Dims& d,
                               double scale, std::span<const Tensor> inputs, std::span<const Tensor> weight_inputs,
