@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "heed/autograd/grad_mode.h"
+#include "heed/core/copy.h"
 #include "heed/core/iterate.h"
 
 #if __has_include(<execinfo.h>) && __has_include(<cxxabi.h>)
@@ -134,8 +134,7 @@ std::string CreationSite::stack() const {
 NonFiniteCount count_non_finite(const Tensor& t) {
   NonFiniteCount count;
   if (!is_floating(t.dtype()) || t.numel() == 0) return count;
-  NoGradGuard no_grad;  // the copy below is bookkeeping, not part of any graph
-  Tensor c = t.contiguous();
+  const Tensor c = t.is_contiguous() ? t : copy_of(t);  // one flat run to scan
   dispatch_floating(c.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* p = c.data_ptr<T>();

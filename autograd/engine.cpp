@@ -22,8 +22,9 @@
 
 #include "heed/autograd/anomaly.h"
 #include "heed/autograd/grad_mode.h"
+#include "heed/autograd/leaf.h"
 #include "heed/autograd/node.h"
-#include "heed/ops/ops.h"
+#include "heed/core/copy.h"
 
 namespace heed {
 
@@ -36,14 +37,23 @@ namespace {
 // gets 40 contributions: one buffer instead of 40 new tensors).
 bool exclusively_owned(const Tensor& g) {
   const TensorImpl& impl = g.impl();
-  return g.impl_ptr().use_count() == 1 && impl.storage.use_count() == 1 && !impl.grad_fn &&
+  return g.impl_ptr().use_count() == 1 && impl.storage.use_count() == 1 && !impl.autograd &&
          impl.offset == 0 && g.is_contiguous() &&
          impl.storage->nbytes() == static_cast<size_t>(g.numel()) * element_size(impl.dtype);
 }
 
-void accumulate_into_leaf(TensorImpl& leaf, Tensor g) {
+// a + b as a fresh tensor (a and b have one shape: the engine checked both).
+// No graph: core's loops, not an op.
+Tensor sum_of(const Tensor& a, const Tensor& b) {
+  Tensor out = copy_of(a);
+  add_elements(out, b);
+  return out;
+}
+
+void accumulate_into_leaf(LeafState& leaf, Tensor g) {
   if (leaf.grad) {
-    leaf.grad = (Tensor(leaf.grad) + g).impl_ptr();
+    // A fresh tensor, not an add in place: the user may hold the old grad().
+    leaf.grad = sum_of(Tensor(leaf.grad), g).impl_ptr();
   } else if (exclusively_owned(g)) {
     // The usual case: a backward just made this tensor and no one else holds it.
     // Taking it saves a copy of every parameter's gradient on every step.
@@ -52,7 +62,7 @@ void accumulate_into_leaf(TensorImpl& leaf, Tensor g) {
     // A copy: g may be a view of someone else's tensor (an expand of the output
     // gradient, say), or the very tensor another input received (add sends dy to
     // both), and the leaf's grad must be its own, contiguous memory.
-    leaf.grad = g.clone().impl_ptr();
+    leaf.grad = copy_of(g).impl_ptr();
   }
 }
 
@@ -119,8 +129,8 @@ void check_gradients(const Node& node, const TensorList& grads) {
 // The tensor's hooks, if it has any. A leaf's hooks are on the leaf itself; an op
 // output's are on its node.
 Tensor run_hooks(const Node& node, Tensor g, bool anomaly) {
-  const GradHooks* hooks = node.leaf ? node.leaf->grad_hooks.get() : &node.hooks;
-  if (!hooks || hooks->empty()) return g;
+  const GradHooks* hooks = node.leaf ? &leaf_state(*node.leaf)->hooks : &node.hooks;
+  if (hooks->empty()) return g;
   // g is handed on (moved): a parameter lives until the caller's full expression
   // ends, and a copy left in it would keep a leaf from taking the gradient as is.
   Tensor out = node.leaf ? hooks->run(std::move(g), node.leaf->shape, node.leaf->dtype, "a leaf")
@@ -183,7 +193,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
 
     TensorList input_grads;  // stays empty when this node sends nothing on
     if (node->leaf) {
-      if (g.defined()) accumulate_into_leaf(*node->leaf, run_hooks(*node, std::move(g), anomaly));
+      if (g.defined()) accumulate_into_leaf(*leaf_state(*node->leaf), run_hooks(*node, std::move(g), anomaly));
     } else if (g.defined()) {
       g = run_hooks(*node, std::move(g), anomaly);
       input_grads = anomaly ? apply_with_creation_context(*node, g) : node->apply(g);
@@ -202,16 +212,12 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
       if (!input_grads.empty() && input_grads[i].defined()) {
         Tensor& acc = next->backward_state.grad;
         if (!acc.defined()) acc = std::move(input_grads[i]);
-        else if (exclusively_owned(acc)) acc.add_(input_grads[i]);  // nothing else can see acc: add in place
-        else acc = acc + input_grads[i];
+        else if (exclusively_owned(acc)) add_elements(acc, input_grads[i]);  // nothing else can see acc: add in place
+        else acc = sum_of(acc, input_grads[i]);
       }
       if (--next->backward_state.dependencies == 0) ready.push_back(next);
     }
   }
-}
-
-void Tensor::backward(const Tensor& grad, bool retain_graph) const {
-  run_backward(*this, grad, retain_graph);
 }
 
 }  // namespace heed

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "heed/autograd/grad_mode.h"
+#include "heed/core/copy.h"
 
 namespace heed {
 
@@ -34,8 +35,7 @@ bool gradcheck(const std::function<Tensor(const TensorList&)>& fn, const TensorL
       xs.push_back(t);
       continue;
     }
-    Tensor x = t.to(kFloat64).contiguous().detach();
-    if (x.shares_storage(t)) x = t.clone().detach().to(kFloat64);
+    Tensor x = copy_of(t, kFloat64);  // fresh and contiguous: element(x, k) below relies on it
     x.requires_grad_();
     xs.push_back(x);
   }
@@ -54,10 +54,7 @@ bool gradcheck(const std::function<Tensor(const TensorList&)>& fn, const TensorL
       for (Tensor& x : xs)
         if (is_floating(x.dtype())) x.zero_grad();
       Tensor onehot = Tensor::zeros(out.shape(), out.dtype());
-      {
-        NoGradGuard g;
-        onehot.reshape({-1}).select(0, j).fill_(1);
-      }
+      dispatch_floating(onehot.dtype(), [&](auto tag) { onehot.data_ptr<decltype(tag)>()[j] = 1; });
       out.backward(onehot, /*retain_graph=*/true);
       for (size_t i = 0; i < xs.size(); ++i) {
         if (!is_floating(xs[i].dtype()) || !xs[i].grad().defined()) continue;

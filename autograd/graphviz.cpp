@@ -93,7 +93,7 @@ std::string to_dot(const Tensor& root, const DotOptions& options) {
   if (!start) {  // a leaf: no op made it, so the graph is this one box
     const TensorImpl& impl = root.impl();
     out << "  n0 [label=" << quoted(names.leaf(&impl) + "\n" + shape_text(impl.shape, impl.dtype));
-    if (impl.requires_grad) out << ", " << kLeafStyle;
+    if (root.requires_grad()) out << ", " << kLeafStyle;
     out << ", penwidth=3];\n}\n";
     return out.str();
   }

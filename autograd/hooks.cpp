@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "heed/autograd/leaf.h"
 #include "heed/autograd/node.h"
 
 namespace heed {
@@ -45,18 +46,19 @@ Tensor GradHooks::run(Tensor grad, const Shape& shape, DType dtype, const std::s
 int register_grad_hook(const Tensor& t, GradHooks::Fn fn) {
   if (!fn) throw ValueError("register_hook: the hook is an empty std::function");
   TensorImpl& impl = t.impl();
-  if (impl.grad_fn) return impl.grad_fn->hooks.add(std::move(fn));
-  if (!impl.requires_grad)
+  if (Node* node = grad_fn_of(impl)) return node->hooks.add(std::move(fn));
+  if (!t.requires_grad())
     throw AutogradError(msg("register_hook: the tensor of shape ", impl.shape,
                             " does not require grad, so no gradient will ever reach its hook; call "
                             "requires_grad_() on it (a leaf) first"));
-  if (!impl.grad_hooks) impl.grad_hooks = std::make_shared<GradHooks>();
-  return impl.grad_hooks->add(std::move(fn));
+  return leaf_state_for(impl).hooks.add(std::move(fn));
 }
 
 void remove_grad_hook(const Tensor& t, int id) {
   TensorImpl& impl = t.impl();
-  GradHooks* hooks = impl.grad_fn ? &impl.grad_fn->hooks : impl.grad_hooks.get();
+  LeafState* leaf = leaf_state(impl);
+  Node* node = grad_fn_of(impl);
+  GradHooks* hooks = node ? &node->hooks : leaf ? &leaf->hooks : nullptr;
   if (!hooks || !hooks->remove(id))
     throw ValueError(msg("remove_hook: the tensor of shape ", impl.shape, " has no hook with id ", id,
                          "; it was removed already, or registered on another tensor"));

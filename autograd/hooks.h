@@ -15,8 +15,9 @@
 //   - a tensor made by an op: before its grad_fn's backward runs. The hooks live
 //     on that node, so they stay while the graph does, even if the handle is gone.
 //   - a leaf: before the gradient is added into grad(). The hooks live on the
-//     leaf's TensorImpl, because its AccumulateGrad node exists only while some
-//     graph uses the leaf, and a hook registered before the forward must survive.
+//     leaf's LeafState (autograd/leaf.h), because its AccumulateGrad node exists
+//     only while some graph uses the leaf, and a hook registered before the
+//     forward must survive.
 // Hooks run in registration order, each on the result of the one before, with grad
 // mode off (they are part of backward). A replacement must have the tensor's shape
 // and dtype; the engine checks. Don't write into the gradient in place: it may be

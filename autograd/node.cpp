@@ -76,7 +76,7 @@ void Node::set_inputs(std::span<const Tensor> inputs) {
 // input does not own this op's node: keeping it as it is makes no cycle and saves
 // building an alias for every saved input of every op.
 SavedTensor::SavedTensor(const Tensor& t)
-    : data_(t.defined() && (t.grad_fn() || t.impl().requires_grad) ? t : t.detach()), version_(t.version()) {}
+    : data_(t.defined() && t.requires_grad() ? t : t.detach()), version_(t.version()) {}
 
 Tensor SavedTensor::get(const char* op) const {
   if (data_.version() != version_)
@@ -102,18 +102,18 @@ bool needs_grad(const TensorList& inputs) {
 }
 
 std::shared_ptr<Node> gradient_edge(const Tensor& t) {
-  if (!t.defined()) return nullptr;
+  if (!t.defined() || !t.requires_grad()) return nullptr;
   TensorImpl& impl = t.impl();
-  if (impl.grad_fn) return impl.grad_fn;
-  if (!impl.requires_grad) return nullptr;
+  if (impl.autograd->made_by_op()) return std::static_pointer_cast<Node>(impl.autograd);
   // One accumulator per leaf, shared by all its uses, so a graph drawing shows one
   // node per parameter. It lives only while some graph holds it.
-  std::shared_ptr<Node> acc = impl.grad_accumulator.lock();
+  LeafState& leaf = *leaf_state(impl);
+  std::shared_ptr<Node> acc = leaf.accumulator.lock();
   if (!acc) {
     acc = std::make_shared<Node>("AccumulateGrad");
     acc->leaf = t.impl_ptr();
     acc->set_output(impl.shape, impl.dtype);
-    impl.grad_accumulator = acc;
+    leaf.accumulator = acc;
   }
   return acc;
 }
@@ -123,7 +123,7 @@ Tensor attach_node(std::shared_ptr<Node> node, Tensor out, std::span<const Tenso
   node->set_inputs(inputs);
   node->set_output(out.shape(), out.dtype());
   if (is_anomaly_enabled()) node->creation_site = capture_creation_site(where);  // the one branch when off
-  out.impl().grad_fn = std::move(node);
+  out.impl().autograd = std::move(node);
   return out;
 }
 

@@ -3,12 +3,15 @@
 // During the forward pass every differentiable op call that sees an input
 // requiring grad adds one Node: the op's backward, plus an edge per input to the
 // node that should receive that input's gradient. The output tensor owns its node
-// (TensorImpl::grad_fn); the node owns the edges further back. Nothing points
+// (TensorImpl::autograd); the node owns the edges further back. Nothing points
 // forward, so when the last tensor of a graph dies the graph dies with it.
 //
+// The node is also all autograd keeps on the tensor it made: TensorImpl::autograd
+// points at it (core/autograd_meta.h), so recording an op allocates one object.
+//
 // Leaves that require grad get an AccumulateGrad node (a Node whose `leaf` is
-// set): the engine adds the incoming gradient to leaf->grad instead of calling a
-// backward function.
+// set): the engine adds the incoming gradient to the leaf's grad (autograd/leaf.h)
+// instead of calling a backward function.
 //
 // A node also knows the shape of the tensor it made (to draw the graph, see
 // autograd/graphviz.h, and to check what hooks return), the gradient hooks of that
@@ -38,6 +41,8 @@
 #include <vector>
 
 #include "heed/autograd/hooks.h"
+#include "heed/autograd/leaf.h"
+#include "heed/core/autograd_meta.h"
 #include "heed/core/object_pool.h"
 #include "heed/core/tensor.h"
 
@@ -56,14 +61,16 @@ struct Edge {
   DType input_dtype = kFloat32;
 };
 
-class Node {
+class Node : public AutogradMeta {
  public:
-  explicit Node(std::string name) : name_(std::move(name)) {}
-  virtual ~Node();
+  explicit Node(std::string name)
+      : AutogradMeta(/*made_by_op=*/true, /*requires_grad=*/true), name_(std::move(name)) {}
+  ~Node() override;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
   const std::string& name() const { return name_; }
+  std::string describe() const override { return "grad_fn=<" + name_ + ">"; }
   std::span<const Edge> next_edges() const { return {edges(), num_edges_}; }
   const Shape& input_shape(size_t i) const { return edges()[i].input_shape; }
   DType input_dtype(size_t i) const { return edges()[i].input_dtype; }
@@ -88,12 +95,12 @@ class Node {
   bool released() const { return released_; }
 
   // Set only on a leaf's AccumulateGrad node. The node owns the leaf; the leaf
-  // holds only a weak_ptr back (TensorImpl::grad_accumulator): no cycle.
+  // holds only a weak_ptr back (LeafState::accumulator): no cycle.
   std::shared_ptr<TensorImpl> leaf;
 
   // Hooks of the tensor this node made (Tensor::register_hook on a non-leaf): the
-  // engine runs them on the gradient before apply(). A leaf's hooks live on the
-  // leaf (TensorImpl::grad_hooks) instead: its AccumulateGrad node comes and goes.
+  // engine runs them on the gradient before apply(). A leaf's hooks live on its
+  // LeafState instead: its AccumulateGrad node comes and goes.
   GradHooks hooks;
 
   // Where the forward made this node; set by record() only in anomaly mode.
@@ -197,5 +204,12 @@ Tensor record(const char* name, Tensor out, std::initializer_list<Tensor> inputs
 // The node a gradient for `t` should flow into (its grad_fn, or its leaf
 // accumulator, created on first use), or null if t needs no gradient.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);
+
+// The node of the op that made t, or null on a leaf (Tensor::grad_fn() without
+// the reference count).
+inline Node* grad_fn_of(const TensorImpl& t) {
+  AutogradMeta* m = t.autograd.get();
+  return m && m->made_by_op() ? static_cast<Node*>(m) : nullptr;
+}
 
 }  // namespace heed

@@ -22,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "heed/autograd/node.h"
 #include "heed/core/tensor.h"
 
 namespace heed {
@@ -250,10 +249,12 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
     if (t.dtype() == kFloat64) suffixes.push_back(msg("dtype=", t.dtype()));
     text = values_text(t, indent);
   }
-  if (t.grad_fn())
-    suffixes.push_back("grad_fn=<" + t.grad_fn()->name() + ">");
-  else if (t.requires_grad())
-    suffixes.push_back("requires_grad=True");
+  // Autograd's part (grad_fn=<tanh>, requires_grad=True), told by autograd's own
+  // state through the interface core owns (core/autograd_meta.h).
+  if (const AutogradMeta* meta = t.impl().autograd.get()) {
+    std::string autograd = meta->describe();
+    if (!autograd.empty()) suffixes.push_back(std::move(autograd));
+  }
   return os << with_suffixes(prefix + text, suffixes, indent);
 }
 

@@ -1,8 +1,5 @@
 #include "heed/core/tensor.h"
 
-#include "heed/autograd/grad_mode.h"
-#include "heed/autograd/hooks.h"
-#include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
 #include "heed/core/object_pool.h"
 
@@ -165,38 +162,9 @@ template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 
-// ---- autograd ------------------------------------------------------------------
+// ---- autograd -------------------------------------------------------------------
 
-bool Tensor::requires_grad() const { return impl().requires_grad || impl().grad_fn != nullptr; }
-
-Tensor& Tensor::requires_grad_(bool on) {
-  if (!is_leaf())
-    throw AutogradError(msg("requires_grad_: only leaf tensors can be flagged; this one was made by '",
-                            impl().grad_fn->name(), "' and follows its inputs (detach() makes a new leaf)"));
-  if (on && !is_floating(dtype()))
-    throw DTypeError(msg("requires_grad_: tensor has dtype ", dtype(),
-                         "; only floating dtypes (float32, float64) can require grad"));
-  impl().requires_grad = on;
-  return *this;
-}
-
-Tensor Tensor::grad() const { return impl().grad ? Tensor(impl().grad) : Tensor(); }
-
-void Tensor::set_grad(const Tensor& g) {
-  if (g.defined() && (g.shape() != shape() || g.dtype() != dtype()))
-    throw ShapeError(msg("set_grad: grad has shape ", g.shape(), " (", g.dtype(), "), tensor has ",
-                         shape(), " (", dtype(), "); they must match"));
-  impl().grad = g.defined() ? g.impl_ptr() : nullptr;
-}
-
-void Tensor::zero_grad() { impl().grad = nullptr; }
-
+// A view with no autograd state: the new tensor is a leaf that requires no grad.
 Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
-
-int Tensor::register_hook(std::function<Tensor(const Tensor& grad)> hook) const {
-  return register_grad_hook(*this, std::move(hook));
-}
-
-void Tensor::remove_hook(int id) const { remove_grad_hook(*this, id); }
 
 }  // namespace heed

@@ -15,6 +15,14 @@
 // grad gets a grad_fn, the graph node that knows how to send its gradient back
 // to the inputs (autograd/node.h). Leaves (made by factories) have none; set
 // requires_grad_() on a leaf and backward() accumulates into its grad().
+//
+// The methods, by layer. Core defines what a tensor is and how its elements are
+// reached. The rest are declared here, so that a user writes x.sum() and
+// loss.backward() as in PyTorch, but each is defined in the layer that owns it:
+// the autograd methods in autograd/tensor_methods.cpp, the math, views, copies
+// and in-place writes in ops/ (ops/tensor_methods.cpp and ops/inplace.cpp).
+// Core's own code never calls them: the layering test proves it
+// (tests/layering/check_layers.cmake).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "heed/core/autograd_meta.h"
 #include "heed/core/dtype.h"
 #include "heed/core/error.h"
 #include "heed/core/shape.h"
@@ -32,8 +41,7 @@
 
 namespace heed {
 
-class GradHooks;
-class Node;
+class Node;  // autograd/node.h
 class Tensor;
 
 struct TensorImpl {
@@ -43,13 +51,9 @@ struct TensorImpl {
   int64_t offset = 0;    // in elements
   DType dtype = kFloat32;
 
-  // Autograd state. A node never owns the tensor that owns it (it saves detached
-  // aliases instead, see SavedTensor), so there are no reference cycles.
-  bool requires_grad = false;               // set on leaves by the user
-  std::shared_ptr<Node> grad_fn;            // the op that made this tensor; null on leaves
-  std::shared_ptr<TensorImpl> grad;         // accumulated by backward() on leaves
-  std::weak_ptr<Node> grad_accumulator;     // a leaf's AccumulateGrad node, shared by all its uses
-  std::shared_ptr<GradHooks> grad_hooks;    // a leaf's register_hook()s; an op output's live on its grad_fn
+  // Autograd's state, behind the interface core owns (core/autograd_meta.h):
+  // null, the Node of the op that made this tensor, or a leaf's LeafState.
+  std::shared_ptr<AutogradMeta> autograd;
 };
 
 // Nested lists of numbers, so a tensor can be written as a literal:
@@ -121,18 +125,25 @@ class Tensor {
   double at(const std::vector<int64_t>& index) const;  // bounds-checked; negative indices count from the end
   template <class T = float> std::vector<T> to_vector() const;  // row-major copy, converted to T
 
-  // ---- autograd -----------------------------------------------------------
-  bool requires_grad() const;          // a leaf that asked for it, or any tensor with a grad_fn
+  // ---- autograd (autograd/tensor_methods.cpp, but the first two) ------------
+  // A leaf that asked for it, or any tensor made by an op from one.
+  bool requires_grad() const {
+    const AutogradMeta* m = impl().autograd.get();
+    return m && m->requires_grad();
+  }
+  bool is_leaf() const {  // not made by an op (factories, detach(), parameters)
+    const AutogradMeta* m = impl().autograd.get();
+    return !m || !m->made_by_op();
+  }
   Tensor& requires_grad_(bool on = true);  // leaves only, floating dtypes only
-  bool is_leaf() const { return impl().grad_fn == nullptr; }
-  Tensor grad() const;                 // undefined until backward() writes it
-  void set_grad(const Tensor& g);      // optimizers and tests; g must have this shape and dtype
+  Tensor grad() const;                 // undefined until backward() writes it (on leaves only)
+  void set_grad(const Tensor& g);      // leaves only: optimizers and tests; g must have this shape and dtype
   void zero_grad();                    // drops grad; the next backward() writes a fresh one
-  const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
-  // Runs reverse-mode autodiff from this tensor (autograd/engine.cpp). A scalar
+  std::shared_ptr<Node> grad_fn() const;  // the op that made this tensor; null on a leaf
+  // Runs reverse-mode autodiff from this tensor (autograd/engine.h). A scalar
   // needs no grad argument (it is 1); any other shape needs one of its shape.
   void backward(const Tensor& grad = {}, bool retain_graph = false) const;
-  Tensor detach() const;  // same storage, no grad_fn, requires_grad false
+  Tensor detach() const;  // same storage, no autograd state: a new leaf that requires no grad
   // Gradient hooks (autograd/hooks.h): hook(grad) sees the total gradient with
   // respect to this tensor during backward(), before it goes on into grad_fn (or,
   // on a leaf, into grad()). Return an undefined Tensor to keep the gradient, or a
@@ -141,12 +152,12 @@ class Tensor {
   int register_hook(std::function<Tensor(const Tensor& grad)> hook) const;
   void remove_hook(int id) const;  // a ValueError if this tensor has no hook with that id
 
-  // ---- copies and conversions (ops/copy.cpp) --------------------------------
+  // ---- copies and conversions (ops/tensor_methods.cpp) ----------------------
   Tensor clone() const;             // a fresh contiguous copy, differentiable
   Tensor contiguous() const;        // this tensor if already contiguous, else a copy
   Tensor to(DType dtype) const;     // this tensor if dtype matches, else a converted copy
 
-  // ---- views (ops/shape.cpp); they share storage with this tensor ------------
+  // ---- views (ops/tensor_methods.cpp); they share storage with this tensor --
   Tensor reshape(const Shape& shape) const;   // a view when possible, else a copy; one size may be -1
   Tensor view(const Shape& shape) const;      // like reshape but never copies (ShapeError instead)
   Tensor flatten() const { return reshape({-1}); }
@@ -163,7 +174,7 @@ class Tensor {
     return slice(dim, start, start + length);
   }
 
-  // ---- common math as methods, for PyTorch's x.sum() style (ops/*.cpp) ----
+  // ---- common math as methods, for PyTorch's x.sum() style (ops/tensor_methods.cpp) ----
   Tensor sum() const;
   Tensor sum(const std::vector<int64_t>& dims, bool keepdim = false) const;
   Tensor mean() const;
@@ -178,7 +189,7 @@ class Tensor {
   Tensor softmax(int64_t dim) const;
   Tensor log_softmax(int64_t dim) const;
 
-  // ---- in-place writes (core/inplace.cpp) -------------------------------------
+  // ---- in-place writes (ops/inplace.cpp) --------------------------------------
   // Each bumps the version counter. On a tensor that requires grad they need grad
   // mode off (NoGradGuard): autograd does not record them, so with grad mode on
   // they would silently break the gradient. Optimizers update under NoGradGuard.

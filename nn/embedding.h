@@ -1,18 +1,16 @@
-// Embedding: a lookup table, row i of the weight is the vector for id i.
+// Embedding as a module: a lookup table, row i of the weight is the vector for id i.
+// The op is ops/embedding.h.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 
 #include "heed/nn/module.h"
+#include "heed/ops/embedding.h"
 
 namespace heed::nn {
 
-// ids: int64, any shape [...] -> [..., embedding_dim]
-// weight: [V, E] (V = num_embeddings, E = embedding_dim), weight[v] = dy summed
-// over every position holding id v; the padding row gets no gradient.
-// padding_idx may be given (negative counts from the end) or left empty.
-Tensor embedding(const Tensor& weight, const Tensor& ids, std::optional<int64_t> padding_idx = {});
+using heed::embedding;  // the op (ops/embedding.h), named here like torch.nn.functional's
 
 // Parameters as in PyTorch: weight [num_embeddings, embedding_dim] drawn from
 // N(0, 1). If padding_idx is given, that row starts at zero and never receives a

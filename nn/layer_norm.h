@@ -1,18 +1,12 @@
-// Layer normalization (Ba et al. 2016): each sample is normalized over its last
-// dims (the normalized_shape), then scaled and shifted per feature.
+// Layer normalization (Ba et al. 2016) as a module: the op is ops/layer_norm.h.
 #pragma once
 
 #include "heed/nn/module.h"
+#include "heed/ops/layer_norm.h"
 
 namespace heed::nn {
 
-// x: [..., *normalized_shape] -> y: the same shape. With D = numel(normalized_shape),
-// each row r of D elements gives
-//   y = (x - mean_r) / sqrt(var_r + eps) * weight + bias,
-// var the biased variance (divided by D, as in PyTorch). weight and bias have
-// shape normalized_shape; either may be undefined (no scale / no shift).
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = {},
-                  const Tensor& bias = {}, double eps = 1e-5);
+using heed::layer_norm;  // the op (ops/layer_norm.h), named here like torch.nn.functional's
 
 // Parameters as in PyTorch: weight (ones) and bias (zeros) of shape normalized_shape,
 // only if elementwise_affine.

@@ -103,7 +103,7 @@ void Module::to(DType dtype) {
     impl.strides = converted.strides();
     impl.offset = 0;
     impl.dtype = dtype;
-    impl.grad = nullptr;
+    t.zero_grad();  // a gradient of the old dtype would not fit
   }
 }
 

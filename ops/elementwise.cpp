@@ -194,6 +194,4 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   });
 }
 
-Tensor Tensor::pow(double e) const { return heed::pow(*this, e); }
-
 }  // namespace heed

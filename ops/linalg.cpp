@@ -230,8 +230,6 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return y;
 }
 
-Tensor Tensor::matmul(const Tensor& o) const { return heed::matmul(*this, o); }
-
 // ---- linear: x W^T + b as one op -------------------------------------------------
 
 namespace {

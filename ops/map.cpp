@@ -29,33 +29,5 @@ bool is_row_column(const Tensor& t, const Shape& to) {
   return true;
 }
 
-Strides broadcast_strides(const Tensor& t, const Shape& to) {
-  Strides s(to.size(), 0);
-  size_t lead = to.size() - t.shape().size();
-  for (size_t d = 0; d < t.shape().size(); ++d)
-    s[lead + d] = t.shape()[d] == 1 ? 0 : t.strides()[d];
-  return s;
-}
-
 }  // namespace heed
 
-namespace heed {
-
-void copy_elements(const Tensor& dst, const Tensor& src) {
-  if (broadcast_shapes("copy", src.shape(), dst.shape()) != dst.shape())
-    throw ShapeError(msg("copy: source of shape ", src.shape(), " does not broadcast to ",
-                         "destination shape ", dst.shape()));
-  Strides ss = broadcast_strides(src, dst.shape());
-  dispatch(dst.dtype(), [&](auto dtag) {
-    using D = decltype(dtag);
-    D* out = static_cast<D*>(const_cast<void*>(dst.raw_data_ptr()));
-    dispatch(src.dtype(), [&](auto stag) {
-      using S = decltype(stag);
-      const S* in = static_cast<const S*>(src.raw_data_ptr());
-      for_each_offset<2>(dst.shape(), {&dst.strides(), &ss},
-                         [&](int64_t o, int64_t i) { out[o] = static_cast<D>(in[i]); });
-    });
-  });
-}
-
-}  // namespace heed

@@ -8,6 +8,7 @@
 
 #include <string_view>
 
+#include "heed/core/copy.h"
 #include "heed/core/iterate.h"
 #include "heed/core/tensor.h"
 
@@ -44,10 +45,6 @@ bool is_one_value(const Tensor& t);
 // True when t is contiguous and shaped like `to` except for a last dim of 1
 // (and `to`'s last dim is not empty): [..., N, 1] against [..., N, M].
 bool is_row_column(const Tensor& t, const Shape& to);
-
-// Strides of t seen as a tensor of shape `to` (which t's shape broadcasts to):
-// leading missing dims and repeated size-1 dims get stride 0.
-Strides broadcast_strides(const Tensor& t, const Shape& to);
 
 template <class F>
 Tensor binary_map(std::string_view op, const Tensor& a, const Tensor& b, F f) {
@@ -94,13 +91,5 @@ Tensor binary_map(std::string_view op, const Tensor& a, const Tensor& b, F f) {
   });
   return y;
 }
-
-}  // namespace heed
-
-namespace heed {
-
-// dst[i] = src[i] for every element, converting dtype, with src broadcast to
-// dst's shape; both may be strided views. No autograd: the ops above it record.
-void copy_elements(const Tensor& dst, const Tensor& src);
 
 }  // namespace heed

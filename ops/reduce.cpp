@@ -63,7 +63,7 @@ Shape reduced_shape(const Shape& s, const std::vector<int64_t>& dims, bool keepd
 // data[(o * reduced + r) * inner + i], and data is contiguous. The output, [outer,
 // inner] row-major, lists the kept dims in their original order, which is exactly
 // the layout of a contiguous tensor of reduced_shape(...).
-struct Reduction {
+struct ReduceView {
   Tensor data;
   int64_t outer = 1, reduced = 1, inner = 1;
 };
@@ -74,11 +74,11 @@ struct Reduction {
 // permuted input is read where it lies instead of being copied. (Not for argmax
 // and argmin, whose index counts in the tensor's own order, nor max and min,
 // whose ties keep the first index.)
-Reduction plan_reduction(const Tensor& x, const std::vector<int64_t>& dims, bool any_order = false) {
+ReduceView plan_reduction(const Tensor& x, const std::vector<int64_t>& dims, bool any_order = false) {
   Tensor xd = x.detach();
   const Shape& s = x.shape();
   const int64_t nd = x.dim();
-  Reduction p;
+  ReduceView p;
   for (int64_t d : dims) p.reduced *= s[d];
 
   // The reduced dims form one run [first, last] when there is no gap between them.
@@ -145,7 +145,7 @@ typename Op::Acc reduce_flat(const T* in, int64_t n, const Op& op) {
 // An Op has: using Acc = ...; Acc start(); add(Acc&, T value, int64_t r);
 // merge(Acc& a, const Acc& b) (b covers later r than a); finish(const Acc&, int64_t k).
 template <class T, class Op>
-void run_reduction(const Reduction& p, const Op& op) {
+void run_reduction(const ReduceView& p, const Op& op) {
   using Acc = typename Op::Acc;
   const T* in = p.data.template data_ptr<T>();
   const int64_t O = p.outer, R = p.reduced, I = p.inner;
@@ -334,7 +334,7 @@ Tensor sum_raw(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, 
     });
     return y;
   }
-  Reduction p = plan_reduction(x, dims, /*any_order=*/true);
+  ReduceView p = plan_reduction(x, dims, /*any_order=*/true);
   if (p.outer == 1 && p.inner > 1 && is_floating(x.dtype())) {
     // Down the rows of a [reduced, inner] matrix (the bias gradient of a layer
     // applied to many rows): the column-sum loops above.
@@ -403,7 +403,7 @@ Tensor extreme(const char* op, bool is_max, const Tensor& x, const std::vector<i
   check_floating(op, x);
   std::vector<int64_t> dims = reduce_dims(op, x, dims_in);
   check_not_empty(op, x, dims, full);
-  Reduction p = plan_reduction(x, dims);
+  ReduceView p = plan_reduction(x, dims);
   Tensor y = make_tensor(reduced_shape(x.shape(), dims, keepdim), x.dtype(), /*zero_fill=*/false);
   dispatch_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -428,7 +428,7 @@ Tensor extreme(const char* op, bool is_max, const Tensor& x, const std::vector<i
 Tensor arg_extreme(const char* op, bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
   std::vector<int64_t> dims = reduce_dims(op, x, {dim});
   check_not_empty(op, x, dims, /*full=*/false);
-  Reduction p = plan_reduction(x, dims);
+  ReduceView p = plan_reduction(x, dims);
   Tensor y = make_tensor(reduced_shape(x.shape(), dims, keepdim), kInt64, /*zero_fill=*/false);
   int64_t* idx = y.data_ptr<int64_t>();
   dispatch(x.dtype(), [&](auto tag) {
@@ -565,15 +565,3 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 
 }  // namespace heed
 
-// ---- the Tensor methods that forward here ---------------------------------------------
-namespace heed {
-Tensor Tensor::sum() const { return heed::sum(*this); }
-Tensor Tensor::sum(const std::vector<int64_t>& d, bool k) const { return heed::sum(*this, d, k); }
-Tensor Tensor::mean() const { return heed::mean(*this); }
-Tensor Tensor::mean(const std::vector<int64_t>& d, bool k) const { return heed::mean(*this, d, k); }
-Tensor Tensor::max() const { return heed::max(*this); }
-Tensor Tensor::max(int64_t d, bool k) const { return heed::max(*this, d, k); }
-Tensor Tensor::min() const { return heed::min(*this); }
-Tensor Tensor::min(int64_t d, bool k) const { return heed::min(*this, d, k); }
-Tensor Tensor::argmax(int64_t d, bool k) const { return heed::argmax(*this, d, k); }
-}  // namespace heed

@@ -296,8 +296,3 @@ void softmax_backward_rows(const double* y, const double* dy, double* dx, int64_
 
 }  // namespace heed
 
-// ---- the Tensor methods that forward here ---------------------------------------------
-namespace heed {
-Tensor Tensor::softmax(int64_t d) const { return heed::softmax(*this, d); }
-Tensor Tensor::log_softmax(int64_t d) const { return heed::log_softmax(*this, d); }
-}  // namespace heed

@@ -83,12 +83,6 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
   return record_view("transpose", x, y, [d0, d1](const Tensor& dy) { return dy.transpose(d0, d1); });
 }
 
-Tensor Tensor::t() const {
-  if (dim() != 2)
-    throw ShapeError(msg("t: input has shape ", shape(), "; t() needs a 2-D tensor (use transpose)"));
-  return heed::transpose(*this, 0, 1);
-}
-
 // y dim i = x dim dims[i];  dx = dy permuted by the inverse permutation
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   const int64_t n = x.dim();
@@ -231,23 +225,15 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
 
 // ---- copies -------------------------------------------------------------------
 
-namespace {
-Tensor copy_as(const Tensor& x, DType dtype) {
-  Tensor y = make_tensor(x.shape(), dtype, /*zero_fill=*/false);
-  copy_elements(y, x);
-  return y;
-}
-}  // namespace
-
 // y = a contiguous copy of x;  dx = dy
 Tensor clone(const Tensor& x) {
-  Tensor y = copy_as(x, x.dtype());
+  Tensor y = copy_of(x);
   return record_view("clone", x, y, [](const Tensor& dy) { return dy; });
 }
 
 Tensor contiguous(const Tensor& x) {
   if (x.is_contiguous()) return x;
-  Tensor y = copy_as(x, x.dtype());
+  Tensor y = copy_of(x);
   return record_view("contiguous", x, y, [](const Tensor& dy) { return dy; });
 }
 
@@ -255,26 +241,10 @@ Tensor contiguous(const Tensor& x) {
 // result cannot carry a gradient)
 Tensor to(const Tensor& x, DType dtype) {
   if (x.dtype() == dtype) return x;
-  Tensor y = copy_as(x, dtype);
+  Tensor y = copy_of(x, dtype);
   if (!is_floating(dtype)) return y;
   DType from = x.dtype();
   return record_view("to", x, y, [from](const Tensor& dy) { return dy.to(from); });
 }
-
-// ---- the Tensor methods that forward here -----------------------------------------
-
-Tensor Tensor::reshape(const Shape& s) const { return heed::reshape(*this, s); }
-Tensor Tensor::view(const Shape& s) const { return heed::view(*this, s); }
-Tensor Tensor::transpose(int64_t d0, int64_t d1) const { return heed::transpose(*this, d0, d1); }
-Tensor Tensor::permute(const std::vector<int64_t>& dims) const { return heed::permute(*this, dims); }
-Tensor Tensor::squeeze() const { return heed::squeeze(*this); }
-Tensor Tensor::squeeze(int64_t d) const { return heed::squeeze(*this, d); }
-Tensor Tensor::unsqueeze(int64_t d) const { return heed::unsqueeze(*this, d); }
-Tensor Tensor::expand(const Shape& s) const { return heed::expand(*this, s); }
-Tensor Tensor::slice(int64_t d, int64_t a, int64_t b, int64_t step) const { return heed::slice(*this, d, a, b, step); }
-Tensor Tensor::select(int64_t d, int64_t i) const { return heed::select(*this, d, i); }
-Tensor Tensor::clone() const { return heed::clone(*this); }
-Tensor Tensor::contiguous() const { return heed::contiguous(*this); }
-Tensor Tensor::to(DType dtype) const { return heed::to(*this, dtype); }
 
 }  // namespace heed

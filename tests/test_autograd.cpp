@@ -203,7 +203,7 @@ TEST_CASE("autograd/detach") {
   // A detached tensor is a new leaf: it may be flagged itself.
   d.requires_grad_();
   CHECK(d.requires_grad());
-  CHECK_FALSE(y.impl().requires_grad);
+  CHECK(leaf_state(y.impl()) == nullptr);  // the flag went to d's own record, not to y's
 }
 
 TEST_CASE("autograd/requires_grad_ and backward misuse") {
@@ -590,7 +590,7 @@ TEST_CASE("autograd/a finished graph frees its saved tensors and leaves no cycle
     {
       Tensor y = (x * 2.0) * (x * 3.0);  // mul saves both intermediates; nothing else holds them
       out_node = y.grad_fn();
-      acc_node = x.impl().grad_accumulator;
+      acc_node = leaf_state(x.impl())->accumulator;
       REQUIRE_FALSE(acc_node.expired());
       const int64_t before = Storage::live_bytes();
       y.backward(Tensor::ones({n}, kFloat64));
@@ -604,7 +604,7 @@ TEST_CASE("autograd/a finished graph frees its saved tensors and leaves no cycle
     {
       Tensor y = (x * 2.0) * (x * 3.0);
       out_node = y.grad_fn();
-      acc_node = x.impl().grad_accumulator;
+      acc_node = leaf_state(x.impl())->accumulator;
       const int64_t before = Storage::live_bytes();
       y.backward(Tensor::ones({n}, kFloat64), /*retain_graph=*/true);
       CHECK(Storage::live_bytes() - before == bytes);

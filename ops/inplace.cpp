@@ -1,7 +1,12 @@
-// In-place writes. Each one bumps the storage's version counter, which is how
-// autograd notices that a tensor it saved for backward has changed under it.
+// In-place writes: fill_, copy_, add_, mul_ (declared in core/tensor.h).
+//
+// Each bumps the storage's version counter, which is how autograd notices that a
+// tensor it saved for backward has changed under it (autograd/node.h: SavedTensor).
+// They live with the ops because they obey autograd's rule: autograd does not
+// record in-place writes, so with grad mode on a write to a tensor that requires
+// grad would silently be missing from the graph. They refuse it instead.
 #include "heed/autograd/grad_mode.h"
-#include "heed/autograd/node.h"
+#include "heed/core/copy.h"
 #include "heed/core/iterate.h"
 #include "heed/core/tensor.h"
 #include "heed/ops/map.h"
@@ -9,9 +14,8 @@
 namespace heed {
 
 namespace {
-// Autograd does not record in-place ops. On a tensor that requires grad, with
-// grad mode on, the graph would silently miss this step and give wrong gradients,
-// so refuse. (Optimizers update parameters inside a NoGradGuard.)
+// Optimizers update parameters inside a NoGradGuard; anything else that writes
+// into a tensor that requires grad would make its gradients wrong.
 void check_inplace(const char* op, const Tensor& t) {
   if (is_grad_enabled() && t.requires_grad())
     throw AutogradError(msg(op, ": in-place write to a tensor of shape ", t.shape(),
@@ -28,11 +32,9 @@ void check_inplace(const char* op, const Tensor& t) {
 
 // A source that shares memory with the destination (x.copy_(x.t()), x.add_(x.t()))
 // would be read after some of its elements were already overwritten. Reading from a
-// private copy instead gives what the user means. (No graph: this is a plain copy.)
+// private copy instead gives what the user means.
 Tensor unaliased(const Tensor& dst, const Tensor& src) {
-  if (!src.shares_storage(dst)) return src;
-  NoGradGuard no_grad;
-  return src.clone();
+  return src.shares_storage(dst) ? copy_of(src) : src;
 }
 }  // namespace
 
@@ -61,15 +63,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   if (broadcast_shapes("add_", other.shape(), shape()) != shape())
     throw ShapeError(msg("add_: other has shape ", other.shape(), ", which does not broadcast to ",
                          "this tensor's shape ", shape()));
-  const Tensor src = unaliased(*this, other);
-  Strides so = broadcast_strides(src, shape());
-  dispatch_floating(dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    T* p = data_ptr<T>();
-    const T* q = src.data_ptr<T>();
-    const T a = static_cast<T>(alpha);
-    for_each_offset<2>(shape(), {&strides(), &so}, [&](int64_t i, int64_t j) { p[i] += a * q[j]; });
-  });
+  add_elements(*this, unaliased(*this, other), alpha);
   impl().storage->bump_version();
   return *this;
 }
