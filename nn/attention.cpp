@@ -100,9 +100,8 @@ Tensor masked_softmax(const Tensor& scores, const Tensor& mask, bool causal) {
 }
 
 // ---- scaled dot-product attention ------------------------------------------
-// out = softmax(q k^T / sqrt(D)) v
-// dq, dk, dv: from matmul, the scaling, softmax and masked_fill, each op's own backward.
-// saves: what those ops save (q, k, the weights, v).
+// out = softmax(q k^T / sqrt(D)) v: the checks and the scale here, the work and
+// the backward in the fused op (ops/attention.h).
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                              const Tensor& mask, bool causal, double dropout_p) {
   const char* op = "scaled_dot_product_attention";
@@ -140,17 +139,15 @@ AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
   const int64_t D = q.size(-1);
   const double scale = D > 0 ? 1.0 / std::sqrt(static_cast<double>(D)) : 1.0;
 
-  // The plain case (no mask, no dropout, one batch shape for all three) is one
-  // fused op, ops/attention.h; the general one is composed from ops below.
-  if (!mask.defined() && !causal && dropout_p == 0 && batch(q) == batch(k) && batch(k) == batch(v)) {
-    auto [out, weights] = attention(q, k, v, scale);
-    return {out, weights};
-  }
-  // k.transpose is a view: matmul hands it to BLAS as a transpose flag.
-  Tensor scores = matmul(q, k.transpose(-2, -1)) * scale;  // [.., Tq, D] x [.., D, Tk] -> [.., Tq, Tk]
-  Tensor weights = masked_softmax(scores, mask, causal);    // [.., Tq, Tk], each row sums to 1 (or is 0)
-  if (dropout_p > 0) weights = dropout(weights, dropout_p, /*training=*/true);
-  Tensor out = matmul(weights, v);                          // [.., Tq, Tk] x [.., Tk, Dv] -> [.., Tq, Dv]
+  // The fused op (ops/attention.h) wants one batch shape for all three: expand
+  // them to it (views; expand's backward sums their gradients back).
+  const Shape full(scores_shape.begin(), scores_shape.end() - 2);
+  auto expanded = [&](const Tensor& t) {
+    Shape s = full;
+    s.insert(s.end(), {t.size(-2), t.size(-1)});
+    return t.shape() == s ? t : t.expand(s);
+  };
+  auto [out, weights] = attention(expanded(q), expanded(k), expanded(v), scale, mask, causal, dropout_p);
   return {out, weights};
 }
 
@@ -160,8 +157,9 @@ AttentionResult DotAttention::forward(const Tensor& query, const Tensor& keys, c
   check_layer_inputs("DotAttention", query, keys, values);
   check_width("DotAttention", "keys", keys, query.size(-1), "the query's width Dq");
   check_mask("DotAttention", mask, {query.size(0), query.size(1), keys.size(1)});
-  Tensor scores = matmul(query, keys.transpose(1, 2));  // [B, Tq, D] x [B, D, Tk] -> [B, Tq, Tk]
-  return attend(scores, values, mask);
+  // The fused op with scale 1: scores = q k^T [B, Tq, Tk], softmax, times values.
+  auto [context, weights] = attention(query, keys, values, 1.0, mask);
+  return {context, weights};
 }
 
 // ---- Luong general: score = q^T W k ------------------------------------------
@@ -179,9 +177,10 @@ AttentionResult GeneralAttention::forward(const Tensor& query, const Tensor& key
   check_width("GeneralAttention", "query", query, query_dim, "query_dim");
   check_width("GeneralAttention", "keys", keys, key_dim, "key_dim");
   check_mask("GeneralAttention", mask, {query.size(0), query.size(1), keys.size(1)});
-  Tensor qw = matmul(query, weight);                 // [B, Tq, Dq] x [Dq, Dk] -> [B, Tq, Dk]
-  Tensor scores = matmul(qw, keys.transpose(1, 2));  // [B, Tq, Dk] x [B, Dk, Tk] -> [B, Tq, Tk]
-  return attend(scores, values, mask);
+  // q^T W k is the dot score of the projected query q^T W and k.
+  Tensor qw = matmul(query, weight);  // [B, Tq, Dq] x [Dq, Dk] -> [B, Tq, Dk]
+  auto [context, weights] = attention(qw, keys, values, 1.0, mask);
+  return {context, weights};
 }
 
 // ---- Bahdanau additive: score = v^T tanh(W_q q + W_k k) ------------------------
@@ -227,43 +226,38 @@ AttentionResult SelfAttention::forward(const Tensor& x, const Tensor& mask, bool
                          embed_dim, ")"));
   const int64_t B = x.size(0), T = x.size(1);
   check_mask("SelfAttention", mask, {B, T, T});
-  if (!mask.defined() && !causal) {
-    // q, k and v as one product, x times the three weights stacked [3C, C]: x is
-    // read once instead of three times, and the fused attention takes the
-    // [B, T, 3C] result as it is (ops/attention.h). The stacking copies 3C^2
-    // numbers; the product it saves reads and writes 6BTC.
-    //
-    // With P the weights, the output is out = P v Wo^T + bo, v = x Wv^T + bv.
-    // Matrix products associate, and every row of P sums to 1 (P 1 = 1, so
-    // P 1 bv^T = 1 bv^T), hence
-    //   out = P v',   v' = x (Wo Wv)^T + (Wo bv + bo):
-    // values projected straight into output space, and no out_proj product.
-    // That trades the [BT, C] x [C, C] output product and the two of its
-    // backward for Wo Wv and its two: 3BTC^2 multiply-adds out, 3C^3 in, fewer
-    // whenever B*T > C (W2, BT = 2048 and C = 256: 22% of its products). Timed
-    // (a training step, 2 threads), the fold lost 3% at B*T = C (C = 256), broke
-    // even at 2C for C = 64 and gained 7% there for C = 256, 12-14% at 4-8C;
-    // its two extra small ops cost ~1.5 us, which only matters for tiny layers.
-    // Autograd takes the gradients of Wo, Wv, bv and bo through the fold: the
-    // same numbers up to float rounding. Only without a mask: a query whose
-    // keys are all hidden has a row of zeros in P, and P 1 = 1 fails there.
-    const bool fold = B * T >= 2 * embed_dim;
-    Tensor wv = v_proj->weight, bv = v_proj->bias;
-    if (fold) {
-      wv = matmul(out_proj->weight, wv);                                     // Wo Wv [C, C]
-      if (bv.defined()) bv = matmul(out_proj->weight, bv) + out_proj->bias;  // Wo bv + bo [C]
-    }
-    const Tensor w = cat({q_proj->weight, k_proj->weight, wv}, 0);
-    const Tensor b = bv.defined() ? cat({q_proj->bias, k_proj->bias, bv}, 0) : Tensor();
-    auto [context, weights] = attention_packed(linear(x, w, b), 1.0 / std::sqrt(static_cast<double>(embed_dim)));
-    return {fold ? context : (*out_proj)(context), weights};  // [B, T, C], [B, T, T]
+  // q, k and v as one product, x times the three weights stacked [3C, C]: x is
+  // read once instead of three times, and the fused attention takes the
+  // [B, T, 3C] result as it is (ops/attention.h). The stacking copies 3C^2
+  // numbers; the product it saves reads and writes 6BTC.
+  //
+  // Folding v_proj into out_proj. With P the weights, the output is
+  // out = P v Wo^T + bo with v = x Wv^T + bv. Matrix products associate, and when
+  // every row of P sums to 1 (P 1 = 1, so P 1 bv^T = 1 bv^T),
+  //   out = P v',   v' = x (Wo Wv)^T + (Wo bv + bo):
+  // values projected straight into output space, and no out_proj product. That
+  // trades the [BT, C] x [C, C] output product and the two of its backward for
+  // Wo Wv and its two: 3BTC^2 multiply-adds out, 3C^3 in, fewer whenever B*T > C.
+  // Below B*T = 2C the two extra small ops cost about what the fold saves
+  // (bench/RESULTS.md, note 3), so it starts there. Autograd takes the
+  // gradients of Wo, Wv, bv and bo through the fold: the same numbers up to
+  // float rounding (tests/test_nn_attention.cpp checks it against the layer
+  // unfolded). Never with a mask: a query whose keys are all hidden has a row of
+  // zeros in P, where P 1 = 1 fails. (A causal query always sees key 0.)
+  const bool fold = !mask.defined() && B * T >= 2 * embed_dim;
+  Tensor wv = v_proj->weight, bv = v_proj->bias;
+  if (fold) {
+    wv = matmul(out_proj->weight, wv);                                     // Wo Wv [C, C]
+    if (bv.defined()) bv = matmul(out_proj->weight, bv) + out_proj->bias;  // Wo bv + bo [C]
   }
-  Tensor q = (*q_proj)(x), k = (*k_proj)(x), v = (*v_proj)(x);  // each [B, T, C]
+  const Tensor w = cat({q_proj->weight, k_proj->weight, wv}, 0);
+  const Tensor b = bv.defined() ? cat({q_proj->bias, k_proj->bias, bv}, 0) : Tensor();
   // Softmax over the keys (the last dim). A tutorial this layer follows takes it
   // over dim=1 of [B, T, T], the queries: then each key's weights sum to 1
   // instead of each query's, and the "average" is not one.
-  auto [context, weights] = scaled_dot_product_attention(q, k, v, mask, causal);  // [B, T, C], [B, T, T]
-  return {(*out_proj)(context), weights};
+  auto [context, weights] = attention_packed(linear(x, w, b), 1.0 / std::sqrt(static_cast<double>(embed_dim)),
+                                             mask, causal);
+  return {fold ? context : (*out_proj)(context), weights};  // [B, T, C], [B, T, T]
 }
 
 // ---- cross-attention ------------------------------------------------------------

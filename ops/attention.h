@@ -1,13 +1,21 @@
-// Scaled dot-product attention (no mask, no dropout) as one fused op.
+// Scaled dot-product attention as one fused op.
 //
 //   q: [.., Tq, D], k: [.., Tk, D], v: [.., Tk, Dv]  (the same leading dims)
-//   weights = softmax(scale q k^T) along the keys     [.., Tq, Tk]
-//   out     = weights v                               [.., Tq, Dv]
+//   scores  = scale q k^T                                     [.., Tq, Tk]
+//   weights = softmax(scores) along the keys, hidden scores
+//             excluded; then dropout, when dropout_p > 0       [.., Tq, Tk]
+//   out     = weights v                                       [.., Tq, Dv]
 //
-// nn::scaled_dot_product_attention (nn/attention.h) is the layer-level function
-// users call: it checks the arguments, handles masks, causal masking, dropout
-// and broadcast batch dims with separate ops, and comes here for the plain case.
-// ops/attention.cpp explains why fusing pays and derives the backward.
+// Hidden scores: where `mask` is nonzero (any dtype; it broadcasts to
+// [.., Tq, Tk]: a key padding mask is [B, 1, Tk], one mask for every entry
+// [Tq, Tk]), and with causal every key j > query i. A query whose every key is
+// hidden gets weights 0, so its output is 0 (where PyTorch gives NaN).
+// dropout_p > 0 zeroes each weight with probability p and scales the rest by
+// 1/(1-p), drawing from the global generator; the weights returned are those
+// after dropout, the ones out was made from.
+//
+// The attention layers (nn/attention.h, nn/multihead_attention.h) all come here.
+// ops/attention.cpp derives the backward.
 #pragma once
 
 #include <utility>
@@ -17,12 +25,14 @@
 namespace heed {
 
 // -> {out, weights}. Both carry gradients back to q, k (and v, through out).
-std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale);
+std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale,
+                                    const Tensor& mask = {}, bool causal = false, double dropout_p = 0);
 
 // The same with q, k and v side by side in the last dim of one tensor, as one
 // projection to 3C makes them (nn::SelfAttention):
 //   qkv: [.., T, 3C]  ->  attention(q, k, v) with q = qkv[.., 0:C], k = qkv[.., C:2C], v = qkv[.., 2C:3C].
 // Its gradient comes back as one [.., T, 3C] tensor, with no copies to split or join.
-std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale);
+std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale, const Tensor& mask = {},
+                                           bool causal = false, double dropout_p = 0);
 
 }  // namespace heed

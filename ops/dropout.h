@@ -10,4 +10,8 @@ namespace heed {
 
 Tensor dropout(const Tensor& x, double p, bool training);
 
+// The mask dropout multiplies by: 1/(1-p) with probability 1-p, else 0, drawn
+// from the global generator in row-major order (attention drops its weights with it).
+Tensor dropout_mask(const Shape& shape, DType dtype, double p);
+
 }  // namespace heed

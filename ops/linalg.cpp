@@ -9,10 +9,7 @@
 // its own backward, at the end of the file.
 #include "heed/ops/linalg.h"
 
-#include <omp.h>
-
 #include <algorithm>
-#include <exception>
 #include <string>
 #include <vector>
 
@@ -59,13 +56,6 @@ Shape check_operands(const Tensor& a, const Tensor& b) {
   return batch;
 }
 
-// The 2-D matrix of t ([..., R, C]) that starts at `offset`, as a plain view.
-Tensor matrix_at(const Tensor& t, int64_t offset) {
-  const int64_t n = t.dim();
-  return make_view(t, {t.shape()[n - 2], t.shape()[n - 1]}, {t.strides()[n - 2], t.strides()[n - 1]},
-                   offset);
-}
-
 // out[i] = a[i] b[i] for every batch entry i.  a: [..., M, K], b: [..., K, N]
 // (both at least 2-D)  ->  out: [batch..., M, N]. No autograd here.
 Tensor batched_product(Tensor a, Tensor b, const Shape& batch) {
@@ -92,37 +82,10 @@ Tensor batched_product(Tensor a, Tensor b, const Shape& batch) {
   }
 
   // Every batch entry has the same matrix layout, so copy an operand BLAS cannot
-  // read once here rather than once per entry inside gemm.
-  // (detach: this scratch copy is a kernel detail, not a step autograd should record.)
-  if (!blas_can_read(a)) a = a.detach().clone();
-  if (!blas_can_read(b)) b = b.detach().clone();
-  const std::vector<int64_t> off_a = batch_offsets(a, batch), off_b = batch_offsets(b, batch);
-  const int64_t count = numel(batch), work = M * N * K;
-  // Two ways to use the threads: share out the entries, each product whole on one
-  // thread (one fork and join for the batch), or go entry by entry and let gemm
-  // split each product's rows. Products too small for gemm to split are always
-  // shared out; big ones only when the entries divide evenly between the threads
-  // or are many (then the uneven part is at most a quarter of a thread's work).
-  const int64_t threads = omp_get_max_threads();
-  const bool even = count % threads == 0 || count >= 4 * threads;
-  const bool parallel = count > 1 && count * work >= kParallelGrain && (even || !gemm_is_split(M, N, K));
-
-  // Each entry i writes only its own slice out[i], so the entries never race.
-  // Inside this parallel region each gemm runs on its own thread (neither heed
-  // nor the OpenMP build of OpenBLAS starts threads inside one), so threads are
-  // not multiplied.
-  // An exception must not leave an OpenMP region (it would terminate the program),
-  // so the first one is caught and rethrown after the loop.
-  std::exception_ptr error;
-  parallel_for(count, parallel, [&](int64_t i) {
-    try {
-      gemm(matrix_at(a, off_a[i]), matrix_at(b, off_b[i]), matrix_at(out, i * M * N));
-    } catch (...) {
-#pragma omp critical(heed_matmul_error)
-      if (!error) error = std::current_exception();
-    }
-  });
-  if (error) std::rethrow_exception(error);
+  // read once here rather than once per entry. (A kernel's scratch copy: no graph.)
+  if (!blas_can_read(a)) a = copy_of(a);
+  if (!blas_can_read(b)) b = copy_of(b);
+  gemm_batch(a, b, batch, out);
   return out;
 }
 

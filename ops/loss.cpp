@@ -13,6 +13,7 @@
 #include "heed/autograd/node.h"
 #include "heed/ops/activation.h"
 #include "heed/ops/elementwise.h"
+#include "heed/ops/kernels/reduce.h"
 #include "heed/ops/map.h"
 #include "heed/ops/reduce.h"
 #include "heed/ops/softmax.h"
@@ -65,42 +66,6 @@ Tensor softplus(const Tensor& x) {
     return {binary_map("softplus_backward", dy, sx.get("softplus"),
                        [](auto g, auto v) { return g / (1 + std::exp(-v)); })};
   });
-}
-
-// sum_i (x_i - t_i)^2 over n contiguous elements. Each square is formed in T, as
-// (x - t) * (x - t) would be, and added up in double, as ops/reduce.cpp's sum does:
-// a float32 running sum of many terms keeps only ~7 digits. Element i goes to
-// running sum i % 8: one sum would be a chain of additions each waiting for the
-// last, eight independent ones overlap (and are the lanes of a vector register).
-// Large inputs are cut into chunks that depend only on n, not on the thread
-// count, so the result is the same on any machine; each chunk writes only its
-// own partial[c], so none race.
-template <class T>
-double sum_of_squared_diffs(const T* x, const T* t, int64_t n) {
-  auto run = [&](int64_t begin, int64_t end) {
-    constexpr int64_t kLanes = 8;
-    double lane[kLanes] = {};
-    int64_t i = begin;
-    for (; i + kLanes <= end; i += kLanes)
-      for (int64_t j = 0; j < kLanes; ++j) {
-        const T d = x[i + j] - t[i + j];
-        lane[j] += d * d;
-      }
-    for (; i < end; ++i) {
-      const T d = x[i] - t[i];
-      lane[0] += d * d;
-    }
-    double s = 0;
-    for (double v : lane) s += v;
-    return s;
-  };
-  const int64_t chunks = std::clamp<int64_t>(n / kParallelGrain, 1, 256);
-  if (chunks == 1) return run(0, n);  // the small case: no partials to allocate
-  std::vector<double> partial(chunks);
-  parallel_for(chunks, true, [&](int64_t c) { partial[c] = run(c * n / chunks, (c + 1) * n / chunks); });
-  double total = 0;
-  for (double p : partial) total += p;
-  return total;
 }
 
 // The class-index losses' argument rules. input: [C] (target 0-d) or [N, C, d1...]
@@ -206,7 +171,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
     double total = 0;
     dispatch_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      total = sum_of_squared_diffs(x.data_ptr<T>(), t.data_ptr<T>(), n);
+      total = kernels::sum_squared_diff(x.data_ptr<T>(), t.data_ptr<T>(), n);
     });
     // Mean over no elements is 0 / 0 = NaN, as mean() and PyTorch give.
     y = Tensor::scalar(reduction == Reduction::Mean ? total / static_cast<double>(n) : total, x.dtype());

@@ -17,6 +17,7 @@
 #include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
 #include "heed/ops/elementwise.h"
+#include "heed/ops/kernels/reduce.h"
 #include "heed/ops/map.h"
 
 namespace heed {
@@ -230,90 +231,6 @@ struct ExtremeOp {
 
 // ---- raw reductions (no autograd), shared by the ops and their backwards ------------
 
-// n contiguous values summed in double, in four interleaved running sums. One
-// running sum is a chain of additions each waiting for the last (4 cycles each
-// here), so a [10, 50] loss's mean took ~2,000 cycles; four chains overlap.
-// The order is fixed, so the result is still the same on every run and machine.
-template <class T>
-double sum_run(const T* p, int64_t n) {
-  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a0 += p[i];
-    a1 += p[i + 1];
-    a2 += p[i + 2];
-    a3 += p[i + 3];
-  }
-  for (; i < n; ++i) a0 += p[i];
-  return (a0 + a1) + (a2 + a3);
-}
-
-// ---- column sums: a bias gradient, or sum() down the rows of a matrix ---------------
-//
-// The sums of the columns of m [rows, cols], accumulated in double (as every
-// float32 sum here is). For a [10, 50] gradient the general machinery below
-// costs twenty times as many instructions as these loops.
-//
-// A row-major m is summed a block of kSumBlock adjacent columns at a time. The
-// block's sums are a fixed-size local array that the compiler keeps in registers
-// for the whole pass down the rows, so a row costs a load, a widening and an add
-// per column and nothing goes back to memory until the end (a loop over a
-// runtime number of columns reloads and stores every sum on every row: 3x
-// slower on a [2048, 768] gradient). Two sets of sums, for even and odd rows,
-// let two additions to a column be in flight at once; they are added at the end.
-// The order of the additions is written here, so every compiled version below
-// gives the same sums.
-constexpr int64_t kSumBlock = 32;
-
-template <class T>
-[[gnu::always_inline]] inline void sum_column_block(const T* p, int64_t rows, int64_t rs, double* out) {
-  double even[kSumBlock] = {}, odd[kSumBlock] = {};
-  int64_t r = 0;
-  for (; r + 1 < rows; r += 2) {
-    const T *a = p + r * rs, *b = a + rs;
-    for (int64_t c = 0; c < kSumBlock; ++c) {
-      even[c] += static_cast<double>(a[c]);
-      odd[c] += static_cast<double>(b[c]);
-    }
-  }
-  if (r < rows)
-    for (int64_t c = 0; c < kSumBlock; ++c) even[c] += static_cast<double>(p[r * rs + c]);
-  for (int64_t c = 0; c < kSumBlock; ++c) out[c] = even[c] + odd[c];
-}
-// Compiled for AVX-512, AVX2 and baseline x86-64; the loader picks what the CPU
-// runs. (always_inline above: a separate copy of the loop would be baseline code.)
-[[gnu::target_clones("avx512f", "avx2", "default")]]
-void sum_column_block_of(const float* p, int64_t rows, int64_t rs, double* out) {
-  sum_column_block(p, rows, rs, out);
-}
-[[gnu::target_clones("avx512f", "avx2", "default")]]
-void sum_column_block_of(const double* p, int64_t rows, int64_t rs, double* out) {
-  sum_column_block(p, rows, rs, out);
-}
-
-// out[c] = (sum over r of m[r, c]) / divisor, m at p with row stride rs and
-// column stride cs.
-template <class T>
-void column_sums_raw(const T* p, int64_t rows, int64_t cols, int64_t rs, int64_t cs, double divisor, T* out) {
-  // The sums: on the stack for the usual widths, so a small layer's backward
-  // does not pay a heap allocation for them.
-  constexpr int64_t kOnStack = 512;
-  double stack_acc[kOnStack];
-  std::vector<double> heap_acc(cols > kOnStack ? static_cast<size_t>(cols) : 0);
-  double* acc = cols > kOnStack ? heap_acc.data() : stack_acc;
-  const int64_t blocks = (cols + kSumBlock - 1) / kSumBlock;
-  // Each block owns its columns (its sums acc[c0, c1)), so threads never collide.
-  parallel_for(blocks, blocks > 1 && rows * cols >= kParallelGrain, [&](int64_t b) {
-    const int64_t c0 = b * kSumBlock, c1 = std::min(cols, c0 + kSumBlock);
-    if (cs == 1 && c1 - c0 == kSumBlock) return sum_column_block_of(p + c0, rows, rs, acc + c0);
-    // A last, narrower block, or columns that are not adjacent: the plain loops.
-    std::fill(acc + c0, acc + c1, 0.0);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = c0; c < c1; ++c) acc[c] += static_cast<double>(p[r * rs + c * cs]);
-  });
-  for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<T>(acc[c] / divisor);
-}
-
 // sum over dims (sorted, from reduce_dims), divided by divisor.
 Tensor sum_raw(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, double divisor = 1) {
   Tensor y = make_tensor(reduced_shape(x.shape(), dims, keepdim), x.dtype(), /*zero_fill=*/false);
@@ -330,36 +247,25 @@ Tensor sum_raw(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, 
       using T = decltype(tag);
       const T* p = x.data_ptr<T>();
       T* out = y.data_ptr<T>();
-      for (int64_t r = 0; r < runs; ++r) out[r] = static_cast<T>(sum_run(p + r * len, len) / divisor);
+      for (int64_t r = 0; r < runs; ++r) out[r] = static_cast<T>(kernels::sum(p + r * len, len) / divisor);
     });
     return y;
   }
   ReduceView p = plan_reduction(x, dims, /*any_order=*/true);
   if (p.outer == 1 && p.inner > 1 && is_floating(x.dtype())) {
     // Down the rows of a [reduced, inner] matrix (the bias gradient of a layer
-    // applied to many rows): the column-sum loops above.
+    // applied to many rows): the column-sum kernel.
     dispatch_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      column_sums_raw(p.data.data_ptr<T>(), p.reduced, p.inner, p.inner, 1, divisor, y.data_ptr<T>());
+      kernels::column_sums(p.data.data_ptr<T>(), p.reduced, p.inner, p.inner, 1, divisor, y.data_ptr<T>());
     });
     return y;
   }
   if (p.outer == 1 && p.inner == 1 && is_floating(x.dtype()) && n > 0) {
-    // Everything into one number (a loss): chunks as in reduce_flat, each summed
-    // by sum_run's four chains rather than one.
-    const int64_t chunks = std::clamp<int64_t>(n / kParallelGrain, 1, 256);
+    // Everything into one number (a loss): the summing kernel.
     dispatch_floating(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      const T* in = p.data.data_ptr<T>();
-      std::vector<double> partial(chunks);
-      // each c writes only partial[c]
-      parallel_for(chunks, chunks > 1, [&](int64_t c) {
-        const int64_t begin = c * n / chunks, end = (c + 1) * n / chunks;
-        partial[c] = sum_run(in + begin, end - begin);
-      });
-      double total = 0;
-      for (double v : partial) total += v;
-      y.data_ptr<T>()[0] = static_cast<T>(total / divisor);
+      y.data_ptr<T>()[0] = static_cast<T>(kernels::sum(p.data.data_ptr<T>(), n) / divisor);
     });
     return y;
   }
@@ -445,7 +351,8 @@ Tensor column_sums(const Tensor& m) {
   Tensor out = make_tensor({m.size(1)}, m.dtype(), /*zero_fill=*/false);
   dispatch_floating(m.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    column_sums_raw(m.data_ptr<T>(), m.size(0), m.size(1), m.strides()[0], m.strides()[1], 1.0, out.data_ptr<T>());
+    kernels::column_sums(m.data_ptr<T>(), m.size(0), m.size(1), m.strides()[0], m.strides()[1], 1.0,
+                         out.data_ptr<T>());
   });
   return out;
 }

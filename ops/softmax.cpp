@@ -1,23 +1,27 @@
 // softmax and log_softmax along one dim.
 //
-// Both work on "rows": the D elements that share every index except the one along
+// Both work on rows: the D elements that share every index except the one along
 // dim. View the contiguous input as [O, D, I] (O = the dims before dim multiplied
 // together, I = those after): row (o, i) is x[o, :, i], D elements spaced I apart.
-// For the usual dim = -1, I = 1 and every row is a contiguous run.
+// The kernels (ops/kernels/softmax.h) run over those rows.
 //
 // Stability: softmax(x) = softmax(x - c) for any c, and with c = the row's max
 // every exponent is <= 0, so exp never overflows (exp(1000) is inf in float32 and
 // float64; exp(1000 - 1000) is 1). At least one term is exp(0) = 1, so the sum is
-// >= 1 and its log never sees 0.
+// >= 1 and its log never sees 0. log_softmax is (x - m) - log(sum), never the log
+// of a rounded softmax: a tiny probability keeps its exact log (-2000 rather
+// than log(0) = -inf).
+//
+// The backward, per row (delta_jk is 1 where j = k, else 0):
+//   softmax:      y_j = e^{x_j} / S,  dy_j/dx_k = y_j (delta_jk - y_k)
+//                 => dx_k = sum_j dy_j y_j (delta_jk - y_k) = y_k (dy_k - sum_j dy_j y_j)
+//   log_softmax:  y_j = x_j - log S,  dy_j/dx_k = delta_jk - softmax_k
+//                 => dx_k = dy_k - softmax_k sum_j dy_j,  softmax_k = e^{y_k}
+// Both need only the output y, so y is what is saved.
 #include "heed/ops/softmax.h"
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
-
 #include "heed/autograd/node.h"
-#include "heed/core/iterate.h"
-#include "heed/ops/fast_math.h"
+#include "heed/ops/kernels/softmax.h"
 #include "heed/ops/map.h"
 
 namespace heed {
@@ -38,228 +42,28 @@ Rows rows_along(const Shape& s, int64_t dim) {
   return r;
 }
 
-// e^x: ops/fast_math.h's exp in float, which vectorizes; libm's in double
-// (float64 is for gradchecks, where the last bit matters more than speed).
-inline float exp_of(float x) { return exp_fast(x); }
-inline double exp_of(double x) { return std::exp(x); }
-
-// ---- contiguous rows (dim = -1, the common case) -------------------------------
-//
-// A loop that carries one running max or sum from element to element cannot be
-// vectorized: each step waits for the one before, and the compiler may not
-// reorder float additions. So the max and the sums keep kLanes running values,
-// element d going to lane d % kLanes, combined at the end: kLanes independent
-// chains, the lanes of one vector register. The order is written here, so the
-// result is the same on every run and on every CPU.
-constexpr int64_t kLanes = 8;
-
-// The max of x[0, D). It ignores NaN (std::max(m, NaN) is m), but a NaN still
-// reaches the sum below and turns its whole row NaN, as in PyTorch. A row of all
-// -inf gives -inf - (-inf) = NaN: also PyTorch's answer.
-template <class T>
-[[gnu::always_inline]] inline T row_max(const T* x, int64_t D) {
-  T lane[kLanes];
-  std::fill(lane, lane + kLanes, -std::numeric_limits<T>::infinity());
-  int64_t d = 0;
-  for (; d + kLanes <= D; d += kLanes)
-    for (int64_t j = 0; j < kLanes; ++j) lane[j] = std::max(lane[j], x[d + j]);
-  for (; d < D; ++d) lane[0] = std::max(lane[0], x[d]);
-  T m = lane[0];
-  for (int64_t j = 1; j < kLanes; ++j) m = std::max(m, lane[j]);
-  return m;
-}
-
-// sum_d term(d) for d in [0, D), in double: D terms of up to 1 each.
-template <class F>
-[[gnu::always_inline]] inline double row_sum(int64_t D, F term) {
-  double lane[kLanes] = {};
-  int64_t d = 0;
-  for (; d + kLanes <= D; d += kLanes)
-    for (int64_t j = 0; j < kLanes; ++j) lane[j] += term(d + j);
-  for (; d < D; ++d) lane[0] += term(d);
-  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
-}
-
-// y = softmax (or log_softmax when kLog) of one row. y may be x: every pass that
-// writes y[d] has read x[d] first.
-template <bool kLog, class T>
-[[gnu::always_inline]] inline void softmax_row(const T* x, T* y, int64_t D) {
-  const T m = row_max(x, D);
-  if constexpr (kLog) {
-    // log_softmax = (x - m) - log(sum exp(x - m)); no exp is ever undone by a log,
-    // so a tiny probability keeps its exact log (-2000 rather than log(0) = -inf).
-    const double total = row_sum(D, [&](int64_t d) { return static_cast<double>(exp_of(x[d] - m)); });
-    const T log_total = static_cast<T>(std::log(total));
-    for (int64_t d = 0; d < D; ++d) y[d] = (x[d] - m) - log_total;
-  } else {
-    for (int64_t d = 0; d < D; ++d) y[d] = exp_of(x[d] - m);
-    const T inv = static_cast<T>(1.0 / row_sum(D, [&](int64_t d) { return static_cast<double>(y[d]); }));
-    for (int64_t d = 0; d < D; ++d) y[d] *= inv;
-  }
-}
-
-// dx for one row, fused into two passes instead of a chain of ops (each of which
-// would allocate a full-size temporary). dx may be dy.
-//   softmax:      y_j = e^{x_j} / S,  dy_j/dx_k = y_j (delta_jk - y_k)
-//                 => dx_k = sum_j dy_j y_j (delta_jk - y_k) = y_k (dy_k - sum_j dy_j y_j)
-//   log_softmax:  y_j = x_j - log S,  dy_j/dx_k = delta_jk - softmax_k
-//                 => dx_k = dy_k - softmax_k sum_j dy_j,  softmax_k = e^{y_k}
-template <bool kLog, class T>
-[[gnu::always_inline]] inline void softmax_backward_row(const T* y, const T* dy, T* dx, int64_t D) {
-  // per row: sum_d dy*y (softmax) or sum_d dy (log_softmax)
-  const T c = static_cast<T>(row_sum(D, [&](int64_t d) { return static_cast<double>(kLog ? dy[d] : dy[d] * y[d]); }));
-  for (int64_t d = 0; d < D; ++d) {
-    if constexpr (kLog) dx[d] = dy[d] - exp_of(y[d]) * c;
-    else dx[d] = y[d] * (dy[d] - c);
-  }
-}
-
-// ---- strided rows (dim is not the last) ------------------------------------------
-//
-// When inner > 1, rows (o, i) and (o, i + 1) are neighbours in memory, so a task
-// takes a tile of up to kTile of them and steps through d for all at once: each
-// step reads kTile adjacent elements instead of jumping `inner` elements for every
-// single one (5x faster for softmax along dim 0 of a [4096, 1024] tensor). The
-// loops over j (the tile's rows) vectorize as they are: each row has its own max
-// and sum.
-constexpr int64_t kTile = 32;
-
-// The same math as the row kernels above, for one tile: x, y are the tile's first
-// element; element d of row j is at [d * step + j], j < width.
-template <bool kLog, class T>
-void softmax_tile(const T* x, T* y, int64_t D, int64_t step, int64_t width) {
-  T m[kTile];
-  double total[kTile];
-  for (int64_t j = 0; j < width; ++j) {
-    m[j] = -std::numeric_limits<T>::infinity();
-    total[j] = 0;
-  }
-  for (int64_t d = 0; d < D; ++d)
-    for (int64_t j = 0; j < width; ++j) m[j] = std::max(m[j], x[d * step + j]);
-  if constexpr (kLog) {
-    for (int64_t d = 0; d < D; ++d)
-      for (int64_t j = 0; j < width; ++j) total[j] += exp_of(x[d * step + j] - m[j]);
-    T log_total[kTile];
-    for (int64_t j = 0; j < width; ++j) log_total[j] = static_cast<T>(std::log(total[j]));
-    for (int64_t d = 0; d < D; ++d)
-      for (int64_t j = 0; j < width; ++j) y[d * step + j] = (x[d * step + j] - m[j]) - log_total[j];
-  } else {
-    for (int64_t d = 0; d < D; ++d)
-      for (int64_t j = 0; j < width; ++j) {
-        const int64_t k = d * step + j;
-        y[k] = exp_of(x[k] - m[j]);
-        total[j] += y[k];
-      }
-    T inv[kTile];
-    for (int64_t j = 0; j < width; ++j) inv[j] = static_cast<T>(1.0 / total[j]);
-    for (int64_t d = 0; d < D; ++d)
-      for (int64_t j = 0; j < width; ++j) y[d * step + j] *= inv[j];
-  }
-}
-
-template <bool kLog, class T>
-void softmax_backward_tile(const T* y, const T* dy, T* dx, int64_t D, int64_t step, int64_t width) {
-  double dot[kTile] = {};
-  for (int64_t d = 0; d < D; ++d)
-    for (int64_t j = 0; j < width; ++j) {
-      const int64_t k = d * step + j;
-      dot[j] += kLog ? dy[k] : dy[k] * y[k];
-    }
-  T c[kTile];
-  for (int64_t j = 0; j < width; ++j) c[j] = static_cast<T>(dot[j]);
-  for (int64_t d = 0; d < D; ++d)
-    for (int64_t j = 0; j < width; ++j) {
-      const int64_t k = d * step + j;
-      if constexpr (kLog) dx[k] = dy[k] - exp_of(y[k]) * c[j];
-      else dx[k] = y[k] * (dy[k] - c[j]);
-    }
-}
-
-// Calls f(base, width) for every tile: the tile's rows start at base + j (j < width),
-// and element d of row j is at base + j + d * inner. Tiles cover disjoint elements,
-// so they run on any thread without colliding.
-template <class F>
-void for_each_tile(const Rows& rows, F f) {
-  const int64_t tiles_per_outer = (rows.inner + kTile - 1) / kTile;
-  const int64_t tiles = rows.outer * tiles_per_outer;
-  parallel_for(tiles, rows.outer * rows.size * rows.inner >= kParallelGrain, [&](int64_t t) {
-    const int64_t o = t / tiles_per_outer, i0 = (t % tiles_per_outer) * kTile;
-    f(o * rows.size * rows.inner + i0, std::min(kTile, rows.inner - i0));
-  });
-}
-
-// Contiguous rows go to the compiled row loops in blocks of rows (a task per
-// block, so that a thread's share of rows costs one call); the rest by tiles.
-// Blocks and tiles cover disjoint rows, so they run on any thread.
-template <class F>
-void for_each_row_block(const Rows& rows, F f) {
-  constexpr int64_t kBlockElements = 16384;
-  const int64_t per_block = std::max<int64_t>(1, kBlockElements / std::max<int64_t>(rows.size, 1));
-  const int64_t blocks = (rows.outer + per_block - 1) / per_block;
-  parallel_for(blocks, rows.outer * rows.size >= kParallelGrain, [&](int64_t b) {
-    const int64_t r0 = b * per_block;
-    f(r0 * rows.size, std::min(per_block, rows.outer - r0));
-  });
-}
-
-template <bool kLog, class T>
-void softmax_forward(const T* x, T* y, const Rows& rows) {
-  const int64_t D = rows.size, I = rows.inner;
-  if (I == 1)
-    return for_each_row_block(rows, [&](int64_t base, int64_t n) { softmax_rows(x + base, y + base, n, D, kLog); });
-  for_each_tile(rows, [&](int64_t base, int64_t width) { softmax_tile<kLog>(x + base, y + base, D, I, width); });
-}
-
-template <bool kLog, class T>
-void softmax_backward(const T* y, const T* dy, T* dx, const Rows& rows) {
-  const int64_t D = rows.size, I = rows.inner;
-  if (I == 1)
-    return for_each_row_block(
-        rows, [&](int64_t base, int64_t n) { softmax_backward_rows(y + base, dy + base, dx + base, n, D, kLog); });
-  for_each_tile(rows, [&](int64_t base, int64_t width) {
-    softmax_backward_tile<kLog>(y + base, dy + base, dx + base, D, I, width);
-  });
-}
-
-// The loops over contiguous rows, which softmax_rows and softmax_backward_rows
-// (below) compile for three CPUs.
-template <class T>
-[[gnu::always_inline]] inline void forward_rows(const T* x, T* y, int64_t rows, int64_t D, bool log) {
-  for (int64_t r = 0; r < rows; ++r) {
-    if (log) softmax_row<true>(x + r * D, y + r * D, D);
-    else softmax_row<false>(x + r * D, y + r * D, D);
-  }
-}
-template <class T>
-[[gnu::always_inline]] inline void backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, bool log) {
-  for (int64_t r = 0; r < rows; ++r) {
-    if (log) softmax_backward_row<true>(y + r * D, dy + r * D, dx + r * D, D);
-    else softmax_backward_row<false>(y + r * D, dy + r * D, dx + r * D, D);
-  }
-}
-
-// softmax and log_softmax differ only in the two row kernels.
-template <bool kLog>
-Tensor softmax_op(const char* op, const Tensor& x, int64_t dim) {
+// softmax and log_softmax differ only in the flag they hand the kernels.
+Tensor softmax_op(const char* op, bool log, const Tensor& x, int64_t dim) {
   check_floating(op, x);
   dim = wrap_dim(op, dim, x.dim());
   const Rows rows = rows_along(x.shape(), dim);
-  Tensor xc = x.detach().contiguous();  // detached: this copy is not part of the graph
+  const Tensor xc = x.is_contiguous() ? x : copy_of(x);  // the kernel reads [O, D, I] in place
   Tensor y = make_tensor(x.shape(), x.dtype(), /*zero_fill=*/false);
   dispatch_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    softmax_forward<kLog>(xc.data_ptr<T>(), y.data_ptr<T>(), rows);
+    kernels::softmax(xc.data_ptr<T>(), y.data_ptr<T>(), rows.outer, rows.size, rows.inner, log);
   });
   if (!needs_grad({x})) return y;
 
   SavedTensor sy(y);  // y is contiguous (made just above), as the backward kernel needs
-  return record(op, y, {x}, [sy, rows, op](const Tensor& dy) -> TensorList {
-    Tensor yv = sy.get(op);
-    Tensor g = dy.contiguous();  // dy may be a view (an expand from a sum's backward, say)
+  return record(op, y, {x}, [sy, rows, op, log](const Tensor& dy) -> TensorList {
+    const Tensor yv = sy.get(op);
+    const Tensor g = dy.is_contiguous() ? dy : copy_of(dy);  // dy may be a view (a sum's expanded ones)
     Tensor dx = make_tensor(yv.shape(), yv.dtype(), /*zero_fill=*/false);
     dispatch_floating(yv.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      softmax_backward<kLog>(yv.data_ptr<T>(), g.data_ptr<T>(), dx.data_ptr<T>(), rows);
+      kernels::softmax_backward(yv.data_ptr<T>(), g.data_ptr<T>(), dx.data_ptr<T>(), rows.outer, rows.size,
+                                rows.inner, log);
     });
     return {dx};
   });
@@ -270,29 +74,11 @@ Tensor softmax_op(const char* op, const Tensor& x, int64_t dim) {
 // y_i = e^{x_i - m} / sum_j e^{x_j - m}   (m = the max along dim)
 // dx = y * (dy - sum(dy * y))
 // saves: y
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op<false>("softmax", x, dim); }
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op("softmax", false, x, dim); }
 
 // y_i = (x_i - m) - log sum_j e^{x_j - m}
 // dx = dy - e^y * sum(dy)
 // saves: y
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op<true>("log_softmax", x, dim); }
-
-// The row loops, compiled for AVX-512, AVX2 and baseline x86-64 (GCC's
-// target_clones, of external functions only; always_inline above puts a copy of
-// the row kernels in each, and -ffp-contract=off makes all three compute the same
-// numbers). The loader picks the one the CPU runs.
-[[gnu::target_clones("avx512f", "avx2", "default")]]
-void softmax_rows(const float* x, float* y, int64_t rows, int64_t D, bool log) { forward_rows(x, y, rows, D, log); }
-[[gnu::target_clones("avx512f", "avx2", "default")]]
-void softmax_rows(const double* x, double* y, int64_t rows, int64_t D, bool log) { forward_rows(x, y, rows, D, log); }
-[[gnu::target_clones("avx512f", "avx2", "default")]]
-void softmax_backward_rows(const float* y, const float* dy, float* dx, int64_t rows, int64_t D, bool log) {
-  backward_rows(y, dy, dx, rows, D, log);
-}
-[[gnu::target_clones("avx512f", "avx2", "default")]]
-void softmax_backward_rows(const double* y, const double* dy, double* dx, int64_t rows, int64_t D, bool log) {
-  backward_rows(y, dy, dx, rows, D, log);
-}
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op("log_softmax", true, x, dim); }
 
 }  // namespace heed
-

@@ -1,9 +1,9 @@
-#include "heed/ops/small_gemm.h"
+#include "heed/ops/kernels/fast/small_gemm.h"
 
 #include <cstddef>
 #include <vector>
 
-namespace heed {
+namespace heed::kernels::fast {
 
 namespace {
 
@@ -12,11 +12,12 @@ namespace {
 // each run of kLanes goes to running sum p % kLanes: independent chains, the
 // lanes of a vector register. The fewer than kLanes left over make one short
 // chain of their own, and everything is added up at the end. The order is
-// written here rather than left to the vectorizer (as `omp simd reduction`
-// would, which gave the SSE2 and AVX2 versions different last bits), so every
-// compiled version gives the same result. (Measured on 10-element rows, as in
-// the article-001 network: 2.3 ns a dot product, against 3.7 ns with omp simd
-// and 10-20 ns with the leftovers spread over the lanes.)
+// written here rather than left to the vectorizer (`omp simd reduction` would
+// let each compiled copy choose its own order, and the SSE2 and AVX2 copies
+// would differ in the last bits), so every copy gives the same result. The
+// leftovers go to one chain of their own rather than being spread over the
+// lanes: on the short rows these products have, the spreading costs more than
+// the additions.
 template <class T>
 [[gnu::always_inline]] inline T dot(const T* x, const T* y, int64_t k) {
   constexpr int64_t kLanes = 8;
@@ -91,4 +92,4 @@ void small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, dou
   small_gemm_loops(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-}  // namespace heed
+}  // namespace heed::kernels::fast

@@ -1,10 +1,10 @@
 // exp and expm1 for float, in plain arithmetic that the compiler vectorizes.
 //
 // libm's expf is a function call per element, so a loop around it stays scalar
-// code, one element at a time. The kernels that spend their time in exponentials
-// use these instead: softmax (ops/softmax.cpp) and the LSTM's sigmoid and tanh
-// (ops/lstm_cell.cpp). float64 keeps libm everywhere: its kernels are for
-// gradchecks, not speed.
+// code, one element at a time. The fast kernels that spend their time in
+// exponentials use these instead: softmax (fast/softmax.cpp) and the LSTM's
+// sigmoid and tanh (fast/lstm.cpp). float64 keeps libm everywhere: its kernels
+// are for gradchecks, not speed.
 //
 // Both are computed the textbook way:
 //   x = n ln2 + r,   n = round(x / ln2),   |r| <= ln2 / 2
@@ -12,15 +12,16 @@
 //   e^x - 1 = 2^n (e^r - 1) + (2^n - 1)
 //   e^r - 1 = r + r^2/2! + ... + r^7/7!     (the next term is < 2e-8 of the sum)
 // 2^n is built directly in a float's exponent bits. Measured against double
-// precision, the largest relative error is a few float ulps (tests/test_softmax.cpp
-// sweeps exp_fast over its whole range). heed builds with -ffp-contract=off, so
-// every compiled version of a kernel (target_clones) gives the same numbers.
+// precision, the largest relative error is a few float ulps (tests/kernels/
+// test_fast_math.cpp sweeps both over their whole range). heed builds with
+// -ffp-contract=off, so every compiled version of a kernel (target_clones) gives
+// the same numbers.
 #pragma once
 
 #include <bit>
 #include <cstdint>
 
-namespace heed {
+namespace heed::kernels::fast {
 
 // cond ? a : b, chosen with bit masks. A plain ?: on floats keeps GCC from
 // vectorizing the loop (under the default -ftrapping-math); this is the same
@@ -85,4 +86,4 @@ struct Ln2Split {
   return two_n * detail::expm1_small(s.r) + (two_n - 1);
 }
 
-}  // namespace heed
+}  // namespace heed::kernels::fast

@@ -1,0 +1,281 @@
+// softmax and log_softmax, fast: the row kernels keep the max and the sums in
+// vector lanes and use a vectorizable exp in float; rows are shared between the
+// threads, and rows along an outer dim are walked in tiles. The math is the
+// reference's (reference/softmax.cpp); tests/kernels/test_softmax.cpp checks
+// the two agree.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "heed/core/parallel.h"
+#include "heed/ops/kernels/fast/fast_math.h"
+#include "heed/ops/kernels/softmax.h"
+
+namespace heed::kernels::fast {
+
+namespace {
+
+// A tensor seen as [outer, size, inner] around the softmax's dim.
+struct Rows {
+  int64_t outer = 1, size = 1, inner = 1;
+};
+
+// e^x: fast_math.h's exp in float, which vectorizes; libm's in double
+// (float64 is for gradchecks, where the last bit matters more than speed).
+inline float exp_of(float x) { return exp_fast(x); }
+inline double exp_of(double x) { return std::exp(x); }
+
+// ---- contiguous rows (dim = -1, the common case) -------------------------------
+//
+// A loop that carries one running max or sum from element to element cannot be
+// vectorized: each step waits for the one before, and the compiler may not
+// reorder float additions. So the max and the sums keep kLanes running values,
+// element d going to lane d % kLanes, combined at the end: kLanes independent
+// chains, the lanes of one vector register. The order is written here, so the
+// result is the same on every run and on every CPU.
+constexpr int64_t kLanes = 8;
+
+// The max of x[0, D). It ignores NaN (std::max(m, NaN) is m), but a NaN still
+// reaches the sum below and turns its whole row NaN, as in PyTorch. A row of all
+// -inf gives -inf - (-inf) = NaN: also PyTorch's answer.
+template <class T>
+[[gnu::always_inline]] inline T row_max(const T* x, int64_t D) {
+  T lane[kLanes];
+  std::fill(lane, lane + kLanes, -std::numeric_limits<T>::infinity());
+  int64_t d = 0;
+  for (; d + kLanes <= D; d += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) lane[j] = std::max(lane[j], x[d + j]);
+  for (; d < D; ++d) lane[0] = std::max(lane[0], x[d]);
+  T m = lane[0];
+  for (int64_t j = 1; j < kLanes; ++j) m = std::max(m, lane[j]);
+  return m;
+}
+
+// sum_d term(d) for d in [0, D), in double: D terms of up to 1 each.
+template <class F>
+[[gnu::always_inline]] inline double row_sum(int64_t D, F term) {
+  double lane[kLanes] = {};
+  int64_t d = 0;
+  for (; d + kLanes <= D; d += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) lane[j] += term(d + j);
+  for (; d < D; ++d) lane[0] += term(d);
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+// y = softmax (or log_softmax when kLog) of one row. y may be x: every pass that
+// writes y[d] has read x[d] first.
+template <bool kLog, class T>
+[[gnu::always_inline]] inline void softmax_row(const T* x, T* y, int64_t D) {
+  const T m = row_max(x, D);
+  if constexpr (kLog) {
+    // log_softmax = (x - m) - log(sum exp(x - m)); no exp is ever undone by a log,
+    // so a tiny probability keeps its exact log (-2000 rather than log(0) = -inf).
+    const double total = row_sum(D, [&](int64_t d) { return static_cast<double>(exp_of(x[d] - m)); });
+    const T log_total = static_cast<T>(std::log(total));
+    for (int64_t d = 0; d < D; ++d) y[d] = (x[d] - m) - log_total;
+  } else {
+    for (int64_t d = 0; d < D; ++d) y[d] = exp_of(x[d] - m);
+    const T inv = static_cast<T>(1.0 / row_sum(D, [&](int64_t d) { return static_cast<double>(y[d]); }));
+    for (int64_t d = 0; d < D; ++d) y[d] *= inv;
+  }
+}
+
+// dx for one row, fused into two passes instead of a chain of ops (each of which
+// would allocate a full-size temporary). dx may be dy.
+//   softmax:      y_j = e^{x_j} / S,  dy_j/dx_k = y_j (delta_jk - y_k)
+//                 => dx_k = sum_j dy_j y_j (delta_jk - y_k) = y_k (dy_k - sum_j dy_j y_j)
+//   log_softmax:  y_j = x_j - log S,  dy_j/dx_k = delta_jk - softmax_k
+//                 => dx_k = dy_k - softmax_k sum_j dy_j,  softmax_k = e^{y_k}
+template <bool kLog, class T>
+[[gnu::always_inline]] inline void softmax_backward_row(const T* y, const T* dy, T* dx, int64_t D) {
+  // per row: sum_d dy*y (softmax) or sum_d dy (log_softmax)
+  const T c = static_cast<T>(row_sum(D, [&](int64_t d) { return static_cast<double>(kLog ? dy[d] : dy[d] * y[d]); }));
+  for (int64_t d = 0; d < D; ++d) {
+    if constexpr (kLog) dx[d] = dy[d] - exp_of(y[d]) * c;
+    else dx[d] = y[d] * (dy[d] - c);
+  }
+}
+
+// ---- strided rows (dim is not the last) ------------------------------------------
+//
+// When inner > 1, rows (o, i) and (o, i + 1) are neighbours in memory, so a task
+// takes a tile of up to kTile of them and steps through d for all at once: each
+// step reads kTile adjacent elements (a cache line or two) instead of jumping
+// `inner` elements for every single one. The loops over j (the tile's rows)
+// vectorize as they are: each row has its own max and sum.
+constexpr int64_t kTile = 32;
+
+// The same math as the row kernels above, for one tile: x, y are the tile's first
+// element; element d of row j is at [d * step + j], j < width.
+template <bool kLog, class T>
+void softmax_tile(const T* x, T* y, int64_t D, int64_t step, int64_t width) {
+  T m[kTile];
+  double total[kTile];
+  for (int64_t j = 0; j < width; ++j) {
+    m[j] = -std::numeric_limits<T>::infinity();
+    total[j] = 0;
+  }
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t j = 0; j < width; ++j) m[j] = std::max(m[j], x[d * step + j]);
+  if constexpr (kLog) {
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t j = 0; j < width; ++j) total[j] += exp_of(x[d * step + j] - m[j]);
+    T log_total[kTile];
+    for (int64_t j = 0; j < width; ++j) log_total[j] = static_cast<T>(std::log(total[j]));
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t j = 0; j < width; ++j) y[d * step + j] = (x[d * step + j] - m[j]) - log_total[j];
+  } else {
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t j = 0; j < width; ++j) {
+        const int64_t k = d * step + j;
+        y[k] = exp_of(x[k] - m[j]);
+        total[j] += y[k];
+      }
+    T inv[kTile];
+    for (int64_t j = 0; j < width; ++j) inv[j] = static_cast<T>(1.0 / total[j]);
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t j = 0; j < width; ++j) y[d * step + j] *= inv[j];
+  }
+}
+
+template <bool kLog, class T>
+void softmax_backward_tile(const T* y, const T* dy, T* dx, int64_t D, int64_t step, int64_t width) {
+  double dot[kTile] = {};
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t j = 0; j < width; ++j) {
+      const int64_t k = d * step + j;
+      dot[j] += kLog ? dy[k] : dy[k] * y[k];
+    }
+  T c[kTile];
+  for (int64_t j = 0; j < width; ++j) c[j] = static_cast<T>(dot[j]);
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t j = 0; j < width; ++j) {
+      const int64_t k = d * step + j;
+      if constexpr (kLog) dx[k] = dy[k] - exp_of(y[k]) * c[j];
+      else dx[k] = y[k] * (dy[k] - c[j]);
+    }
+}
+
+// Calls f(base, width) for every tile: the tile's rows start at base + j (j < width),
+// and element d of row j is at base + j + d * inner. Tiles cover disjoint elements,
+// so they run on any thread without colliding.
+template <class F>
+void for_each_tile(const Rows& rows, F f) {
+  const int64_t tiles_per_outer = (rows.inner + kTile - 1) / kTile;
+  const int64_t tiles = rows.outer * tiles_per_outer;
+  parallel_for(tiles, rows.outer * rows.size * rows.inner >= kParallelGrain, [&](int64_t t) {
+    const int64_t o = t / tiles_per_outer, i0 = (t % tiles_per_outer) * kTile;
+    f(o * rows.size * rows.inner + i0, std::min(kTile, rows.inner - i0));
+  });
+}
+
+// Contiguous rows go to the compiled row loops in blocks of rows (a task per
+// block, so that a thread's share of rows costs one call); the rest by tiles.
+// Blocks and tiles cover disjoint rows, so they run on any thread.
+template <class F>
+void for_each_row_block(const Rows& rows, F f) {
+  constexpr int64_t kBlockElements = 16384;
+  const int64_t per_block = std::max<int64_t>(1, kBlockElements / std::max<int64_t>(rows.size, 1));
+  const int64_t blocks = (rows.outer + per_block - 1) / per_block;
+  parallel_for(blocks, rows.outer * rows.size >= kParallelGrain, [&](int64_t b) {
+    const int64_t r0 = b * per_block;
+    f(r0 * rows.size, std::min(per_block, rows.outer - r0));
+  });
+}
+
+// The loops over contiguous rows, which the entry points below compile for
+// three CPUs.
+template <class T>
+[[gnu::always_inline]] inline void forward_rows(const T* x, T* y, int64_t rows, int64_t D, bool log) {
+  for (int64_t r = 0; r < rows; ++r) {
+    if (log) softmax_row<true>(x + r * D, y + r * D, D);
+    else softmax_row<false>(x + r * D, y + r * D, D);
+  }
+}
+template <class T>
+[[gnu::always_inline]] inline void backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, bool log) {
+  for (int64_t r = 0; r < rows; ++r) {
+    if (log) softmax_backward_row<true>(y + r * D, dy + r * D, dx + r * D, D);
+    else softmax_backward_row<false>(y + r * D, dy + r * D, dx + r * D, D);
+  }
+}
+
+}  // namespace
+
+// The row loops, compiled for AVX-512, AVX2 and baseline x86-64 (GCC's
+// target_clones, of external functions only, hence outside the anonymous
+// namespace; always_inline above puts a copy of the row kernels in each, and
+// -ffp-contract=off makes all three compute the same numbers). The loader picks
+// the one the CPU runs.
+namespace detail {
+[[gnu::target_clones("avx512f", "avx2", "default")]]
+void rows_forward(const float* x, float* y, int64_t rows, int64_t D, bool log) { forward_rows(x, y, rows, D, log); }
+[[gnu::target_clones("avx512f", "avx2", "default")]]
+void rows_forward(const double* x, double* y, int64_t rows, int64_t D, bool log) { forward_rows(x, y, rows, D, log); }
+[[gnu::target_clones("avx512f", "avx2", "default")]]
+void rows_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t D, bool log) {
+  backward_rows(y, dy, dx, rows, D, log);
+}
+[[gnu::target_clones("avx512f", "avx2", "default")]]
+void rows_backward(const double* y, const double* dy, double* dx, int64_t rows, int64_t D, bool log) {
+  backward_rows(y, dy, dx, rows, D, log);
+}
+}  // namespace detail
+
+namespace {
+
+template <bool kLog, class T>
+void forward_all(const T* x, T* y, const Rows& rows) {
+  const int64_t D = rows.size, I = rows.inner;
+  if (I == 1)
+    return for_each_row_block(rows, [&](int64_t base, int64_t n) { detail::rows_forward(x + base, y + base, n, D, kLog); });
+  for_each_tile(rows, [&](int64_t base, int64_t width) { softmax_tile<kLog>(x + base, y + base, D, I, width); });
+}
+
+template <bool kLog, class T>
+void backward_all(const T* y, const T* dy, T* dx, const Rows& rows) {
+  const int64_t D = rows.size, I = rows.inner;
+  if (I == 1)
+    return for_each_row_block(
+        rows, [&](int64_t base, int64_t n) { detail::rows_backward(y + base, dy + base, dx + base, n, D, kLog); });
+  for_each_tile(rows, [&](int64_t base, int64_t width) {
+    softmax_backward_tile<kLog>(y + base, dy + base, dx + base, D, I, width);
+  });
+}
+
+}  // namespace
+
+template <class T>
+void softmax(const T* x, T* y, int64_t O, int64_t D, int64_t I, bool log) {
+  const Rows rows{O, D, I};
+  if (log) forward_all<true>(x, y, rows);
+  else forward_all<false>(x, y, rows);
+}
+
+template <class T>
+void softmax_backward(const T* y, const T* dy, T* dx, int64_t O, int64_t D, int64_t I, bool log) {
+  const Rows rows{O, D, I};
+  if (log) backward_all<true>(y, dy, dx, rows);
+  else backward_all<false>(y, dy, dx, rows);
+}
+
+template <class T>
+void softmax_rows(const T* x, T* y, int64_t rows, int64_t D, bool log) {
+  detail::rows_forward(x, y, rows, D, log);
+}
+
+template <class T>
+void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, bool log) {
+  detail::rows_backward(y, dy, dx, rows, D, log);
+}
+
+template void softmax(const float*, float*, int64_t, int64_t, int64_t, bool);
+template void softmax(const double*, double*, int64_t, int64_t, int64_t, bool);
+template void softmax_backward(const float*, const float*, float*, int64_t, int64_t, int64_t, bool);
+template void softmax_backward(const double*, const double*, double*, int64_t, int64_t, int64_t, bool);
+template void softmax_rows(const float*, float*, int64_t, int64_t, bool);
+template void softmax_rows(const double*, double*, int64_t, int64_t, bool);
+template void softmax_backward_rows(const float*, const float*, float*, int64_t, int64_t, bool);
+template void softmax_backward_rows(const double*, const double*, double*, int64_t, int64_t, bool);
+
+}  // namespace heed::kernels::fast

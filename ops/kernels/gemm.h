@@ -1,0 +1,67 @@
+// The matrix product kernel, in BLAS's terms.
+//
+//   C[M, N] = alpha op(A) op(B) + beta C
+//   op(A)[i, p] = ta ? a[p * lda + i] : a[i * lda + p]     (A stored row-major, or its transpose)
+//   op(B)[p, j] = tb ? b[j * ldb + p] : b[p * ldb + j]
+//   C[i, j] = c[i * ldc + j]
+//
+// beta == 0 ignores C's old contents (NaN in it does not leak through). Every
+// size may be 0. ops/blas.cpp turns heed's strided tensors into these
+// arguments; the fused kernels (LSTM, attention) call it on their own buffers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "heed/ops/kernels/kernels.h"
+
+namespace heed::kernels {
+
+// One product's arguments, for the kernels that take more than one. The
+// functions below exist for T = float and T = double.
+template <class T>
+struct GemmArgs {
+  bool ta, tb;
+  int64_t M, N, K;
+  T alpha;
+  const T* a;
+  int64_t lda;
+  const T* b;
+  int64_t ldb;
+  T beta;
+  T* c;
+  int64_t ldc;
+};
+
+// Plain loops (each row of C a sum of rows of op(B), in order of p); one product
+// after another.
+namespace reference {
+template <class T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc);
+template <class T>
+void gemm_pair(const GemmArgs<T>& first, const GemmArgs<T>& second);
+template <class T>
+void gemm_batch(const GemmArgs<T>& layout, int64_t count, const int64_t* a_offsets, const int64_t* b_offsets);
+std::string gemm_library();  // "reference loops ..."
+int gemm_threads();          // 1
+}  // namespace reference
+
+// A one-row product in plain vectorized loops, the rest through OpenBLAS with
+// C's rows split between the OpenMP threads; a pair side by side on the two
+// halves of the threads; a batch shared out between the threads
+// (ops/kernels/fast/gemm.cpp). Inside a parallel region every product runs on
+// the calling thread.
+namespace fast {
+template <class T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc);
+template <class T>
+void gemm_pair(const GemmArgs<T>& first, const GemmArgs<T>& second);
+template <class T>
+void gemm_batch(const GemmArgs<T>& layout, int64_t count, const int64_t* a_offsets, const int64_t* b_offsets);
+std::string gemm_library();  // OpenBLAS's build description and the CPU kernel it picked
+int gemm_threads();          // the OpenMP threads a big product is split between
+}  // namespace fast
+
+}  // namespace heed::kernels

@@ -1,0 +1,67 @@
+// Attention as its formulas compose: entry by entry, a product, the masked
+// softmax, the dropout, a second product; and back the same way.
+#include "heed/ops/kernels/attention.h"
+
+#include <vector>
+
+#include "heed/ops/kernels/gemm.h"
+#include "heed/ops/kernels/softmax.h"
+
+namespace heed::kernels::reference {
+
+template <class T>
+void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
+                       const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W, T* out) {
+  const int64_t block = d.Tq * d.Tk;
+  for (int64_t e = 0; e < d.count; ++e) {
+    T* p = P + e * block;
+    gemm(false, true, d.Tq, d.Tk, d.D, scale, q.at(e), q.ld, k.at(e), k.ld, T(0), p, d.Tk);  // S = scale q k^T
+    masked_softmax(p, hidden, e, d.Tq, d.Tk,
+                   [](T* x, T* y, int64_t rows, int64_t D) { softmax_rows(x, y, rows, D, false); });
+    const T* w = p;
+    if (drop) {  // W = P * drop
+      for (int64_t i = 0; i < block; ++i) W[e * block + i] = p[i] * drop[e * block + i];
+      w = W + e * block;
+    }
+    gemm(false, false, d.Tq, d.Dv, d.Tk, T(1), w, d.Tk, v.at(e), v.ld, T(0), out + e * d.Tq * d.Dv, d.Dv);  // W v
+  }
+}
+
+template <class T>
+void attention_backward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
+                        const Matrices<const T>& v, const T* P, const T* drop, const T* W,
+                        const Matrices<const T>* dout, const Matrices<const T>* dweights, const Matrices<T>* dq,
+                        const Matrices<T>* dk, const Matrices<T>* dv) {
+  const int64_t block = d.Tq * d.Tk;
+  std::vector<T> dS(static_cast<size_t>(block));  // dW, then dP, then dS
+  for (int64_t e = 0; e < d.count; ++e) {
+    const T* p = P + e * block;
+    if (dout) {  // out = W v  =>  dW = dout v^T,  dv = W^T dout
+      const T* w = drop ? W + e * block : p;
+      gemm(false, true, d.Tq, d.Tk, d.Dv, T(1), dout->at(e), dout->ld, v.at(e), v.ld, T(0), dS.data(), d.Tk);
+      if (dv) gemm(true, false, d.Tk, d.Dv, d.Tq, T(1), w, d.Tk, dout->at(e), dout->ld, T(0), dv->at(e), dv->ld);
+    } else {
+      for (int64_t i = 0; i < d.Tq; ++i)
+        for (int64_t j = 0; j < d.Tk; ++j) dS[i * d.Tk + j] = dweights->at(e)[i * dweights->ld + j];
+    }
+    if (drop)  // W = P * drop  =>  dP = dW * drop
+      for (int64_t i = 0; i < block; ++i) dS[i] *= drop[e * block + i];
+    softmax_backward_rows(p, dS.data(), dS.data(), d.Tq, d.Tk, false);  // dS = P * (dP - rowsum(dP * P))
+    // S = scale q k^T  =>  dq = scale dS k,  dk = scale dS^T q
+    if (dq) gemm(false, false, d.Tq, d.D, d.Tk, scale, dS.data(), d.Tk, k.at(e), k.ld, T(0), dq->at(e), dq->ld);
+    if (dk) gemm(true, false, d.Tk, d.D, d.Tq, scale, dS.data(), d.Tk, q.at(e), q.ld, T(0), dk->at(e), dk->ld);
+  }
+}
+
+#define HEED_INSTANTIATE(T)                                                                                       \
+  template void attention_forward(const AttentionDims&, T, const Matrices<const T>&, const Matrices<const T>&,    \
+                                  const Matrices<const T>&, const Hidden<T>&, const T*, T*, T*, T*);              \
+  template void attention_backward(const AttentionDims&, T, const Matrices<const T>&, const Matrices<const T>&,   \
+                                   const Matrices<const T>&, const T*, const T*, const T*,                        \
+                                   const Matrices<const T>*, const Matrices<const T>*, const Matrices<T>*,        \
+                                   const Matrices<T>*, const Matrices<T>*);
+HEED_INSTANTIATE(float)
+HEED_INSTANTIATE(double)
+#undef HEED_INSTANTIATE
+
+}  // namespace heed::kernels::reference
