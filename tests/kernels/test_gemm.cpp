@@ -1,0 +1,171 @@
+// The fast matrix product kernels (ops/kernels/fast/gemm.cpp: plain loops for one
+// row, OpenBLAS with heed's threads for the rest) against the reference loops.
+//
+// Tolerance: both sum the same products in different orders, so an entry may
+// differ by a few roundings of the largest partial sums. Each entry is checked
+// against the bound sum_p |a_ip b_pj| of its own terms: |fast - ref| <= tol times
+// it, tol 1e-5 for float (eps 6e-8, times K up to a thousand terms, with room)
+// and 1e-12 for double.
+#include <omp.h>
+
+#include <cmath>
+#include <tuple>
+
+#include "heed/ops/kernels/gemm.h"
+#include "helpers.h"
+
+using namespace heed;
+using namespace heed::test;
+namespace kernels = heed::kernels;
+
+namespace {
+
+// One product's operands, stored with 3 spare elements per row, so that every
+// leading dimension is larger than the row it holds.
+template <class T>
+struct Case {
+  bool ta, tb;
+  int64_t M, N, K, lda, ldb, ldc;
+  T alpha, beta;
+  std::vector<T> a, b, c;
+
+  Case(bool ta_, bool tb_, int64_t M_, int64_t N_, int64_t K_, double beta_, uint64_t seed)
+      : ta(ta_), tb(tb_), M(M_), N(N_), K(K_), alpha(T(2)), beta(static_cast<T>(beta_)) {
+    lda = (ta ? M : K) + 3;
+    ldb = (tb ? K : N) + 3;
+    ldc = N + 3;
+    a = random_values<T>((ta ? K : M) * lda, seed);
+    b = random_values<T>((tb ? N : K) * ldb, seed + 1);
+    c = random_values<T>(M * ldc, seed + 2);
+    if (beta == T(0)) std::fill(c.begin(), c.end(), std::nan(""));  // beta 0 must not read C
+  }
+  kernels::GemmArgs<T> args(std::vector<T>& out) const {
+    return {ta, tb, M, N, K, alpha, a.data(), lda, b.data(), ldb, beta, out.data(), ldc};
+  }
+  // The bound each entry's error is measured against: the product of the absolute values.
+  std::vector<T> bound() const {
+    std::vector<T> abs_a(a.size()), abs_b(b.size()), abs_c(c.size()), out(c.size(), T(0));
+    for (size_t i = 0; i < a.size(); ++i) abs_a[i] = std::abs(a[i]);
+    for (size_t i = 0; i < b.size(); ++i) abs_b[i] = std::abs(b[i]);
+    for (size_t i = 0; i < c.size(); ++i) abs_c[i] = beta == T(0) ? T(0) : std::abs(c[i]);
+    out = abs_c;
+    kernels::reference::gemm(ta, tb, M, N, K, std::abs(alpha), abs_a.data(), lda, abs_b.data(), ldb,
+                             beta == T(0) ? T(0) : std::abs(beta), out.data(), ldc);
+    return out;
+  }
+};
+
+template <class T>
+void check_entries(const std::string& what, const std::vector<T>& fast, const std::vector<T>& ref,
+                   const std::vector<T>& bound, int64_t M, int64_t N, int64_t ldc) {
+  const double tol = sizeof(T) == 4 ? 1e-5 : 1e-12;
+  INFO(what);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      const size_t k = static_cast<size_t>(i * ldc + j);
+      if (std::abs(fast[k] - ref[k]) <= tol * bound[k] + 1e-30) continue;
+      INFO("C[" << i << ", " << j << "]: fast " << fast[k] << ", reference " << ref[k] << ", bound " << bound[k]);
+      CHECK(std::abs(fast[k] - ref[k]) <= tol * bound[k]);
+      return;
+    }
+  // The padding between rows is never written.
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = N; j < ldc; ++j) {
+      const size_t k = static_cast<size_t>(i * ldc + j);
+      if (!(fast[k] == ref[k] || (std::isnan(fast[k]) && std::isnan(ref[k])))) {
+        CHECK_MESSAGE(false, "padding C[" << i << ", " << j << "] was written");
+        return;
+      }
+    }
+}
+
+// (M, N, K): every combination of the small sizes, and each dim long once.
+std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes() {
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> s;
+  for (int64_t M : {1, 7, 8, 9, 33})
+    for (int64_t N : {1, 7, 8, 9, 33})
+      for (int64_t K : {1, 7, 8, 9, 33}) s.emplace_back(M, N, K);
+  s.emplace_back(1000, 9, 33);
+  s.emplace_back(7, 1000, 8);
+  s.emplace_back(33, 9, 1000);
+  s.emplace_back(1, 1000, 1000);  // one row: the plain-loop path
+  s.emplace_back(1000, 1, 33);    // one column
+  s.emplace_back(200, 150, 120);  // big enough to split between the threads
+  return s;
+}
+
+template <class T>
+void run_all(uint64_t seed) {
+  for (auto [M, N, K] : shapes())
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (double beta : {0.0, 1.0, 0.5}) {
+          const Case<T> c(ta, tb, M, N, K, beta, seed++);
+          std::vector<T> fast = c.c, ref = c.c;
+          kernels::fast::gemm(ta, tb, M, N, K, c.alpha, c.a.data(), c.lda, c.b.data(), c.ldb, c.beta, fast.data(),
+                              c.ldc);
+          kernels::reference::gemm(ta, tb, M, N, K, c.alpha, c.a.data(), c.lda, c.b.data(), c.ldb, c.beta,
+                                   ref.data(), c.ldc);
+          check_entries(msg("gemm M ", M, " N ", N, " K ", K, ta ? " A^T" : "", tb ? " B^T" : "", " beta ", beta),
+                        fast, ref, c.bound(), M, N, c.ldc);
+        }
+}
+
+}  // namespace
+
+TEST_CASE("kernels/gemm: fast equals reference, every layout and size, 1 to 3 threads") {
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    omp_set_num_threads(threads);
+    run_all<float>(100);
+    run_all<double>(200);
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST_CASE("kernels/gemm: K = 0 scales C by beta, and empty products write nothing") {
+  for (double beta : {0.0, 0.5}) {
+    std::vector<double> fast(12, 3.0), ref(12, 3.0);
+    const double dummy = 0;
+    kernels::fast::gemm(false, false, 3, 4, 0, 1.0, &dummy, 1, &dummy, 4, beta, fast.data(), 4);
+    kernels::reference::gemm(false, false, 3, 4, 0, 1.0, &dummy, 1, &dummy, 4, beta, ref.data(), 4);
+    check_kernel("K = 0", fast, ref, 0, 0);
+    CHECK(fast[0] == 3.0 * beta);
+  }
+  std::vector<float> c(4, 7.0f);
+  kernels::fast::gemm(false, false, 0, 4, 3, 1.0f, c.data(), 3, c.data(), 4, 0.0f, c.data(), 4);
+  kernels::fast::gemm(false, false, 1, 0, 3, 1.0f, c.data(), 3, c.data(), 1, 0.0f, c.data(), 1);
+  CHECK(c == std::vector<float>(4, 7.0f));
+}
+
+TEST_CASE("kernels/gemm_pair and gemm_batch: fast equals reference") {
+  const int saved = omp_get_max_threads();
+  for (int threads : {1, 2, 3}) {
+    CAPTURE(threads);
+    omp_set_num_threads(threads);
+    // A pair big enough to run side by side, and a small one (one after the other).
+    for (auto [M, N, K] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{200, 150, 120}, {9, 7, 33}}) {
+      const Case<double> x(false, true, M, N, K, 0.0, 7), y(true, false, N, M, K, 0.0, 9);
+      std::vector<double> fx = x.c, fy = y.c, rx = x.c, ry = y.c;
+      kernels::fast::gemm_pair(x.args(fx), y.args(fy));
+      kernels::reference::gemm_pair(x.args(rx), y.args(ry));
+      check_entries(msg("pair, first, M ", M), fx, rx, x.bound(), x.M, x.N, x.ldc);
+      check_entries(msg("pair, second, M ", M), fy, ry, y.bound(), y.M, y.N, y.ldc);
+    }
+    // A batch of 5 entries of [9, 33] x [33, 8]; entry e of b is entry e % 2 (a broadcast operand).
+    for (int64_t count : {1, 5, 64}) {
+      const int64_t M = 9, K = 33, N = 8;
+      std::vector<float> a = random_values<float>(count * M * K, 3), b = random_values<float>(2 * K * N, 4);
+      std::vector<int64_t> ao(count), bo(count);
+      for (int64_t e = 0; e < count; ++e) ao[e] = e * M * K, bo[e] = (e % 2) * K * N;
+      std::vector<float> fast(count * M * N, NAN), ref(count * M * N, NAN);
+      kernels::GemmArgs<float> g{false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, fast.data(), N};
+      kernels::fast::gemm_batch(g, count, ao.data(), bo.data());
+      g.c = ref.data();
+      kernels::reference::gemm_batch(g, count, ao.data(), bo.data());
+      check_kernel(msg("batch of ", count), fast, ref, 1e-5, 1e-5);
+    }
+  }
+  omp_set_num_threads(saved);
+}
