@@ -26,9 +26,9 @@ thread_local uint64_t t_forward_ops = 0;
 
 constexpr int kMaxFrames = 32;
 
-// source_location gives the path the compiler saw ("/home/me/heed/ops/log.cpp").
+// source_location gives the path the compiler saw ("/home/me/heed/ops/elementwise.cpp").
 // This file's own path tells where the source root is, so the rest of heed's
-// paths can be shown relative to it: "ops/log.cpp".
+// paths can be shown relative to it: "ops/elementwise.cpp".
 std::string_view relative_to_source_root(std::string_view file) {
   constexpr std::string_view self = "autograd/anomaly.cpp";
   std::string_view here = std::source_location::current().file_name();

@@ -9,19 +9,6 @@
 namespace heed {
 
 namespace {
-// Grad mode on for the analytic pass, even when the caller is inside a NoGradGuard:
-// without a graph every analytic derivative would read as 0.
-class GradModeOn {
- public:
-  GradModeOn() : was_(is_grad_enabled()) { set_grad_enabled(true); }
-  ~GradModeOn() { set_grad_enabled(was_); }
-  GradModeOn(const GradModeOn&) = delete;
-  GradModeOn& operator=(const GradModeOn&) = delete;
-
- private:
-  bool was_;
-};
-
 // Sets element `flat` (row-major) of a contiguous float64 tensor.
 double& element(Tensor& t, int64_t flat) { return t.data_ptr<double>()[flat]; }
 }  // namespace
@@ -40,7 +27,9 @@ bool gradcheck(const std::function<Tensor(const TensorList&)>& fn, const TensorL
     xs.push_back(x);
   }
 
-  GradModeOn grad_on;
+  // Grad mode on for the analytic pass, even when the caller is inside a
+  // NoGradGuard: without a graph every analytic derivative would read as 0.
+  GradModeGuard grad_on(true);
   Tensor out = fn(xs);
   const int64_t n_out = out.numel();
 

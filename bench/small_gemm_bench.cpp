@@ -1,5 +1,5 @@
 // small_gemm against OpenBLAS, product by product: the measurement behind
-// small_gemm_wins() in ops/small_gemm.h. For each shape [M, K] x [K, N] and each
+// small_gemm_wins() in ops/kernels/fast/small_gemm.h. For each shape [M, K] x [K, N] and each
 // transpose combination it prints the best-of-5 time per call of both, their
 // ratio (above 1: the plain loops are faster) and the largest difference in the
 // results. Run: OMP_NUM_THREADS=2 ./build-bench/bench/small_gemm_bench
@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-#include "heed/ops/small_gemm.h"
+#include "heed/ops/kernels/fast/small_gemm.h"
 
 namespace {
 
@@ -55,7 +55,7 @@ int main() {
         for (float& v : b) v = normal(gen);
         const int lda = ta ? M : K, ldb = tb ? K : N;
         const double t_small = ns_per_call([&] {
-          heed::small_gemm(ta, tb, M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f, c_small.data(), N);
+          heed::kernels::fast::small_gemm(ta, tb, M, N, K, 1.f, a.data(), lda, b.data(), ldb, 0.f, c_small.data(), N);
         });
         const double t_blas = ns_per_call([&] {
           cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
@@ -64,7 +64,7 @@ int main() {
         double diff = 0;
         for (int i = 0; i < M * N; ++i) diff = std::max(diff, static_cast<double>(std::abs(c_small[i] - c_blas[i])));
         std::printf("%4d %4d %4d  %d  %d  %9.0f ns  %9.0f ns  %9.2fx  %10.1e  %s\n", M, N, K, ta, tb, t_small, t_blas,
-                    t_blas / t_small, diff, heed::small_gemm_wins(M, N, K, tb, ldb) ? "yes" : "no");
+                    t_blas / t_small, diff, heed::kernels::fast::small_gemm_wins(M, N, K, tb, ldb) ? "yes" : "no");
       }
     }
   }

@@ -3,8 +3,8 @@
 // Every tensor carries a shape and strides, every op builds a few more (the
 // output's shape, a broadcast shape, a view's strides), and every autograd node
 // remembers the shapes of its inputs. As std::vector each of those is a heap
-// allocation; in a small training step (a 10x10 Linear, batch 1) they were a
-// third of all the mallocs and more time than the arithmetic. Almost no tensor
+// allocation, and in a small model's training step, whose arithmetic is a few
+// hundred operations, the allocations cost more than the arithmetic. Almost no tensor
 // has more than six dims, so the sizes live inline and only a rare 7-D or
 // larger list goes to the heap. (PyTorch keeps its sizes the same way.)
 //

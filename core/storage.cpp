@@ -15,7 +15,7 @@ namespace heed {
 namespace {
 std::atomic<int64_t> g_live_bytes{0};
 constexpr size_t kAlignment = 64;
-// Far beyond this machine's memory: a request this large is a bug in the caller
+// Far beyond any machine's memory (1 TiB): a request this large is a bug in the caller
 // (or a hostile file), and it should fail with a message, not with the OOM killer.
 constexpr size_t kMaxBytes = size_t{1} << 40;
 
@@ -45,10 +45,9 @@ using SmallBlocks = detail::FreeLists<kClasses, kPerClass, release_aligned>;  //
 // Above 64 KiB the story is different but the cure the same. malloc serves big
 // blocks straight from the kernel (mmap) and gives them back on free, so the next
 // step's tensor of the same size arrives as fresh pages: one page fault per 4 KiB,
-// each page zeroed by the kernel. In the self-attention benchmark (W2) that was a
-// quarter of the step. So freed large blocks are kept too, up to kLargeCacheBytes
-// in all, oldest dropped first, and a request of exactly the same size takes one
-// back. A training loop asks for the same sizes every step, so nearly every request
+// each page zeroed by the kernel, a large share of a step that makes tensors of
+// a few MiB. So freed large blocks are kept too, up to kLargeCacheBytes in all,
+// oldest dropped first, and a request of exactly the same size takes one back. A training loop asks for the same sizes every step, so nearly every request
 // after the first step is a hit. One cache for all threads (a block freed on one
 // thread is often wanted on another), behind a mutex: next to the cost of filling
 // 64 KiB, the lock is free.

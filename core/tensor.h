@@ -22,7 +22,7 @@
 // the autograd methods in autograd/tensor_methods.cpp, the math, views, copies
 // and in-place writes in ops/ (ops/tensor_methods.cpp and ops/inplace.cpp).
 // Core's own code never calls them: the layering test proves it
-// (tests/layering/check_layers.cmake).
+// (tests/layering/check_layers.sh).
 #pragma once
 
 #include <cstdint>

@@ -12,21 +12,6 @@ namespace heed {
 
 namespace {
 
-// A tensor seen as [outer, n, inner] around `dim`: outer is the product of the
-// sizes before dim, inner of those after. Picking entry i along dim is then
-// copying `inner` consecutive elements from row (o, i), for each o.
-struct AroundDim {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-AroundDim around_dim(const Shape& s, int64_t dim) {
-  AroundDim a;
-  if (s.empty()) return a;  // a 0-d tensor is one row of one element
-  for (int64_t d = 0; d < dim; ++d) a.outer *= s[d];
-  a.n = s[dim];
-  for (size_t d = dim + 1; d < s.size(); ++d) a.inner *= s[d];
-  return a;
-}
-
 // The index values, checked: int64, 0-d or 1-D, each in [0, n).
 std::vector<int64_t> checked_indices(const Tensor& x, int64_t dim, const Tensor& index) {
   if (index.dtype() != kInt64)
@@ -82,7 +67,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     // Output row r = (o, i) is written by iteration r alone: no two threads collide.
     parallel_for(a.outer * k, y.numel() >= kParallelGrain, [&](int64_t r) {
       const int64_t o = r / k, i = r % k;
-      std::copy_n(src + (o * a.n + idx[i]) * a.inner, a.inner, dst + r * a.inner);
+      std::copy_n(src + (o * a.size + idx[i]) * a.inner, a.inner, dst + r * a.inner);
     });
   });
 
@@ -100,7 +85,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
       // parallel. The loop over i may not: two equal indices add into the same row.
       parallel_for(a.outer, dy.numel() >= kParallelGrain, [&](int64_t o) {
         for (int64_t i = 0; i < k; ++i) {
-          T* drow = dp + (o * a.n + idx[i]) * a.inner;
+          T* drow = dp + (o * a.size + idx[i]) * a.inner;
           const T* grow = gp + (o * k + i) * a.inner;
           for (int64_t j = 0; j < a.inner; ++j) drow[j] += grow[j];
         }

@@ -1,5 +1,5 @@
 // The LSTM's gate math as fused ops, each with a hand-written backward
-// (ops/lstm_cell.cpp). nn/lstm.h builds LSTM on lstm_layer, and LSTMCell too
+// (ops/lstm.cpp). nn/lstm.h builds LSTM on lstm_layer, and LSTMCell too
 // (one step is a layer over a sequence of length 1).
 //
 // Dims: T time steps, B batch, H hidden size. The four gates sit side by side

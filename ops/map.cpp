@@ -14,6 +14,15 @@ void check_same_dtype(std::string_view op, const Tensor& a, const Tensor& b) {
                          b.shape(), "; both must have the same dtype (convert one with .to())"));
 }
 
+AroundDim around_dim(const Shape& s, int64_t dim) {
+  AroundDim a;
+  if (s.empty()) return a;
+  for (int64_t d = 0; d < dim; ++d) a.outer *= s[d];
+  a.size = s[dim];
+  for (int64_t d = dim + 1; d < static_cast<int64_t>(s.size()); ++d) a.inner *= s[d];
+  return a;
+}
+
 bool is_one_value(const Tensor& t) {
   if (t.numel() == 0) return false;
   for (int64_t d = 0; d < t.dim(); ++d)

@@ -38,6 +38,15 @@ Tensor unary_map(std::string_view op, const Tensor& x, F f) {
   return y;
 }
 
+// A tensor seen as [outer, size, inner] around `dim`: outer is the product of the
+// sizes before dim, inner of those after. The `size` elements along dim that
+// share every other index (a softmax's row, the entries index_select picks from)
+// are then x[o, :, i], inner apart. A 0-d shape is one row of one element.
+struct AroundDim {
+  int64_t outer = 1, size = 1, inner = 1;
+};
+AroundDim around_dim(const Shape& s, int64_t dim);
+
 // True when every element of t is the same memory cell: one element, or one
 // expanded with stride 0 along every dim of size > 1 (and not empty).
 bool is_one_value(const Tensor& t);

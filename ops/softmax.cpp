@@ -3,7 +3,7 @@
 // Both work on rows: the D elements that share every index except the one along
 // dim. View the contiguous input as [O, D, I] (O = the dims before dim multiplied
 // together, I = those after): row (o, i) is x[o, :, i], D elements spaced I apart.
-// The kernels (ops/kernels/softmax.h) run over those rows.
+// The kernels (ops/kernels/softmax.h) run over those rows (ops/map.h: around_dim).
 //
 // Stability: softmax(x) = softmax(x - c) for any c, and with c = the row's max
 // every exponent is <= 0, so exp never overflows (exp(1000) is inf in float32 and
@@ -28,25 +28,11 @@ namespace heed {
 
 namespace {
 
-// x (contiguous) seen as [outer, size, inner] around `dim`.
-struct Rows {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-
-Rows rows_along(const Shape& s, int64_t dim) {
-  Rows r;
-  if (s.empty()) return r;  // a 0-d tensor: one row of one element
-  for (int64_t d = 0; d < dim; ++d) r.outer *= s[d];
-  r.size = s[dim];
-  for (int64_t d = dim + 1; d < static_cast<int64_t>(s.size()); ++d) r.inner *= s[d];
-  return r;
-}
-
 // softmax and log_softmax differ only in the flag they hand the kernels.
 Tensor softmax_op(const char* op, bool log, const Tensor& x, int64_t dim) {
   check_floating(op, x);
   dim = wrap_dim(op, dim, x.dim());
-  const Rows rows = rows_along(x.shape(), dim);
+  const AroundDim rows = around_dim(x.shape(), dim);
   const Tensor xc = x.is_contiguous() ? x : copy_of(x);  // the kernel reads [O, D, I] in place
   Tensor y = make_tensor(x.shape(), x.dtype(), /*zero_fill=*/false);
   dispatch_floating(x.dtype(), [&](auto tag) {

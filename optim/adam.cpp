@@ -91,8 +91,12 @@ void adam_update(Tensor& p, const Tensor& g_in, AdamState& s, const Options& o, 
 
 }  // namespace
 
-void AdamOptions::check(const char* name, const AdamOptions& o) { check_adam_options(name, o); }
-void AdamWOptions::check(const char* name, const AdamWOptions& o) { check_adam_options(name, o); }
+template <double kDefaultWeightDecay>
+void AdamOptionsWith<kDefaultWeightDecay>::check(const char* name, const AdamOptionsWith& o) {
+  check_adam_options(name, o);
+}
+template struct AdamOptionsWith<0.0>;
+template struct AdamOptionsWith<1e-2>;
 
 void Adam::step() {
   NoGradGuard no_grad;  // the update is not part of any graph

@@ -17,11 +17,14 @@
 
 namespace heed::optim {
 
-struct AdamOptions {
+// Adam's and AdamW's options: the same fields, and only weight_decay's default
+// differs (PyTorch's Adam uses 0, its AdamW 1e-2), so one template makes both.
+template <double kDefaultWeightDecay>
+struct AdamOptionsWith {
   double lr = 1e-3;
   std::pair<double, double> betas{0.9, 0.999};
   double eps = 1e-8;
-  double weight_decay = 0;
+  double weight_decay = kDefaultWeightDecay;
   bool amsgrad = false;
 
   template <class V>
@@ -32,27 +35,10 @@ struct AdamOptions {
     v("weight_decay", weight_decay);
     v("amsgrad", amsgrad);
   }
-  static void check(const char* name, const AdamOptions& o);
+  static void check(const char* name, const AdamOptionsWith& o);
 };
-
-// The same fields; only weight_decay's default differs (PyTorch's AdamW uses 1e-2).
-struct AdamWOptions {
-  double lr = 1e-3;
-  std::pair<double, double> betas{0.9, 0.999};
-  double eps = 1e-8;
-  double weight_decay = 1e-2;
-  bool amsgrad = false;
-
-  template <class V>
-  void visit(V&& v) {
-    v("lr", lr);
-    v("betas", betas);
-    v("eps", eps);
-    v("weight_decay", weight_decay);
-    v("amsgrad", amsgrad);
-  }
-  static void check(const char* name, const AdamWOptions& o);
-};
+using AdamOptions = AdamOptionsWith<0.0>;
+using AdamWOptions = AdamOptionsWith<1e-2>;
 
 struct AdamState {
   int64_t step = 0;       // updates this parameter has had

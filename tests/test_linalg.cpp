@@ -626,7 +626,7 @@ TEST_CASE("small_gemm: matrix times one column, contiguous or strided, matches a
 }
 
 TEST_CASE("small_gemm: one-row products in every layout match a plain double loop") {
-  // gemm sends a one-row product to ops/small_gemm.cpp; check it directly, in both
+  // gemm sends a one-row product to ops/kernels/fast/small_gemm.cpp; check it directly, in both
   // dtypes, both transposes, with row strides (lda, ldb, ldc) larger than the rows.
   manual_seed(5);
   for (DType dt : {kFloat32, kFloat64}) {

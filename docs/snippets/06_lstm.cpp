@@ -1,4 +1,4 @@
-// Chapter 6: the LSTM's hand-written backward through time (ops/lstm_cell.cpp)
+// Chapter 6: the LSTM's hand-written backward through time (ops/lstm.cpp)
 // against autograd's, on the same equations written with heed's small ops.
 #include "check.h"
 

@@ -43,4 +43,9 @@ template <class T>
 void adam(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamStep<T>& s);
 }  // namespace fast
 
+// Each version's .cpp ends with HEED_ADAM_KERNELS_FOR(float) and (double): the
+// one list of what it compiles, for both versions.
+#define HEED_ADAM_KERNELS_FOR(T) \
+  template void adam(int64_t, T*, const T*, T*, T*, T*, const AdamStep<T>&);
+
 }  // namespace heed::kernels

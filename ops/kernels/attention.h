@@ -101,4 +101,14 @@ void attention_backward(const AttentionDims& d, T scale, const Matrices<const T>
                         const Matrices<T>* dk, const Matrices<T>* dv);
 }  // namespace fast
 
+// Each version's .cpp ends with HEED_ATTENTION_KERNELS_FOR(float) and (double): the
+// one list of what it compiles, for both versions.
+#define HEED_ATTENTION_KERNELS_FOR(T) \
+  template void attention_forward(const AttentionDims&, T, const Matrices<const T>&, const Matrices<const T>&,  \
+                                  const Matrices<const T>&, const Hidden<T>&, const T*, T*, T*, T*);            \
+  template void attention_backward(const AttentionDims&, T, const Matrices<const T>&, const Matrices<const T>&, \
+                                   const Matrices<const T>&, const T*, const T*, const T*,                      \
+                                   const Matrices<const T>*, const Matrices<const T>*, const Matrices<T>*,      \
+                                   const Matrices<T>*, const Matrices<T>*);
+
 }  // namespace heed::kernels

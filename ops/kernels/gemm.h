@@ -64,4 +64,12 @@ std::string gemm_library();  // OpenBLAS's build description and the CPU kernel 
 int gemm_threads();          // the OpenMP threads a big product is split between
 }  // namespace fast
 
+// Each version's .cpp ends with HEED_GEMM_KERNELS_FOR(float) and (double): the
+// one list of what it compiles, for both versions.
+#define HEED_GEMM_KERNELS_FOR(T) \
+  template void gemm(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*,    \
+                     int64_t);                                                                                 \
+  template void gemm_pair(const GemmArgs<T>&, const GemmArgs<T>&);                                             \
+  template void gemm_batch(const GemmArgs<T>&, int64_t, const int64_t*, const int64_t*);
+
 }  // namespace heed::kernels

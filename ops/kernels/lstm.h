@@ -64,4 +64,13 @@ void lstm_steps_backward(const T* acts, const T* cs, const T* ks, const T* dy, c
                          int64_t steps, int64_t B, int64_t H);
 }  // namespace fast
 
+// Each version's .cpp ends with HEED_LSTM_KERNELS_FOR(float) and (double): the
+// one list of what it compiles, for both versions.
+#define HEED_LSTM_KERNELS_FOR(T) \
+  template void lstm_gates(T*, const T*, T*, T*, T*, int64_t, int64_t);                                        \
+  template void lstm_gates_backward(const T*, const T*, const T*, const T*, T*, T*, int64_t, int64_t);          \
+  template void lstm_steps(T*, const T*, const T*, const T*, T*, T*, T*, int64_t, int64_t, int64_t);            \
+  template void lstm_steps_backward(const T*, const T*, const T*, const T*, const T*, T*, T*, T*, int64_t,      \
+                                    int64_t, int64_t);
+
 }  // namespace heed::kernels

@@ -40,4 +40,11 @@ template <class T>
 double sum_squared_diff(const T* x, const T* t, int64_t n);
 }  // namespace fast
 
+// Each version's .cpp ends with HEED_REDUCE_KERNELS_FOR(float) and (double): the
+// one list of what it compiles, for both versions.
+#define HEED_REDUCE_KERNELS_FOR(T) \
+  template double sum(const T*, int64_t);                                                                     \
+  template void column_sums(const T*, int64_t, int64_t, int64_t, int64_t, double, T*);                          \
+  template double sum_squared_diff(const T*, const T*, int64_t);
+
 }  // namespace heed::kernels

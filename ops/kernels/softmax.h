@@ -53,4 +53,12 @@ template <class T>
 void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, bool log);
 }  // namespace fast
 
+// Each version's .cpp ends with HEED_SOFTMAX_KERNELS_FOR(float) and (double): the
+// one list of what it compiles, for both versions.
+#define HEED_SOFTMAX_KERNELS_FOR(T) \
+  template void softmax(const T*, T*, int64_t, int64_t, int64_t, bool);                                        \
+  template void softmax_backward(const T*, const T*, T*, int64_t, int64_t, int64_t, bool);                     \
+  template void softmax_rows(const T*, T*, int64_t, int64_t, bool);                                            \
+  template void softmax_backward_rows(const T*, const T*, T*, int64_t, int64_t, bool);
+
 }  // namespace heed::kernels

@@ -78,7 +78,7 @@ void adam(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamStep<T>& s
   });
 }
 
-template void adam(int64_t, float*, const float*, float*, float*, float*, const AdamStep<float>&);
-template void adam(int64_t, double*, const double*, double*, double*, double*, const AdamStep<double>&);
+HEED_ADAM_KERNELS_FOR(float)
+HEED_ADAM_KERNELS_FOR(double)
 
 }  // namespace heed::kernels::fast

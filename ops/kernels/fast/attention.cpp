@@ -92,15 +92,7 @@ void attention_backward(const AttentionDims& d, T scale, const Matrices<const T>
   });
 }
 
-#define HEED_INSTANTIATE(T)                                                                                       \
-  template void attention_forward(const AttentionDims&, T, const Matrices<const T>&, const Matrices<const T>&,    \
-                                  const Matrices<const T>&, const Hidden<T>&, const T*, T*, T*, T*);              \
-  template void attention_backward(const AttentionDims&, T, const Matrices<const T>&, const Matrices<const T>&,   \
-                                   const Matrices<const T>&, const T*, const T*, const T*,                        \
-                                   const Matrices<const T>*, const Matrices<const T>*, const Matrices<T>*,        \
-                                   const Matrices<T>*, const Matrices<T>*);
-HEED_INSTANTIATE(float)
-HEED_INSTANTIATE(double)
-#undef HEED_INSTANTIATE
+HEED_ATTENTION_KERNELS_FOR(float)
+HEED_ATTENTION_KERNELS_FOR(double)
 
 }  // namespace heed::kernels::fast

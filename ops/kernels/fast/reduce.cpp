@@ -138,11 +138,7 @@ void column_sums(const T* p, int64_t rows, int64_t cols, int64_t rs, int64_t cs,
   for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<T>(acc[c] / divisor);
 }
 
-template double sum(const float*, int64_t);
-template double sum(const double*, int64_t);
-template void column_sums(const float*, int64_t, int64_t, int64_t, int64_t, double, float*);
-template void column_sums(const double*, int64_t, int64_t, int64_t, int64_t, double, double*);
-template double sum_squared_diff(const float*, const float*, int64_t);
-template double sum_squared_diff(const double*, const double*, int64_t);
+HEED_REDUCE_KERNELS_FOR(float)
+HEED_REDUCE_KERNELS_FOR(double)
 
 }  // namespace heed::kernels::fast

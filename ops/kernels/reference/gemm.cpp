@@ -40,13 +40,7 @@ void gemm_batch(const GemmArgs<T>& g, int64_t count, const int64_t* a_offsets, c
 std::string gemm_library() { return "reference kernels (HEED_REFERENCE_KERNELS): plain loops, no BLAS"; }
 int gemm_threads() { return 1; }
 
-#define HEED_INSTANTIATE(T)                                                                                   \
-  template void gemm(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*,   \
-                     int64_t);                                                                                \
-  template void gemm_pair(const GemmArgs<T>&, const GemmArgs<T>&);                                            \
-  template void gemm_batch(const GemmArgs<T>&, int64_t, const int64_t*, const int64_t*);
-HEED_INSTANTIATE(float)
-HEED_INSTANTIATE(double)
-#undef HEED_INSTANTIATE
+HEED_GEMM_KERNELS_FOR(float)
+HEED_GEMM_KERNELS_FOR(double)
 
 }  // namespace heed::kernels::reference

@@ -82,19 +82,7 @@ void lstm_steps_backward(const T* acts, const T* cs, const T* ks, const T* dy, c
   }
 }
 
-template void lstm_gates(float*, const float*, float*, float*, float*, int64_t, int64_t);
-template void lstm_gates(double*, const double*, double*, double*, double*, int64_t, int64_t);
-template void lstm_gates_backward(const float*, const float*, const float*, const float*, float*, float*, int64_t,
-                                  int64_t);
-template void lstm_gates_backward(const double*, const double*, const double*, const double*, double*, double*,
-                                  int64_t, int64_t);
-template void lstm_steps(float*, const float*, const float*, const float*, float*, float*, float*, int64_t, int64_t,
-                         int64_t);
-template void lstm_steps(double*, const double*, const double*, const double*, double*, double*, double*, int64_t,
-                         int64_t, int64_t);
-template void lstm_steps_backward(const float*, const float*, const float*, const float*, const float*, float*,
-                                  float*, float*, int64_t, int64_t, int64_t);
-template void lstm_steps_backward(const double*, const double*, const double*, const double*, const double*,
-                                  double*, double*, double*, int64_t, int64_t, int64_t);
+HEED_LSTM_KERNELS_FOR(float)
+HEED_LSTM_KERNELS_FOR(double)
 
 }  // namespace heed::kernels::reference

@@ -31,11 +31,7 @@ double sum_squared_diff(const T* x, const T* t, int64_t n) {
   return total;
 }
 
-template double sum(const float*, int64_t);
-template double sum(const double*, int64_t);
-template void column_sums(const float*, int64_t, int64_t, int64_t, int64_t, double, float*);
-template void column_sums(const double*, int64_t, int64_t, int64_t, int64_t, double, double*);
-template double sum_squared_diff(const float*, const float*, int64_t);
-template double sum_squared_diff(const double*, const double*, int64_t);
+HEED_REDUCE_KERNELS_FOR(float)
+HEED_REDUCE_KERNELS_FOR(double)
 
 }  // namespace heed::kernels::reference

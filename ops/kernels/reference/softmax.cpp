@@ -61,13 +61,7 @@ void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t
   softmax_backward(y, dy, dx, rows, D, 1, log);
 }
 
-template void softmax(const float*, float*, int64_t, int64_t, int64_t, bool);
-template void softmax(const double*, double*, int64_t, int64_t, int64_t, bool);
-template void softmax_backward(const float*, const float*, float*, int64_t, int64_t, int64_t, bool);
-template void softmax_backward(const double*, const double*, double*, int64_t, int64_t, int64_t, bool);
-template void softmax_rows(const float*, float*, int64_t, int64_t, bool);
-template void softmax_rows(const double*, double*, int64_t, int64_t, bool);
-template void softmax_backward_rows(const float*, const float*, float*, int64_t, int64_t, bool);
-template void softmax_backward_rows(const double*, const double*, double*, int64_t, int64_t, bool);
+HEED_SOFTMAX_KERNELS_FOR(float)
+HEED_SOFTMAX_KERNELS_FOR(double)
 
 }  // namespace heed::kernels::reference
