@@ -1,13 +1,23 @@
 // Layer normalization as one fused op: a forward that keeps each row's mean and
 // 1/std, and a backward that uses them, instead of a graph of ~8 elementwise ops
 // that would each save a full-size tensor.
+//
+// Each row r of D elements (x seen as [M, D], D = numel(normalized_shape)):
+//   mu = mean(x),  rstd = 1 / sqrt(mean((x - mu)^2) + eps),  xhat = (x - mu) rstd
+//   y = xhat * w + b
+// Backward, with g = dy * w (dy when there is no weight):
+//   dx = rstd (g - mean(g) - xhat mean(g xhat))
+//   dw = sum over rows of dy xhat,   db = sum over rows of dy
+// Where dx comes from: xhat_i depends on every x_j of its row through mu and rstd,
+//   d xhat_i / d x_j = rstd (delta_ij - 1/D - xhat_i xhat_j / D),
+// and summing g_i times that over i gives the line above.
 #include "heed/ops/layer_norm.h"
 
 #include <cmath>
 #include <vector>
 
 #include "heed/autograd/node.h"
-#include "heed/core/iterate.h"
+#include "heed/core/parallel.h"
 #include "heed/ops/map.h"
 
 namespace heed {
@@ -36,121 +46,120 @@ void check_layer_norm_args(const Tensor& x, const Shape& ns, const Tensor& weigh
   }
 }
 
+// ---- the kernels: plain loops, a row at a time ------------------------------------
+// (No fast version: each row is a few passes over D elements, bound by memory.)
+
+// y, and each row's mu and rstd. w and b may be null.
+template <class T>
+void forward_rows(const T* x, const T* w, const T* b, T* y, double* mean, double* rstd, int64_t M, int64_t D,
+                  double eps) {
+  // Row r writes only y's row r, mean[r] and rstd[r]: no two threads collide.
+  parallel_for(M, M * D >= kParallelGrain, [&](int64_t r) {
+    const T* xr = x + r * D;
+    T* yr = y + r * D;
+    // Two passes, in double: E[x^2] - E[x]^2 would cancel catastrophically when
+    // the mean is large next to the spread.
+    double mu = 0;
+    for (int64_t j = 0; j < D; ++j) mu += xr[j];
+    mu /= D;
+    double var = 0;
+    for (int64_t j = 0; j < D; ++j) var += (xr[j] - mu) * (xr[j] - mu);
+    var /= D;  // biased, as PyTorch normalizes
+    const double rs = 1 / std::sqrt(var + eps);
+    mean[r] = mu;
+    rstd[r] = rs;
+    for (int64_t j = 0; j < D; ++j) {
+      double v = (xr[j] - mu) * rs;
+      if (w) v *= w[j];
+      if (b) v += b[j];
+      yr[j] = static_cast<T>(v);
+    }
+  });
+}
+
+// dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy w. w may be null.
+template <class T>
+void backward_rows(const T* x, const T* w, const T* dy, const double* mean, const double* rstd, T* dx, int64_t M,
+                   int64_t D) {
+  // Row r writes only dx's row r.
+  parallel_for(M, M * D >= kParallelGrain, [&](int64_t r) {
+    const T* xr = x + r * D;
+    const T* gr = dy + r * D;
+    const double mu = mean[r], rs = rstd[r];
+    double g_mean = 0, gx_mean = 0;  // the two row means the formula needs
+    for (int64_t j = 0; j < D; ++j) {
+      const double g = w ? gr[j] * static_cast<double>(w[j]) : gr[j];
+      g_mean += g;
+      gx_mean += g * (xr[j] - mu) * rs;
+    }
+    g_mean /= D;
+    gx_mean /= D;
+    T* dxr = dx + r * D;
+    for (int64_t j = 0; j < D; ++j) {
+      const double g = w ? gr[j] * static_cast<double>(w[j]) : gr[j];
+      const double xhat = (xr[j] - mu) * rs;
+      dxr[j] = static_cast<T>(rs * (g - g_mean - xhat * gx_mean));
+    }
+  });
+}
+
+// dw = sum over rows of dy xhat, db = sum over rows of dy (either may be null).
+// The rows run serially: they all add into the same D sums, so threads would race.
+template <class T>
+void parameter_grads(const T* x, const T* dy, const double* mean, const double* rstd, T* dw, T* db, int64_t M,
+                     int64_t D) {
+  std::vector<double> sw(D, 0.0), sb(D, 0.0);
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t j = 0; j < D; ++j) {
+      sw[j] += dy[r * D + j] * (x[r * D + j] - mean[r]) * rstd[r];
+      sb[j] += dy[r * D + j];
+    }
+  for (int64_t j = 0; j < D; ++j) {
+    if (dw) dw[j] = static_cast<T>(sw[j]);
+    if (db) db[j] = static_cast<T>(sb[j]);
+  }
+}
+
 }  // namespace
 
-// Each row r of D elements (x seen as [M, D], D = numel(normalized_shape)):
-//   mu = mean(x),  rstd = 1 / sqrt(mean((x - mu)^2) + eps),  xhat = (x - mu) rstd
-//   y = xhat * w + b
-// Backward, with g = dy * w (dy when there is no weight):
-//   dx = rstd (g - mean(g) - xhat mean(g xhat))
-//   dw = sum over rows of dy xhat,   db = sum over rows of dy
+// y = (x - mu) rstd w + b per row (the formulas at the top)
 // saves: x, w, and each row's mu and rstd (2 M numbers)
-//
-// Where dx comes from: xhat_i depends on every x_j of its row through mu and rstd,
-//   d xhat_i / d x_j = rstd (delta_ij - 1/D - xhat_i xhat_j / D),
-// and summing g_i times that over i gives the line above.
-Tensor layer_norm(const Tensor& x_in, const Shape& ns, const Tensor& weight, const Tensor& bias,
-                  double eps) {
+Tensor layer_norm(const Tensor& x_in, const Shape& ns, const Tensor& weight, const Tensor& bias, double eps) {
   check_layer_norm_args(x_in, ns, weight, bias);
   const int64_t D = numel(ns);
   const int64_t M = D == 0 ? 0 : x_in.numel() / D;  // rows
-  Tensor x = x_in.detach().contiguous();
-  Tensor w = weight.defined() ? weight.detach().contiguous() : Tensor();
-  Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
+  const Tensor x = x_in.is_contiguous() ? x_in.detach() : copy_of(x_in);
+  const Tensor w = weight.defined() ? (weight.is_contiguous() ? weight.detach() : copy_of(weight)) : Tensor();
+  const Tensor b = bias.defined() ? (bias.is_contiguous() ? bias.detach() : copy_of(bias)) : Tensor();
   Tensor y = make_tensor(x.shape(), x.dtype(), /*zero_fill=*/false);
   std::vector<double> mean(M), rstd(M);
-
   dispatch_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    const T* xp = x.data_ptr<T>();
-    const T* wp = w.defined() ? w.data_ptr<T>() : nullptr;
-    const T* bp = b.defined() ? b.data_ptr<T>() : nullptr;
-    T* yp = y.data_ptr<T>();
-    // Row r writes only y's row r, mean[r] and rstd[r]: no two threads collide.
-    parallel_for(M, M * D >= kParallelGrain, [&](int64_t r) {
-      const T* xr = xp + r * D;
-      T* yr = yp + r * D;
-      // Two passes, in double: E[x^2] - E[x]^2 would cancel catastrophically when
-      // the mean is large next to the spread.
-      double mu = 0;
-      for (int64_t j = 0; j < D; ++j) mu += xr[j];
-      mu /= D;
-      double var = 0;
-      for (int64_t j = 0; j < D; ++j) var += (xr[j] - mu) * (xr[j] - mu);
-      var /= D;  // biased, as PyTorch normalizes
-      const double rs = 1 / std::sqrt(var + eps);
-      mean[r] = mu;
-      rstd[r] = rs;
-      for (int64_t j = 0; j < D; ++j) {
-        double v = (xr[j] - mu) * rs;
-        if (wp) v *= wp[j];
-        if (bp) v += bp[j];
-        yr[j] = static_cast<T>(v);
-      }
-    });
+    forward_rows(x.data_ptr<T>(), w.defined() ? w.data_ptr<T>() : nullptr, b.defined() ? b.data_ptr<T>() : nullptr,
+                 y.data_ptr<T>(), mean.data(), rstd.data(), M, D, eps);
   });
-
   if (!needs_grad({x_in, weight, bias})) return y;
+
   SavedTensor sx(x), sw = w.defined() ? SavedTensor(w) : SavedTensor();
-  const bool has_w = w.defined();
-  const bool need_x = x_in.requires_grad();
-  const bool need_w = has_w && weight.requires_grad();
-  const bool need_b = bias.defined() && bias.requires_grad();
+  const bool has_w = w.defined(), need_x = x_in.requires_grad();
+  const bool need_w = has_w && weight.requires_grad(), need_b = bias.defined() && bias.requires_grad();
   return record("layer_norm", y, {x_in, weight, bias},
                 [sx, sw, has_w, need_x, need_w, need_b, ns, M, D, mean = std::move(mean),
                  rstd = std::move(rstd)](const Tensor& dy_in) -> TensorList {
-    Tensor xv = sx.get("layer_norm");
-    Tensor wv = has_w ? sw.get("layer_norm") : Tensor();
-    Tensor dy = dy_in.contiguous();
+    const Tensor xv = sx.get("layer_norm");
+    const Tensor wv = has_w ? sw.get("layer_norm") : Tensor();
+    const Tensor dy = dy_in.is_contiguous() ? dy_in : copy_of(dy_in);
     Tensor dx = need_x ? make_tensor(xv.shape(), xv.dtype(), /*zero_fill=*/false) : Tensor();
     Tensor dw = need_w ? make_tensor(ns, xv.dtype(), /*zero_fill=*/false) : Tensor();
     Tensor db = need_b ? make_tensor(ns, xv.dtype(), /*zero_fill=*/false) : Tensor();
     dispatch_floating(xv.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      const T* xp = xv.data_ptr<T>();
-      const T* wp = has_w ? wv.data_ptr<T>() : nullptr;
-      const T* gp = dy.data_ptr<T>();
-      if (need_x) {
-        T* dxp = dx.data_ptr<T>();
-        // Row r writes only dx's row r.
-        parallel_for(M, M * D >= kParallelGrain, [&](int64_t r) {
-          const T* xr = xp + r * D;
-          const T* gr = gp + r * D;
-          const double mu = mean[r], rs = rstd[r];
-          // The two row means the formula needs: mean(g) and mean(g xhat).
-          double g_mean = 0, gx_mean = 0;
-          for (int64_t j = 0; j < D; ++j) {
-            double g = wp ? gr[j] * static_cast<double>(wp[j]) : gr[j];
-            g_mean += g;
-            gx_mean += g * (xr[j] - mu) * rs;
-          }
-          g_mean /= D;
-          gx_mean /= D;
-          T* dxr = dxp + r * D;
-          for (int64_t j = 0; j < D; ++j) {
-            double g = wp ? gr[j] * static_cast<double>(wp[j]) : gr[j];
-            double xhat = (xr[j] - mu) * rs;
-            dxr[j] = static_cast<T>(rs * (g - g_mean - xhat * gx_mean));
-          }
-        });
-      }
-      if (need_w || need_b) {
-        // dw and db sum over rows, so rows cannot run in parallel (they would race
-        // on the same D sums). Serially over rows, the inner loop is contiguous.
-        std::vector<double> sw_acc(D, 0.0), sb_acc(D, 0.0);
-        for (int64_t r = 0; r < M; ++r) {
-          const T* xr = xp + r * D;
-          const T* gr = gp + r * D;
-          for (int64_t j = 0; j < D; ++j) {
-            sw_acc[j] += gr[j] * (xr[j] - mean[r]) * rstd[r];
-            sb_acc[j] += gr[j];
-          }
-        }
-        for (int64_t j = 0; j < D; ++j) {
-          if (need_w) dw.data_ptr<T>()[j] = static_cast<T>(sw_acc[j]);
-          if (need_b) db.data_ptr<T>()[j] = static_cast<T>(sb_acc[j]);
-        }
-      }
+      if (need_x)
+        backward_rows(xv.data_ptr<T>(), has_w ? wv.data_ptr<T>() : nullptr, dy.data_ptr<T>(), mean.data(),
+                      rstd.data(), dx.data_ptr<T>(), M, D);
+      if (need_w || need_b)
+        parameter_grads(xv.data_ptr<T>(), dy.data_ptr<T>(), mean.data(), rstd.data(),
+                        need_w ? dw.data_ptr<T>() : nullptr, need_b ? db.data_ptr<T>() : nullptr, M, D);
     });
     return {dx, dw, db};
   });

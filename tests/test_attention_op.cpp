@@ -120,6 +120,70 @@ TEST_CASE("attention op/matches the composed ops") {
   }
 }
 
+TEST_CASE("attention op/masks, causal and dropout match the composed ops") {
+  // The composed formula: masked_softmax (hidden scores -inf, a row with every key
+  // hidden 0) of the scaled scores, then dropout, then the product with v. The
+  // dropout masks agree because both draw them from the global generator, in the
+  // same order, from the same seed.
+  const double scale = 0.41;
+  const Tensor q0 = randn64({2, 3, 4, 5}), k0 = randn64({2, 3, 6, 5}), v0 = randn64({2, 3, 6, 7});
+  // [2, 1, 4, 6]: broadcast over the heads; batch 1, query 0 hides every key.
+  Tensor mask = Tensor::zeros({2, 1, 4, 6});
+  {
+    NoGradGuard no_grad;
+    for (int64_t j = 0; j < 6; j += 2) mask.select(0, 0).select(1, 1).select(1, j).fill_(1);
+    mask.select(0, 1).select(1, 0).fill_(1);
+  }
+  SUBCASE("a mask, causal, both, and dropout") {
+    for (int variant = 0; variant < 6; ++variant) {
+      const bool with_mask = variant % 2 == 1, causal = variant >= 2 && variant < 4, dropping = variant >= 4;
+      CAPTURE(with_mask);
+      CAPTURE(causal);
+      CAPTURE(dropping);
+      const Tensor m = with_mask ? mask : Tensor();
+      const double p = dropping ? 0.3 : 0.0;
+      Tensor q = leaf_like(q0), k = leaf_like(k0), v = leaf_like(v0);
+      Tensor rq = leaf_like(q0), rk = leaf_like(k0), rv = leaf_like(v0);
+      manual_seed(21);
+      auto got = attention(q, k, v, scale, m, causal, p);
+      manual_seed(21);
+      Tensor w = nn::masked_softmax(matmul(rq, rk.transpose(-2, -1)) * scale, m, causal);
+      if (dropping) w = dropout(w, p, /*training=*/true);
+      const std::pair<Tensor, Tensor> want{matmul(w, rv), w};
+      check_same(got.first, want.first, "output");
+      check_same(got.second, want.second, "weights");
+      Loss loss;
+      loss.r_out = Tensor::randn(want.first.shape(), kFloat64);
+      loss.r_weights = Tensor::randn(want.second.shape(), kFloat64);
+      loss(got).backward();
+      loss(want).backward();
+      check_same(q.grad(), rq.grad(), "dq");
+      check_same(k.grad(), rk.grad(), "dk");
+      check_same(v.grad(), rv.grad(), "dv");
+    }
+  }
+  SUBCASE("packed q, k, v with a mask and causal") {
+    Tensor x = leaf_like(randn64({2, 4, 9})), rx = leaf_like(x);
+    Tensor pad = Tensor({{0.0, 0.0, 0.0, 1.0}, {0.0, 1.0, 1.0, 1.0}}).reshape({2, 1, 4});
+    auto got = attention_packed(x, scale, pad, true);
+    Tensor w = nn::masked_softmax(matmul(rx.narrow(-1, 0, 3), rx.narrow(-1, 3, 3).transpose(-2, -1)) * scale, pad,
+                                  true);
+    check_same(got.second, w, "weights");
+    check_same(got.first, matmul(w, rx.narrow(-1, 6, 3)), "output");
+  }
+  SUBCASE("gradcheck with a mask and causal") {
+    auto flat = [](const std::pair<Tensor, Tensor>& ow) { return cat({ow.first.flatten(), ow.second.flatten()}, 0); };
+    CHECK(grad_ok([&](const TensorList& x) { return flat(attention(x[0], x[1], x[2], 0.5, mask, true)); },
+                  {randn64({2, 3, 4, 5}), randn64({2, 3, 6, 5}), randn64({2, 3, 6, 7})}));
+  }
+  SUBCASE("errors") {
+    CHECK_THROWS_CONTAINING(attention(q0, k0, v0, 1.0, Tensor::zeros({4, 5})),
+                            "attention: mask is [4, 5], the scores are [2, 3, 4, 6]", ShapeError);
+    CHECK_THROWS_CONTAINING(attention(q0, k0, v0, 1.0, {}, false, 1.0), "dropout_p is 1; it must be in [0, 1)",
+                            ValueError);
+  }
+}
+
 TEST_CASE("attention op/threads: batch shared out and entry by entry agree") {
   // A batch of 8 big enough to share out between threads, and the same batch one
   // entry at a time (a batch of 1 runs entry by entry, BLAS threading each product).

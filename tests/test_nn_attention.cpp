@@ -431,17 +431,19 @@ TEST_CASE("attention/SelfAttention") {
     Tensor x = leaf("self_plain.x");  // [2, 6, 5]: B*T = 12 >= 10
     check_against_pytorch("self_plain", plain(x), {{"x", x}}, &plain);
   }
-  SUBCASE("the fold changes nothing but rounding, with and without bias") {
+  SUBCASE("the fold changes nothing but rounding, with and without bias, with and without causal") {
     // The layer against itself written out with ops, unfolded, in float64:
     // B*T = 2 (below 2C = 8, no fold) and B*T = 8 and 24 (folded).
+    for (bool causal : {false, true})
     for (bool bias : {true, false}) {
       for (int64_t T : {1, 4, 12}) {
+        CAPTURE(causal);
         CAPTURE(bias);
         CAPTURE(T);
         nn::SelfAttention layer(4, bias);
         layer.to(kFloat64);
         Tensor x = randn64({2, T, 4}).requires_grad_();
-        auto [out, weights] = layer(x);
+        auto [out, weights] = layer(x, {}, causal);
         // R weights the output: every entry of dL/dout differs.
         Tensor R = randn64({2, T, 4});
         (out * R).sum().backward();
@@ -453,7 +455,7 @@ TEST_CASE("attention/SelfAttention") {
         layer.zero_grad();
         x.zero_grad();
         Tensor q = (*layer.q_proj)(x), k = (*layer.k_proj)(x), v = (*layer.v_proj)(x);
-        auto [context, w2] = nn::scaled_dot_product_attention(q, k, v);
+        auto [context, w2] = nn::scaled_dot_product_attention(q, k, v, {}, causal);
         Tensor out2 = (*layer.out_proj)(context);
         (out2 * R).sum().backward();
         check_values(out, out2.to_vector<double>(), 1e-12);
