@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: the Release build under ctest, then everything again
-# built with AddressSanitizer + UndefinedBehaviorSanitizer (HEED_SANITIZE=ON),
-# where any leak, overflow or undefined behaviour fails the run.
+# The whole test suite, three times: the Release build under ctest; everything
+# again built with AddressSanitizer + UndefinedBehaviorSanitizer (HEED_SANITIZE=ON),
+# where any leak, overflow or undefined behaviour fails the run; and built on the
+# reference kernels alone (HEED_REFERENCE_KERNELS=ON), which must pass the same
+# tests with the plain loops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -19,3 +21,7 @@ cmake --build build-sanitize -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
   ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
+
+cmake -S . -B build-reference -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEED_REFERENCE_KERNELS=ON >/dev/null
+cmake --build build-reference -j "$jobs"
+ctest --test-dir build-reference --output-on-failure -j "$jobs"
