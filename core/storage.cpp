@@ -47,7 +47,8 @@ using SmallBlocks = detail::FreeLists<kClasses, kPerClass, release_aligned>;  //
 // step's tensor of the same size arrives as fresh pages: one page fault per 4 KiB,
 // each page zeroed by the kernel, a large share of a step that makes tensors of
 // a few MiB. So freed large blocks are kept too, up to kLargeCacheBytes in all,
-// oldest dropped first, and a request of exactly the same size takes one back. A training loop asks for the same sizes every step, so nearly every request
+// oldest dropped first, and a request of exactly the same size takes one back.
+// A training loop asks for the same sizes every step, so nearly every request
 // after the first step is a hit. One cache for all threads (a block freed on one
 // thread is often wanted on another), behind a mutex: next to the cost of filling
 // 64 KiB, the lock is free.

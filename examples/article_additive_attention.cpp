@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/plot.h"
 #include "common/terminal.h"
 
@@ -180,13 +181,11 @@ int main(int argc, char** argv) {
   bool check = false;
   double lr = 0.1;
   app.add_option("--lr", lr, "AdamW's learning rate");
-  app.add_option("--seed", seed, "seed for the weights");
-  app.add_option("--steps", steps, "training steps (full batch, AdamW)")->check(CLI::PositiveNumber);
-  app.add_option("--out", out_dir, "folder for the pictures (created if missing)");
-  app.add_flag("--check", check, "verify the claims below and exit 1 if one fails");
+  examples::add_common_options(app, seed, steps, out_dir, check,
+                               "training steps (full batch, AdamW)",
+                               "verify the claims below and exit 1 if one fails");
   CLI11_PARSE(app, argc, argv);
-  std::filesystem::create_directories(out_dir);
-  manual_seed(seed);
+  examples::prepare_run(seed, out_dir);
   auto start = std::chrono::steady_clock::now();
   std::cout << std::fixed << std::setprecision(3);
 

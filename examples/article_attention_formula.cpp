@@ -34,29 +34,13 @@
 #include <sstream>
 #include <string>
 
+#include "common/checks.h"
+#include "common/options.h"
 #include "common/plot.h"
 #include "common/terminal.h"
 #include "heed/nn/attention.h"
 
 using namespace heed;
-
-namespace {
-
-// Counts the claims that failed, printing each one as it is checked.
-struct Checker {
-  int failures = 0;
-  void expect(bool ok, const std::string& what) {
-    std::cout << (ok ? "  ok    " : "  FAIL  ") << what << "\n";
-    if (!ok) ++failures;
-  }
-  void near(double got, double want, double tol, const std::string& what) {
-    std::ostringstream s;
-    s << std::setprecision(7) << what << ": " << got << " vs " << want << " (tolerance " << tol << ")";
-    expect(std::abs(got - want) <= tol, s.str());
-  }
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"The article's worked example: scores 1 and 0.5, weights 0.6225 and 0.3775"};
@@ -64,15 +48,13 @@ int main(int argc, char** argv) {
   int64_t steps = 0;
   std::string out = "out/article_attention_formula";
   bool check = false;
-  app.add_option("--seed", seed, "seed for the random values of the third case");
-  app.add_option("--steps", steps, "unused: nothing is trained in this example");
-  app.add_option("--out", out, "folder for the heatmap (created if missing)");
-  app.add_flag("--check", check, "verify the numbers; exit 1 on a mismatch");
+  examples::add_common_options(app, seed, steps, out, check,
+                               "unused: nothing is trained in this example",
+                               "verify the numbers; exit 1 on a mismatch");
   CLI11_PARSE(app, argc, argv);
 
   try {
-    manual_seed(seed);
-    std::filesystem::create_directories(out);
+    examples::prepare_run(seed, out);
     std::cout << std::fixed << std::setprecision(4);
 
     // ---- 1. the scores: q . k / sqrt(d_k) with d_k = 1 -------------------------
@@ -130,7 +112,7 @@ int main(int argc, char** argv) {
     // 0.5 higher buys e^0.5 = 1.65 times the weight (0.6225 / 0.3775 = 1.6487).
     if (!check) return 0;
     std::cout << "\nchecks:\n";
-    Checker c;
+    examples::Checker c;
     c.near(scores.at({0, 0}), 1.0, 1e-6, "score 1");
     c.near(scores.at({0, 1}), 0.5, 1e-6, "score 2");
     c.near(w1, w1_exact, 1e-4, "w1 = e/(e+e^0.5)");
@@ -142,8 +124,7 @@ int main(int argc, char** argv) {
     c.near(context_onehot.at({0, 1}), w2_exact, 1e-4, "(b) context[1] = w2");
     c.near(random_diff, 0.0, 1e-5, "(c) context = w1 V1 + w2 V2");
     c.expect(std::filesystem::file_size(png) > 0, "wrote " + png);
-    std::cout << (c.failures == 0 ? "all checks passed\n" : "CHECKS FAILED\n");
-    return c.failures == 0 ? 0 : 1;
+    return c.finish();
   } catch (const std::exception& e) {
     std::cerr << "article_attention_formula: " << e.what() << "\n";
     return 1;

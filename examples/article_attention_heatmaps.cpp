@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/plot.h"
 #include "common/terminal.h"
 
@@ -70,13 +71,11 @@ int main(int argc, char** argv) {
   int64_t steps = 1;
   std::string out_dir = "attention_heatmaps_out";
   bool check = false;
-  app.add_option("--seed", seed, "seed for the layer's weights and the input");
-  app.add_option("--steps", steps, "forward passes to time (the article runs one)")->check(CLI::PositiveNumber);
-  app.add_option("--out", out_dir, "folder for the pictures (created if missing)");
-  app.add_flag("--check", check, "verify the claims below and exit 1 if one fails");
+  examples::add_common_options(app, seed, steps, out_dir, check,
+                               "forward passes to time (the article runs one)",
+                               "verify the claims below and exit 1 if one fails");
   CLI11_PARSE(app, argc, argv);
-  std::filesystem::create_directories(out_dir);
-  manual_seed(seed);
+  examples::prepare_run(seed, out_dir);
 
   // ---- the layer and the input -------------------------------------------------
   // The article's SelfAttentionLayer is heed's nn::SelfAttention: Linear q, k, v

@@ -45,6 +45,8 @@
 #include <string>
 #include <vector>
 
+#include "common/checks.h"
+#include "common/options.h"
 #include "common/plot.h"
 #include "common/terminal.h"
 #include "heed/nn/attention.h"
@@ -140,16 +142,14 @@ int main(int argc, char** argv) {
   int64_t steps = 300;
   std::string out = "out/article_cross_modal";
   bool check = false;
-  app.add_option("--seed", seed, "random seed for the data and the weights");
-  app.add_option("--steps", steps, "training steps (batches of 32)")->check(CLI::PositiveNumber);
-  app.add_option("--out", out, "folder for the pictures (created if missing)");
-  app.add_flag("--check", check, "verify: alignment >= 0.9, loss fell, pictures written; exit 1 if not");
+  examples::add_common_options(app, seed, steps, out, check,
+                               "training steps (batches of 32)",
+                               "verify: alignment >= 0.9, loss fell, pictures written; exit 1 if not");
   CLI11_PARSE(app, argc, argv);
 
   try {
     const auto start = std::chrono::steady_clock::now();
-    manual_seed(seed);
-    std::filesystem::create_directories(out);
+    examples::prepare_run(seed, out);
     std::cout << std::fixed << std::setprecision(4);
 
     // The region -> word map, fixed for the whole run. Entries N(0, 1/Cr) keep a
@@ -245,18 +245,13 @@ int main(int argc, char** argv) {
               << seconds << " s)\n";
 
     if (!check) return 0;
-    int failures = 0;
-    auto expect = [&](bool ok, const std::string& what) {
-      std::cout << (ok ? "  ok    " : "  FAIL  ") << what << "\n";
-      failures += !ok;
-    };
+    examples::Checker c;
     std::cout << "\nchecks:\n";
-    expect(accuracy_after >= 0.9, "held-out alignment accuracy >= 0.9");
-    expect(std::isfinite(loss_after) && loss_after < 0.5 * loss_before, "held-out loss fell by more than half");
+    c.expect(accuracy_after >= 0.9, "held-out alignment accuracy >= 0.9");
+    c.expect(std::isfinite(loss_after) && loss_after < 0.5 * loss_before, "held-out loss fell by more than half");
     for (const std::string& png : {before_png, after_png, loss_png})
-      expect(std::filesystem::file_size(png) > 0, "wrote " + png);
-    std::cout << (failures == 0 ? "all checks passed\n" : "CHECKS FAILED\n");
-    return failures == 0 ? 0 : 1;
+      c.expect(std::filesystem::file_size(png) > 0, "wrote " + png);
+    return c.finish();
   } catch (const std::exception& e) {
     std::cerr << "article_cross_modal: " << e.what() << "\n";
     return 1;

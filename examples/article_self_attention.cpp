@@ -38,6 +38,8 @@
 #include <string>
 #include <vector>
 
+#include "common/checks.h"
+#include "common/options.h"
 #include "common/plot.h"
 #include "common/terminal.h"
 #include "heed/nn/attention.h"
@@ -87,16 +89,14 @@ int main(int argc, char** argv) {
   int64_t epochs = 100;
   std::string out = "out/article_self_attention";
   bool check = false;
-  app.add_option("--seed", seed, "random seed for the data and the weights");
-  app.add_option("--steps", epochs, "epochs (the article: 100)")->check(CLI::PositiveNumber);
-  app.add_option("--out", out, "folder for the pictures (created if missing)");
-  app.add_flag("--check", check, "verify the claims (loss fell, weights sum to 1, files written); exit 1 if not");
+  examples::add_common_options(app, seed, epochs, out, check,
+                               "epochs (the article: 100)",
+                               "verify the claims (loss fell, weights sum to 1, files written); exit 1 if not");
   CLI11_PARSE(app, argc, argv);
 
   try {
     const auto start = std::chrono::steady_clock::now();
-    manual_seed(seed);
-    std::filesystem::create_directories(out);
+    examples::prepare_run(seed, out);
 
     // ---- setup: the article's data ----------------------------------------------
     const int64_t T = 10, input_dim = 50, output_dim = 50;
@@ -172,19 +172,14 @@ int main(int argc, char** argv) {
     std::cout << "wrote " << loss_png << " and " << weights_png << " (" << seconds << " s)\n";
 
     if (!check) return 0;
-    int failures = 0;
-    auto expect = [&](bool ok, const std::string& what) {
-      std::cout << (ok ? "  ok    " : "  FAIL  ") << what << "\n";
-      failures += !ok;
-    };
+    examples::Checker c;
     std::cout << "\nchecks:\n";
-    expect(std::isfinite(final_loss) && final_loss < losses.front(), "the loss fell");
+    c.expect(std::isfinite(final_loss) && final_loss < losses.front(), "the loss fell");
     const double row_error = max(abs(weights.sum({-1}) - 1.0)).item();
-    expect(row_error < 1e-5, "every row of the attention weights sums to 1");
-    expect(std::filesystem::file_size(loss_png) > 0 && std::filesystem::file_size(weights_png) > 0,
-           "both pictures written");
-    std::cout << (failures == 0 ? "all checks passed\n" : "CHECKS FAILED\n");
-    return failures == 0 ? 0 : 1;
+    c.expect(row_error < 1e-5, "every row of the attention weights sums to 1");
+    c.expect(std::filesystem::file_size(loss_png) > 0 && std::filesystem::file_size(weights_png) > 0,
+             "both pictures written");
+    return c.finish();
   } catch (const std::exception& e) {
     std::cerr << "article_self_attention: " << e.what() << "\n";
     return 1;

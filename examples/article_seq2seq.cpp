@@ -65,6 +65,7 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/plot.h"
 #include "common/terminal.h"
 
@@ -247,15 +248,13 @@ int main(int argc, char** argv) {
   double lr = 1e-3;
   std::string out_dir = "seq2seq_out";
   bool check = false;
-  app.add_option("--seed", seed, "seed for the weights and the data");
-  app.add_option("--steps", steps, "training steps on the toy task")->check(CLI::PositiveNumber);
+  examples::add_common_options(app, seed, steps, out_dir, check,
+                               "training steps on the toy task",
+                               "verify the claims below and exit 1 if one fails");
   app.add_option("--batch", batch_size, "sequences per training step")->check(CLI::PositiveNumber);
   app.add_option("--lr", lr, "Adam's learning rate")->check(CLI::PositiveNumber);
-  app.add_option("--out", out_dir, "folder for the pictures (created if missing)");
-  app.add_flag("--check", check, "verify the claims below and exit 1 if one fails");
   CLI11_PARSE(app, argc, argv);
-  std::filesystem::create_directories(out_dir);
-  manual_seed(seed);
+  examples::prepare_run(seed, out_dir);
   auto start = std::chrono::steady_clock::now();
 
   // ---- the article's model and run ---------------------------------------------------

@@ -44,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/plot.h"
 #include "heed/optim/sgd.h"
 
@@ -145,16 +146,14 @@ int main(int argc, char** argv) {
   int64_t steps = 2000;
   std::string out = "out/article_tanh_network";
   bool check = false;
-  app.add_option("--seed", seed, "random seed for the data and the weights");
-  app.add_option("--steps", steps, "gradient-descent steps per network")->check(CLI::PositiveNumber);
-  app.add_option("--out", out, "folder for the loss curves (created if missing)");
-  app.add_flag("--check", check, "verify: gradients agree to 1e-5 relative, losses fell; exit 1 if not");
+  examples::add_common_options(app, seed, steps, out, check,
+                               "gradient-descent steps per network",
+                               "verify: gradients agree to 1e-5 relative, losses fell; exit 1 if not");
   CLI11_PARSE(app, argc, argv);
 
   try {
     const auto start = std::chrono::steady_clock::now();
-    manual_seed(seed);
-    std::filesystem::create_directories(out);
+    examples::prepare_run(seed, out);
 
     // ---- setup: inputs, and targets a network of this kind can reach ------------------
     // The article pairs one random x with one random y_hat. A batch of 64 inputs and

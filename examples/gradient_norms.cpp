@@ -39,6 +39,9 @@
 #include <string>
 #include <vector>
 
+#include "common/checks.h"
+#include "common/models.h"
+#include "common/options.h"
 #include "common/plot.h"
 #include "heed/autograd/hooks.h"
 
@@ -46,33 +49,7 @@ using namespace heed;
 
 namespace {
 
-// The article's model, with V as wide as Q and K.
-class SelfAttentionModel : public nn::Module {
- public:
-  explicit SelfAttentionModel(int64_t d)
-      : query(register_module("query", std::make_shared<nn::Linear>(d, d))),
-        key(register_module("key", std::make_shared<nn::Linear>(d, d))),
-        value(register_module("value", std::make_shared<nn::Linear>(d, d))),
-        scale(1.0 / std::sqrt(static_cast<double>(d))) {}
-
-  struct Forward {
-    Tensor q, k, v, a, output;
-  };
-
-  // x: [N, d] -> output: [N, d]
-  Forward forward(const Tensor& x) const {
-    Forward f;
-    f.q = query->forward(x);                          // [N, d]
-    f.k = key->forward(x);                            // [N, d]
-    f.v = value->forward(x);                          // [N, d]
-    f.a = softmax(matmul(f.q, f.k.t()) * scale, 1);   // [N, N], rows sum to 1
-    f.output = matmul(f.a, f.v);                      // [N, d]
-    return f;
-  }
-
-  std::shared_ptr<nn::Linear> query, key, value;
-  double scale;
-};
+using examples::SelfAttentionModel;  // examples/common/models.h
 
 double l2_norm(const Tensor& t) { return std::sqrt(t.pow(2).sum().item()); }
 
@@ -103,13 +80,6 @@ GradHooks::Fn clip_to(double max_norm) {
   };
 }
 
-struct Checker {
-  int failures = 0;
-  void expect(bool ok, const std::string& what) {
-    std::cout << (ok ? "  ok    " : "  FAIL  ") << what << "\n";
-    if (!ok) ++failures;
-  }
-};
 
 }  // namespace
 
@@ -120,16 +90,14 @@ int main(int argc, char** argv) {
   double clip_norm = 0;
   std::string out = "out/gradient_norms";
   bool check = false;
-  app.add_option("--seed", seed, "seed for the weights and the data");
-  app.add_option("--steps", steps, "training epochs (the article: 100)")->check(CLI::PositiveNumber);
+  examples::add_common_options(app, seed, steps, out, check,
+                               "training epochs (the article: 100)",
+                               "verify the claims; exit 1 when one fails");
   app.add_option("--clip-norm", clip_norm, "if > 0, a hook clips each parameter's gradient to this norm");
-  app.add_option("--out", out, "folder for gradient_norms.png (created if missing)");
-  app.add_flag("--check", check, "verify the claims; exit 1 when one fails");
   CLI11_PARSE(app, argc, argv);
 
   try {
-    manual_seed(seed);
-    std::filesystem::create_directories(out);
+    examples::prepare_run(seed, out);
 
     // ---- 1. model, data, optimizer: the article's -----------------------------
     const int64_t N = 10, d = 50;
@@ -209,7 +177,7 @@ int main(int argc, char** argv) {
 
     if (!check) return 0;
     std::cout << "\nchecks:\n";
-    Checker c;
+    examples::Checker c;
     c.expect(losses.back() < losses.front(), "the loss went down");
     bool finite = true;
     for (const auto& [name, values] : history)
@@ -242,8 +210,7 @@ int main(int argc, char** argv) {
     nn::mse_loss(model.forward(x).output, target).backward();
     c.expect(table.calls["query.weight"] == calls_before, "after remove_hook the hooks no longer run");
     c.expect(std::filesystem::file_size(png) > 0, "wrote " + png);
-    std::cout << (c.failures == 0 ? "all checks passed\n" : "CHECKS FAILED\n");
-    return c.failures == 0 ? 0 : 1;
+    return c.finish();
   } catch (const std::exception& e) {
     std::cerr << "gradient_norms: " << e.what() << "\n";
     return 1;

@@ -31,6 +31,10 @@
 #include <heed/heed.h>
 
 #include <CLI/CLI.hpp>
+
+#include "common/checks.h"
+#include "common/models.h"
+#include "common/options.h"
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -47,35 +51,7 @@ using namespace heed;
 
 namespace {
 
-// The article's model, with V as wide as Q and K (see the top comment).
-class SelfAttentionModel : public nn::Module {
- public:
-  explicit SelfAttentionModel(int64_t d)
-      : query(register_module("query", std::make_shared<nn::Linear>(d, d))),
-        key(register_module("key", std::make_shared<nn::Linear>(d, d))),
-        value(register_module("value", std::make_shared<nn::Linear>(d, d))),
-        scale(1.0 / std::sqrt(static_cast<double>(d))) {}
-
-  // The intermediate tensors too, so the picture can name them.
-  struct Forward {
-    Tensor q, k, v, scores, a, output;
-  };
-
-  // x: [N, d] -> output: [N, d]; every row of x attends to every row.
-  Forward forward(const Tensor& x) const {
-    Forward f;
-    f.q = query->forward(x);                // [N, d]
-    f.k = key->forward(x);                  // [N, d]
-    f.v = value->forward(x);                // [N, d]
-    f.scores = matmul(f.q, f.k.t()) * scale;  // [N, N]: how well row i's query fits row j's key
-    f.a = softmax(f.scores, 1);             // [N, N]: each row sums to 1
-    f.output = matmul(f.a, f.v);            // [N, d]: each row a weighted mean of V's rows
-    return f;
-  }
-
-  std::shared_ptr<nn::Linear> query, key, value;
-  double scale;
-};
+using examples::SelfAttentionModel;  // examples/common/models.h
 
 // A path inside single quotes for the shell; a quote in it becomes '\''.
 std::string shell_quoted(const std::string& s) {
@@ -99,13 +75,6 @@ size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
-struct Checker {
-  int failures = 0;
-  void expect(bool ok, const std::string& what) {
-    std::cout << (ok ? "  ok    " : "  FAIL  ") << what << "\n";
-    if (!ok) ++failures;
-  }
-};
 
 }  // namespace
 
@@ -115,15 +84,13 @@ int main(int argc, char** argv) {
   int64_t steps = 0;
   std::string out = "out/graph_of_attention";
   bool check = false;
-  app.add_option("--seed", seed, "seed for the weights and the data");
-  app.add_option("--steps", steps, "unused: the graph is the same at every step, so nothing is trained");
-  app.add_option("--out", out, "folder for attention_graph.dot/.png/.svg (created if missing)");
-  app.add_flag("--check", check, "verify the graph and the files; exit 1 on a failure");
+  examples::add_common_options(app, seed, steps, out, check,
+                               "unused: the graph is the same at every step, so nothing is trained",
+                               "verify the graph and the files; exit 1 on a failure");
   CLI11_PARSE(app, argc, argv);
 
   try {
-    manual_seed(seed);
-    std::filesystem::create_directories(out);
+    examples::prepare_run(seed, out);
 
     // ---- 1. the model and the data, as in the article ---------------------------
     const int64_t N = 10, d = 50;
@@ -179,7 +146,7 @@ int main(int argc, char** argv) {
     // transpose (K^T), matmul, mul_scalar, softmax, matmul, and mse_loss = 9 ops;
     // the six parameters; and one backward through it must reach all six.
     std::cout << "\nchecks:\n";
-    Checker c;
+    examples::Checker c;
     c.expect(ops == 9, "9 ops in the graph (got " + std::to_string(ops) + ")");
     c.expect(parameters == 6, "6 parameters in the graph (got " + std::to_string(parameters) + ")");
     for (const auto& [name, p] : model.named_parameters())
@@ -195,8 +162,7 @@ int main(int argc, char** argv) {
     c.expect(all_grads, "backward through the drawn graph reaches all 6 parameters");
     c.expect(std::filesystem::file_size(dot_path) > 0, "wrote " + dot_path);
     if (have_dot()) c.expect(rendered, "rendered the PNG and the SVG with dot");
-    std::cout << (c.failures == 0 ? "all checks passed\n" : "CHECKS FAILED\n");
-    return c.failures == 0 ? 0 : 1;
+    return c.finish();
   } catch (const std::exception& e) {
     std::cerr << "graph_of_attention: " << e.what() << "\n";
     return 1;

@@ -51,6 +51,7 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/plot.h"
 #include "common/terminal.h"
 
@@ -317,8 +318,10 @@ int main(int argc, char** argv) {
   double lr = 5e-3, clip = 1.0;
   std::string out_dir = "heed_out";
   bool check = false, check_smoke = false;
-  app.add_option("--seed", seed, "seed for the weights and the data");
-  app.add_option("--steps", steps, "training steps, one batch each")->check(CLI::PositiveNumber);
+  examples::add_common_options(app, seed, steps, out_dir, check,
+                               "training steps, one batch each",
+                               "exit 1 unless held-out accuracy >= 0.99, >= 95% of the attention peaks are on the "
+                               "anti-diagonal, the loss fell and the files exist");
   app.add_option("--batch", batch_size, "sequences per batch")->check(CLI::PositiveNumber);
   app.add_option("--hidden", hidden, "LSTM hidden size H")->check(CLI::PositiveNumber);
   app.add_option("--embed", embed_dim, "embedding width E")->check(CLI::PositiveNumber);
@@ -327,15 +330,10 @@ int main(int argc, char** argv) {
   app.add_option("--clip", clip, "the largest gradient norm let through")->check(CLI::PositiveNumber);
   app.add_option("--held-out", held_out_size, "number of held-out test sequences")
       ->check(CLI::PositiveNumber);
-  app.add_option("--out", out_dir, "folder for the pictures (created if missing)");
-  app.add_flag("--check", check,
-               "exit 1 unless held-out accuracy >= 0.99, >= 95% of the attention peaks are on the "
-               "anti-diagonal, the loss fell and the files exist");
   app.add_flag("--check-smoke", check_smoke, "exit 1 unless the loss fell and the files exist");
   CLI11_PARSE(app, argc, argv);
-  std::filesystem::create_directories(out_dir);
+  examples::prepare_run(seed, out_dir);
   const std::filesystem::path dir(out_dir);
-  manual_seed(seed);
   Generator data_rng(seed + 1);  // the data's own stream: see random_sequence
   const auto start = std::chrono::steady_clock::now();
 

@@ -57,6 +57,7 @@
 #include <string>
 #include <vector>
 
+#include "common/options.h"
 #include "common/plot.h"
 #include "common/terminal.h"
 
@@ -170,18 +171,16 @@ int main(int argc, char** argv) {
   double min_mass = 0.9, min_accuracy = 0.9;
   std::string out_dir = "selective_attention_out";
   bool check = false;
-  app.add_option("--seed", seed, "seed for the weights and the data");
-  app.add_option("--steps", steps, "training steps (fresh sequences each step)")->check(CLI::PositiveNumber);
+  examples::add_common_options(app, seed, steps, out_dir, check,
+                               "training steps (fresh sequences each step)",
+                               "verify the claims below and exit 1 if one fails");
   app.add_option("--batch", batch_size, "sequences per step")->check(CLI::PositiveNumber);
   app.add_option("--embed", embed_dim, "embedding width E")->check(CLI::PositiveNumber);
   app.add_option("--lr", lr, "Adam's learning rate")->check(CLI::PositiveNumber);
-  app.add_option("--out", out_dir, "folder for the pictures (created if missing)");
   app.add_option("--min-mass", min_mass, "--check: least held-out attention mass on the target position");
   app.add_option("--min-accuracy", min_accuracy, "--check: least held-out accuracy");
-  app.add_flag("--check", check, "verify the claims below and exit 1 if one fails");
   CLI11_PARSE(app, argc, argv);
-  std::filesystem::create_directories(out_dir);
-  manual_seed(seed);
+  examples::prepare_run(seed, out_dir);
   auto start = std::chrono::steady_clock::now();
   std::cout << std::fixed << std::setprecision(3);
 

@@ -133,7 +133,8 @@ Tensor nll(const char* op, const Tensor& input, const Tensor& target, const Clas
   Shape in_shape = input.shape();
   const Reduction red = o.reduction;
   const int64_t ignore = o.ignore_index;
-  return record(op, y, {input}, [t = std::move(t), in_shape, red, ignore, count, N, C, K](const Tensor& dy_in) -> TensorList {
+  return record(op, y, {input}, [t = std::move(t), in_shape, red, ignore, count, N, C,
+                                 K](const Tensor& dy_in) -> TensorList {
     Tensor dx = Tensor::zeros(in_shape, dy_in.dtype());
     Tensor dy = dy_in.contiguous();
     dispatch_floating(dx.dtype(), [&](auto tag) {

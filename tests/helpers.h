@@ -3,9 +3,11 @@
 #pragma once
 
 #include <doctest/doctest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
@@ -53,6 +55,19 @@ std::vector<T> random_values(int64_t n, uint64_t seed, double scale = 1) {
   std::vector<T> v(static_cast<size_t>(n));
   for (T& x : v) x = static_cast<T>(normal(gen));
   return v;
+}
+
+// Runs body() with OpenMP set to each thread count in turn (a kernel must give
+// the same answer however many threads share it), then restores the count.
+template <class F>
+void with_threads(std::initializer_list<int> counts, F body) {
+  const int saved = omp_get_max_threads();
+  for (int threads : counts) {
+    CAPTURE(threads);
+    omp_set_num_threads(threads);
+    body();
+  }
+  omp_set_num_threads(saved);
 }
 
 // Every fast[i] within atol + rtol |ref[i]| of ref[i] (NaN only where ref has NaN,

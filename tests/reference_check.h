@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "heed/autograd/grad_mode.h"
@@ -20,6 +21,15 @@ namespace heed::test {
 inline std::string fixture_path(const std::string& name) {
   return (std::filesystem::path(__FILE__).parent_path() / "reference" / "fixtures" / name).string();
 }
+
+// The tensors of fixture file `file` (read once per test run), and one of them.
+inline const StateDict& fixture_file(const std::string& file) {
+  static std::map<std::string, StateDict> loaded;
+  auto it = loaded.find(file);
+  if (it == loaded.end()) it = loaded.emplace(file, load_safetensors(fixture_path(file))).first;
+  return it->second;
+}
+inline Tensor fixture(const std::string& file, const std::string& name) { return fixture_file(file).at(name); }
 
 // Every element of got within atol + rtol |want| of want (shapes equal). Prints the
 // largest relative error |got - want| / |want| over the elements with |want| >= atol / rtol

@@ -46,6 +46,21 @@ void check_same(const Tensor& got, const Tensor& want, const char* what) {
   check_values(got, want.to_vector<double>(), 1e-10);
 }
 
+// Compares the op's outputs with the reference's, then sends the same random
+// loss back through both and compares the gradients of the leaves each was
+// made from (dq, dk, dv).
+void check_outputs_and_grads(const std::pair<Tensor, Tensor>& got, const std::pair<Tensor, Tensor>& want, Loss loss,
+                             const TensorList& leaves, const TensorList& reference_leaves) {
+  check_same(got.first, want.first, "output");
+  check_same(got.second, want.second, "weights");
+  loss.r_out = Tensor::randn(want.first.shape(), kFloat64);
+  loss.r_weights = Tensor::randn(want.second.shape(), kFloat64);
+  loss(got).backward();
+  loss(want).backward();
+  const char* names[] = {"dq", "dk", "dv"};
+  for (size_t i = 0; i < leaves.size(); ++i) check_same(leaves[i].grad(), reference_leaves[i].grad(), names[i]);
+}
+
 // Runs attention(q, k, v) and the composed reference on copies of the same
 // leaves; compares outputs, weights and every gradient. make(q, k, v) turns the
 // leaves into the op's inputs (views, say).
@@ -62,15 +77,7 @@ void check_against_composed(const Tensor& q0, const Tensor& k0, const Tensor& v0
     auto [a, b, c] = make(rq, rk, rv);
     return composed(a, b, c, scale);
   }();
-  check_same(got.first, want.first, "output");
-  check_same(got.second, want.second, "weights");
-  loss.r_out = Tensor::randn(want.first.shape(), kFloat64);
-  loss.r_weights = Tensor::randn(want.second.shape(), kFloat64);
-  loss(got).backward();
-  loss(want).backward();
-  check_same(q.grad(), rq.grad(), "dq");
-  check_same(k.grad(), rk.grad(), "dk");
-  check_same(v.grad(), rv.grad(), "dv");
+  check_outputs_and_grads(got, want, loss, {q, k, v}, {rq, rk, rv});
 }
 
 auto as_is = [](const Tensor& q, const Tensor& k, const Tensor& v) { return std::tuple{q, k, v}; };
@@ -149,17 +156,7 @@ TEST_CASE("attention op/masks, causal and dropout match the composed ops") {
       manual_seed(21);
       Tensor w = nn::masked_softmax(matmul(rq, rk.transpose(-2, -1)) * scale, m, causal);
       if (dropping) w = dropout(w, p, /*training=*/true);
-      const std::pair<Tensor, Tensor> want{matmul(w, rv), w};
-      check_same(got.first, want.first, "output");
-      check_same(got.second, want.second, "weights");
-      Loss loss;
-      loss.r_out = Tensor::randn(want.first.shape(), kFloat64);
-      loss.r_weights = Tensor::randn(want.second.shape(), kFloat64);
-      loss(got).backward();
-      loss(want).backward();
-      check_same(q.grad(), rq.grad(), "dq");
-      check_same(k.grad(), rk.grad(), "dk");
-      check_same(v.grad(), rv.grad(), "dv");
+      check_outputs_and_grads(got, {matmul(w, rv), w}, {}, {q, k, v}, {rq, rk, rv});
     }
   }
   SUBCASE("packed q, k, v with a mask and causal") {

@@ -19,11 +19,8 @@ using heed::nn::AttentionResult;
 namespace {
 
 // ---- fixtures -------------------------------------------------------------------
-const StateDict& fixtures() {
-  static const StateDict f = load_safetensors(fixture_path("attention.safetensors"));
-  return f;
-}
-Tensor fx(const std::string& key) { return fixtures().at(key); }
+const StateDict& fixtures() { return fixture_file("attention.safetensors"); }
+Tensor fx(const std::string& key) { return fixture("attention.safetensors", key); }
 // A leaf copy of a fixture tensor that collects its gradient.
 Tensor leaf(const std::string& key) { return fx(key).clone().detach().requires_grad_(); }
 // "<name>.params.*" entries, with the prefix removed: a state dict for the layer.

@@ -17,11 +17,8 @@ using namespace heed::nn;
 
 namespace {
 
-const StateDict& fixtures() {
-  static const StateDict f = load_safetensors(fixture_path("layers.safetensors"));
-  return f;
-}
-Tensor fx(const std::string& name) { return fixtures().at(name); }
+const StateDict& fixtures() { return fixture_file("layers.safetensors"); }
+Tensor fx(const std::string& name) { return fixture("layers.safetensors", name); }
 
 // The entries "<layer_case>.<key>" for each parameter key of module, as a state dict.
 StateDict params_of(const std::string& layer_case, const Module& module) {

@@ -12,11 +12,8 @@ using namespace heed::nn;
 
 namespace {
 
-const StateDict& fixtures() {
-  static const StateDict f = load_safetensors(fixture_path("layers.safetensors"));
-  return f;
-}
-Tensor fx(const std::string& name) { return fixtures().at(name); }
+const StateDict& fixtures() { return fixture_file("layers.safetensors"); }
+Tensor fx(const std::string& name) { return fixture("layers.safetensors", name); }
 
 using LossFn = std::function<Tensor(const Tensor&, const Tensor&, Reduction)>;
 

@@ -16,11 +16,8 @@ using namespace heed::nn;
 
 namespace {
 
-const StateDict& fixtures() {
-  static const StateDict f = load_safetensors(fixture_path("lstm.safetensors"));
-  return f;
-}
-Tensor fx(const std::string& name) { return fixtures().at(name); }
+const StateDict& fixtures() { return fixture_file("lstm.safetensors"); }
+Tensor fx(const std::string& name) { return fixture("lstm.safetensors", name); }
 Tensor fx_leaf(const std::string& name) { return fx(name).clone().requires_grad_(); }
 
 // The entries "<layer_case>.params.<name>" for each parameter of module, as a state dict.

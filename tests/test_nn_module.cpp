@@ -54,11 +54,8 @@ std::vector<std::string> names_of(const std::vector<std::pair<std::string, Tenso
   return out;
 }
 
-const StateDict& fixtures() {
-  static const StateDict f = load_safetensors(fixture_path("layers.safetensors"));
-  return f;
-}
-Tensor fx(const std::string& name) { return fixtures().at(name); }
+const StateDict& fixtures() { return fixture_file("layers.safetensors"); }
+Tensor fx(const std::string& name) { return fixture("layers.safetensors", name); }
 
 // Three parameters whose grads are the fixture's clip.grad0..2.
 std::vector<Tensor> params_with_fixture_grads() {

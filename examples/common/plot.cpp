@@ -20,6 +20,7 @@
 #include <numbers>
 #include <sstream>
 
+#include "common/heatmap_input.h"
 #include "heed/core/error.h"
 
 namespace examples {
@@ -285,32 +286,7 @@ constexpr int kMaxSide = 32000;      // Cairo's image surfaces stop at 32767 pix
 
 // ---- heatmap ---------------------------------------------------------------------------
 
-std::vector<std::string> labels_or_indices(const std::vector<std::string>& labels, int64_t n) {
-  if (!labels.empty()) return labels;
-  std::vector<std::string> out;
-  for (int64_t i = 0; i < n; ++i) out.push_back(std::to_string(i));
-  return out;
-}
 
-void check_heatmap_input(const heed::Tensor& w, const std::vector<std::string>& rows,
-                         const std::vector<std::string>& cols, const HeatmapOptions& opt) {
-  const char* who = "save_heatmap";
-  if (!w.defined()) throw ValueError(msg(who, ": weights is an undefined tensor"));
-  if (w.dim() != 2)
-    throw ValueError(msg(who, ": weights is ", w.shape(), "; it must be 2-D [rows, columns] (select a batch "
-                              "element or head first)"));
-  if (w.numel() == 0) throw ValueError(msg(who, ": weights is ", w.shape(), "; there is nothing to draw"));
-  if (!rows.empty() && static_cast<int64_t>(rows.size()) != w.size(0))
-    throw ValueError(msg(who, ": weights is ", w.shape(), " but there are ", rows.size(),
-                         " row labels; there must be one per row (", w.size(0), ") or none"));
-  if (!cols.empty() && static_cast<int64_t>(cols.size()) != w.size(1))
-    throw ValueError(msg(who, ": weights is ", w.shape(), " but there are ", cols.size(),
-                         " column labels; there must be one per column (", w.size(1), ") or none"));
-  if (opt.cell_size != 0 && (opt.cell_size < 4 || opt.cell_size > 400))
-    throw ValueError(msg(who, ": cell_size is ", opt.cell_size, "; it must be 0 (automatic) or 4..400 pixels"));
-  if (opt.vmin && opt.vmax && !(*opt.vmin < *opt.vmax))
-    throw ValueError(msg(who, ": vmin (", *opt.vmin, ") must be less than vmax (", *opt.vmax, ")"));
-}
 
 // The value range the colours span: the user's vmin/vmax where given, else the
 // finite data's min/max. A flat map (every value equal) gets a range around its value.
@@ -722,7 +698,10 @@ ImageSize save_heatmap(const std::string& path, const heed::Tensor& weights,
                        const HeatmapOptions& options) {
   const char* who = "save_heatmap";
   Format format = format_of(path, who);
-  check_heatmap_input(weights, row_labels, col_labels, options);
+  check_heatmap_input("save_heatmap", weights, row_labels, col_labels, options.vmin, options.vmax);
+  if (options.cell_size != 0 && (options.cell_size < 4 || options.cell_size > 400))
+    throw ValueError(msg("save_heatmap: cell_size is ", options.cell_size,
+                         "; it must be 0 (automatic) or 4..400 pixels"));
   int64_t rows = weights.size(0), cols = weights.size(1);
   std::vector<double> values = weights.detach().to_vector<double>();  // row-major, any dtype or strides
   std::vector<std::string> rl = labels_or_indices(row_labels, rows), cl = labels_or_indices(col_labels, cols);

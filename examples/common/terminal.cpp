@@ -9,6 +9,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "common/heatmap_input.h"
 #include "heed/core/error.h"
 
 namespace examples {
@@ -44,28 +45,7 @@ std::string fit(const std::string& s, size_t width, bool align_right, bool unico
   return align_right ? pad + text : text + pad;
 }
 
-std::vector<std::string> labels_or_indices(const std::vector<std::string>& labels, int64_t n) {
-  if (!labels.empty()) return labels;
-  std::vector<std::string> out;
-  for (int64_t i = 0; i < n; ++i) out.push_back(std::to_string(i));
-  return out;
-}
 
-void check_input(const heed::Tensor& w, const std::vector<std::string>& rows, const std::vector<std::string>& cols,
-                 const TerminalHeatmapOptions& opt) {
-  const char* who = "ascii_heatmap";
-  if (!w.defined()) throw ValueError(msg(who, ": weights is an undefined tensor"));
-  if (w.dim() != 2) throw ValueError(msg(who, ": weights is ", w.shape(), "; it must be 2-D [rows, columns]"));
-  if (w.numel() == 0) throw ValueError(msg(who, ": weights is ", w.shape(), "; there is nothing to draw"));
-  if (!rows.empty() && static_cast<int64_t>(rows.size()) != w.size(0))
-    throw ValueError(msg(who, ": weights is ", w.shape(), " but there are ", rows.size(),
-                         " row labels; there must be one per row (", w.size(0), ") or none"));
-  if (!cols.empty() && static_cast<int64_t>(cols.size()) != w.size(1))
-    throw ValueError(msg(who, ": weights is ", w.shape(), " but there are ", cols.size(),
-                         " column labels; there must be one per column (", w.size(1), ") or none"));
-  if (opt.vmin && opt.vmax && !(*opt.vmin < *opt.vmax))
-    throw ValueError(msg(who, ": vmin (", *opt.vmin, ") must be less than vmax (", *opt.vmax, ")"));
-}
 
 std::string fixed(double v, int decimals) {
   std::ostringstream out;
@@ -90,7 +70,7 @@ std::string clock_time(double seconds) {
 
 std::string ascii_heatmap(const heed::Tensor& weights, const std::vector<std::string>& row_labels,
                           const std::vector<std::string>& col_labels, const TerminalHeatmapOptions& options) {
-  check_input(weights, row_labels, col_labels, options);
+  check_heatmap_input("ascii_heatmap", weights, row_labels, col_labels, options.vmin, options.vmax);
   const int64_t rows = weights.size(0), cols = weights.size(1);
   std::vector<double> values = weights.detach().to_vector<double>();
   std::vector<std::string> rl = labels_or_indices(row_labels, rows), cl = labels_or_indices(col_labels, cols);

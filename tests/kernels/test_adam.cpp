@@ -3,8 +3,6 @@
 // threads) against the reference loop. Every element is computed on its own
 // with the same operations in the same order, and heed fuses no multiply-add, so
 // the two must agree exactly: tolerance 0.
-#include <omp.h>
-
 #include "heed/ops/kernels/adam.h"
 #include "helpers.h"
 
@@ -36,11 +34,8 @@ void run_case(int64_t n, bool decoupled, bool l2, bool amsgrad, uint64_t seed) {
 }  // namespace
 
 TEST_CASE("kernels/adam: fast equals reference exactly, every flag, 1 to 3 threads") {
-  const int saved = omp_get_max_threads();
   uint64_t seed = 1;
-  for (int threads : {1, 2, 3}) {
-    CAPTURE(threads);
-    omp_set_num_threads(threads);
+  with_threads({1, 2, 3}, [&] {
     std::vector<int64_t> sizes = kKernelSizes;
     sizes.push_back(100'003);  // cut into one share per thread
     for (int64_t n : sizes)
@@ -49,6 +44,5 @@ TEST_CASE("kernels/adam: fast equals reference exactly, every flag, 1 to 3 threa
           run_case<float>(n, decoupled, l2, amsgrad, seed++);
           run_case<double>(n, decoupled, l2, amsgrad, seed++);
         }
-  }
-  omp_set_num_threads(saved);
+  });
 }

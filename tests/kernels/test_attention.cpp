@@ -8,8 +8,6 @@
 // terms of size about 1 that may cancel to a value far smaller than they are, so
 // the bound is absolute as well as relative: in float 1e-5 of each (K eps for up
 // to a thousand terms, with room), in double 1e-12.
-#include <omp.h>
-
 #include <tuple>
 
 #include "heed/ops/kernels/attention.h"
@@ -111,11 +109,8 @@ void run_case(const kernels::AttentionDims& d, int hidden_kind, bool dropping, u
 }  // namespace
 
 TEST_CASE("kernels/attention: fast equals reference, masks, causal and dropout, forward and backward") {
-  const int saved = omp_get_max_threads();
   uint64_t seed = 1;
-  for (int threads : {1, 2, 3}) {
-    CAPTURE(threads);
-    omp_set_num_threads(threads);
+  with_threads({1, 2, 3}, [&] {
     std::vector<kernels::AttentionDims> dims;
     for (int64_t T : {1, 7, 9, 33}) dims.push_back({3, T, T, 8, 9});                       // self-attention sizes
     dims.push_back({8, 1, 33, 33, 1});                                                    // one query per entry
@@ -127,6 +122,5 @@ TEST_CASE("kernels/attention: fast equals reference, masks, causal and dropout, 
           run_case<float>(d, hidden, dropping, seed++);
           run_case<double>(d, hidden, dropping, seed++);
         }
-  }
-  omp_set_num_threads(saved);
+  });
 }

@@ -6,8 +6,6 @@
 // against the bound sum_p |a_ip b_pj| of its own terms: |fast - ref| <= tol times
 // it, tol 1e-5 for float (eps 6e-8, times K up to a thousand terms, with room)
 // and 1e-12 for double.
-#include <omp.h>
-
 #include <cmath>
 #include <tuple>
 
@@ -114,14 +112,10 @@ void run_all(uint64_t seed) {
 }  // namespace
 
 TEST_CASE("kernels/gemm: fast equals reference, every layout and size, 1 to 3 threads") {
-  const int saved = omp_get_max_threads();
-  for (int threads : {1, 2, 3}) {
-    CAPTURE(threads);
-    omp_set_num_threads(threads);
+  with_threads({1, 2, 3}, [&] {
     run_all<float>(100);
     run_all<double>(200);
-  }
-  omp_set_num_threads(saved);
+  });
 }
 
 TEST_CASE("kernels/gemm: K = 0 scales C by beta, and empty products write nothing") {
@@ -140,10 +134,7 @@ TEST_CASE("kernels/gemm: K = 0 scales C by beta, and empty products write nothin
 }
 
 TEST_CASE("kernels/gemm_pair and gemm_batch: fast equals reference") {
-  const int saved = omp_get_max_threads();
-  for (int threads : {1, 2, 3}) {
-    CAPTURE(threads);
-    omp_set_num_threads(threads);
+  with_threads({1, 2, 3}, [&] {
     // A pair big enough to run side by side, and a small one (one after the other).
     for (auto [M, N, K] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{200, 150, 120}, {9, 7, 33}}) {
       const Case<double> x(false, true, M, N, K, 0.0, 7), y(true, false, N, M, K, 0.0, 9);
@@ -166,6 +157,5 @@ TEST_CASE("kernels/gemm_pair and gemm_batch: fast equals reference") {
       kernels::reference::gemm_batch(g, count, ao.data(), bo.data());
       check_kernel(msg("batch of ", count), fast, ref, 1e-5, 1e-5);
     }
-  }
-  omp_set_num_threads(saved);
+  });
 }

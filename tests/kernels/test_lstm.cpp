@@ -7,8 +7,6 @@
 // and 1e-6 absolute; over T steps the small differences feed back through h and
 // c, so whole layers are held to 1e-4 and 1e-5. double: both use libm, and only
 // the products' order of additions differs: 1e-11.
-#include <omp.h>
-
 #include <cmath>
 #include <tuple>
 
@@ -99,11 +97,8 @@ TEST_CASE("kernels/lstm_gates: fast equals reference, forward and backward") {
 }
 
 TEST_CASE("kernels/lstm_steps: fast equals reference over whole layers, 1 to 3 threads") {
-  const int saved = omp_get_max_threads();
   uint64_t seed = 100;
-  for (int threads : {1, 2, 3}) {
-    CAPTURE(threads);
-    omp_set_num_threads(threads);
+  with_threads({1, 2, 3}, [&] {
     // (T, B, H): small ones on one thread; B 33 H 64 and B 9 H 1000 big enough for a team.
     for (auto [T, B, H] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
              {1, 1, 1}, {2, 7, 8}, {7, 9, 9}, {3, 33, 33}, {5, 33, 64}, {2, 9, 1000}})
@@ -111,6 +106,5 @@ TEST_CASE("kernels/lstm_steps: fast equals reference over whole layers, 1 to 3 t
         steps_case<float>(T, B, H, bias, seed++);
         steps_case<double>(T, B, H, bias, seed++);
       }
-  }
-  omp_set_num_threads(saved);
+  });
 }

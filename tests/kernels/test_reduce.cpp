@@ -2,8 +2,6 @@
 // column blocks in registers, chunks for the threads) against the reference
 // loops. Both add in double, in different orders, so they agree to 1e-12 of the
 // sum of the magnitudes of the terms.
-#include <omp.h>
-
 #include <cmath>
 
 #include "heed/ops/kernels/reduce.h"
@@ -50,31 +48,25 @@ void columns_case(int64_t rows, int64_t cols, int64_t cs, uint64_t seed) {
 }  // namespace
 
 TEST_CASE("kernels/sum and sum_squared_diff: fast equals reference") {
-  const int saved = omp_get_max_threads();
   uint64_t seed = 1;
-  for (int threads : {1, 2, 3}) {
-    omp_set_num_threads(threads);
+  with_threads({1, 2, 3}, [&] {
     std::vector<int64_t> sizes = kKernelSizes;
     sizes.push_back(300'007);  // several chunks
     for (int64_t n : sizes) {
       run_case<float>(n, seed++);
       run_case<double>(n, seed++);
     }
-  }
-  omp_set_num_threads(saved);
+  });
 }
 
 TEST_CASE("kernels/column_sums: fast equals reference, contiguous and strided columns") {
-  const int saved = omp_get_max_threads();
   uint64_t seed = 100;
-  for (int threads : {1, 2}) {
-    omp_set_num_threads(threads);
+  with_threads({1, 2}, [&] {
     for (int64_t rows : kKernelSizes)
       for (int64_t cols : {1, 7, 32, 33, 1000})
         for (int64_t cs : {1, 2}) {
           columns_case<float>(rows, cols, cs, seed++);
           columns_case<double>(rows, cols, cs, seed++);
         }
-  }
-  omp_set_num_threads(saved);
+  });
 }

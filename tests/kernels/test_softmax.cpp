@@ -6,8 +6,6 @@
 // log_softmax to 1e-6 absolute (an error in the log of the sum). The backward's
 // row sums differ the same way: 1e-5 relative, 1e-6 absolute. double: both use
 // libm's exp, so only the order of the additions differs: 1e-12.
-#include <omp.h>
-
 #include <cmath>
 #include <limits>
 #include <tuple>
@@ -50,10 +48,8 @@ void run_case(int64_t O, int64_t D, int64_t I, bool log, uint64_t seed) {
 }  // namespace
 
 TEST_CASE("kernels/softmax: fast equals reference along every dim, forward and backward") {
-  const int saved = omp_get_max_threads();
   uint64_t seed = 1;
-  for (int threads : {1, 2}) {
-    omp_set_num_threads(threads);
+  with_threads({1, 2}, [&] {
     std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes;
     for (int64_t D : kKernelSizes)
       for (int64_t O : {1, 7, 33})
@@ -65,8 +61,7 @@ TEST_CASE("kernels/softmax: fast equals reference along every dim, forward and b
         run_case<float>(O, D, I, log, seed++);
         run_case<double>(O, D, I, log, seed++);
       }
-  }
-  omp_set_num_threads(saved);
+  });
 }
 
 TEST_CASE("kernels/softmax_rows: fast equals reference on contiguous rows") {

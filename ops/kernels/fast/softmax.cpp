@@ -228,7 +228,8 @@ template <bool kLog, class T>
 void forward_all(const T* x, T* y, const Rows& rows) {
   const int64_t D = rows.size, I = rows.inner;
   if (I == 1)
-    return for_each_row_block(rows, [&](int64_t base, int64_t n) { detail::rows_forward(x + base, y + base, n, D, kLog); });
+    return for_each_row_block(rows,
+                              [&](int64_t base, int64_t n) { detail::rows_forward(x + base, y + base, n, D, kLog); });
   for_each_tile(rows, [&](int64_t base, int64_t width) { softmax_tile<kLog>(x + base, y + base, D, I, width); });
 }
 
