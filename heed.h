@@ -9,12 +9,14 @@
 //   Tensor loss = matmul(x, w).pow(2).mean();
 //   loss.backward();                       // w.grad() now holds d loss / d w
 //
-// The tour of the code, bottom up:
-//   core/      storage, shape and strides, the Tensor handle, factories, printing
-//   autograd/  graph nodes, the backward engine, no-grad mode, gradcheck
-//   ops/       every differentiable op, each with its backward (ops/ops.h)
-//   nn/        modules, layers, losses, checkpoints (nn/nn.h)
-//   optim/     optimizers and schedulers (optim/optim.h)
+// The tour of the code, bottom up; each folder is a layer, a CMake target that
+// links only the layers above it in this list (docs/README.md has the picture):
+//   core/         storage, shape and strides, the Tensor handle, factories, printing
+//   autograd/     graph nodes, the backward engine, no-grad mode, gradcheck
+//   ops/          every differentiable op, each with its backward (ops/ops.h)
+//   ops/kernels/  the loops behind the ops: reference and fast versions (kernels.h)
+//   nn/           modules, layers, losses, checkpoints (nn/nn.h)
+//   optim/        optimizers and schedulers (optim/optim.h)
 #pragma once
 
 #include "heed/autograd/anomaly.h"

@@ -18,39 +18,51 @@ struct Layout {
   int64_t ld;       // the leading dimension: the step from one stored row to the next
 };
 
-std::optional<Layout> layout_of(const Tensor& m) {
-  const int64_t rows = m.size(-2), cols = m.size(-1);
-  const int64_t s0 = m.strides()[m.dim() - 2], s1 = m.strides()[m.dim() - 1];
+// A matrix as the product sees it: where element (0, 0) is, its size, and its
+// strides (in elements). Transposing one only swaps numbers: no view, no copy.
+struct Matrix {
+  const void* data;
+  int64_t rows, cols, s0, s1;
+  Matrix t() const { return {data, cols, rows, s1, s0}; }
+};
+
+// The last two dims of m.
+Matrix matrix_of(const Tensor& m) {
+  const int64_t n = m.dim();
+  return {m.raw_data_ptr(), m.size(-2), m.size(-1), m.strides()[n - 2], m.strides()[n - 1]};
+}
+
+std::optional<Layout> layout_of(const Matrix& m) {
   // A size-1 dim is never stepped along, so its stride does not matter: each
   // test accepts size 1 in place of the stride it wants. BLAS requires ld >= 1
   // and ld >= the stored row length (rows must not overlap), which also rules
   // out expand()'s stride 0 along a dim of size > 1.
-  const int64_t min_ld_plain = std::max<int64_t>(cols, 1), min_ld_trans = std::max<int64_t>(rows, 1);
+  const int64_t min_ld_plain = std::max<int64_t>(m.cols, 1), min_ld_trans = std::max<int64_t>(m.rows, 1);
   // Row-major: element (i, j) at i*ld + j.
-  if ((s1 == 1 || cols == 1) && (rows == 1 || s0 >= min_ld_plain))
-    return Layout{false, rows == 1 ? min_ld_plain : s0};
+  if ((m.s1 == 1 || m.cols == 1) && (m.rows == 1 || m.s0 >= min_ld_plain))
+    return Layout{false, m.rows == 1 ? min_ld_plain : m.s0};
   // The transpose of a row-major [C, R] matrix: element (i, j) at j*ld + i.
-  if ((s0 == 1 || rows == 1) && (cols == 1 || s1 >= min_ld_trans))
-    return Layout{true, cols == 1 ? min_ld_trans : s1};
+  if ((m.s0 == 1 || m.rows == 1) && (m.cols == 1 || m.s1 >= min_ld_trans))
+    return Layout{true, m.cols == 1 ? min_ld_trans : m.s1};
   return std::nullopt;
 }
 
-// m viewed with its two dims swapped, without autograd (gemm is a kernel, not an op).
-Tensor transposed_view(const Tensor& m) {
-  return make_view(m, {m.size(1), m.size(0)}, {m.strides()[1], m.strides()[0]}, m.offset());
-}
-
-// One operand as BLAS reads it. `memory` keeps a contiguous copy alive when one was needed.
+// One operand as BLAS reads it: in place when its layout allows, else from a
+// contiguous copy of `source` (the tensor m was taken from, transposed when m
+// is its transpose), which `copy` keeps alive. No handle is copied in the
+// common, in-place case.
 struct Operand {
-  Tensor memory;
+  const void* data;
   bool transposed;
   int64_t ld;
+  Tensor copy;
 };
 
-Operand operand(const Tensor& m) {
-  if (auto l = layout_of(m)) return {m, l->transposed, l->ld};
-  Tensor c = copy_of(m);  // a kernel's scratch copy: no graph
-  return {c, false, std::max<int64_t>(c.size(-1), 1)};
+Operand operand(const Matrix& m, const Tensor& source, bool source_transposed) {
+  if (auto l = layout_of(m)) return {m.data, l->transposed, l->ld, Tensor()};
+  Tensor c = copy_of(source);  // a kernel's scratch copy: no graph
+  // c is row-major; BLAS reads it as it is, or with the transpose flag for m = c^T.
+  return {c.raw_data_ptr(), source_transposed, std::max<int64_t>(c.size(-1), 1), c};
 }
 
 void check_operands(const Tensor& a, const Tensor& b, const Tensor& out) {
@@ -71,7 +83,7 @@ void check_operands(const Tensor& a, const Tensor& b, const Tensor& out) {
 // out = alpha a b + beta out as the kernel's arguments, with the operand copies
 // (if any) kept alive. out must be a layout BLAS writes: row-major, or stored
 // transposed, which is computed through C^T = B^T A^T into out^T (row-major).
-// Anything else: nullopt (gemm then goes through a scratch matrix).
+// Anything else: false (gemm then goes through a scratch matrix).
 template <class T>
 struct Product {
   kernels::GemmArgs<T> args;
@@ -79,15 +91,24 @@ struct Product {
 };
 
 template <class T>
-std::optional<Product<T>> resolve(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, double beta) {
-  std::optional<Layout> lc = layout_of(out);
-  if (!lc) return std::nullopt;
-  if (lc->transposed) return resolve<T>(transposed_view(b), transposed_view(a), transposed_view(out), alpha, beta);
-  Product<T> p{{}, operand(a), operand(b)};
-  p.args = {p.a.transposed, p.b.transposed, a.size(0), b.size(1), a.size(1), static_cast<T>(alpha),
-            static_cast<const T*>(p.a.memory.raw_data_ptr()), p.a.ld, static_cast<const T*>(p.b.memory.raw_data_ptr()),
-            p.b.ld, static_cast<T>(beta), static_cast<T*>(const_cast<void*>(out.raw_data_ptr())), lc->ld};
-  return p;
+bool resolve(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, double beta, Product<T>& p) {
+  Matrix ma = matrix_of(a), mb = matrix_of(b), mc = matrix_of(out);
+  std::optional<Layout> lc = layout_of(mc);
+  if (!lc) return false;
+  const bool swap = lc->transposed;  // C^T = B^T A^T: the product of the transposes, swapped
+  if (swap) {
+    mc = mc.t();
+    lc = layout_of(mc);
+    std::swap(ma, mb);
+    ma = ma.t();
+    mb = mb.t();
+  }
+  p.a = operand(ma, swap ? b : a, swap);
+  p.b = operand(mb, swap ? a : b, swap);
+  p.args = {p.a.transposed, p.b.transposed, mc.rows, mc.cols, ma.cols, static_cast<T>(alpha),
+            static_cast<const T*>(p.a.data), p.a.ld, static_cast<const T*>(p.b.data), p.b.ld, static_cast<T>(beta),
+            static_cast<T*>(const_cast<void*>(mc.data)), lc->ld};
+  return true;
 }
 
 template <class T>
@@ -97,7 +118,7 @@ void run(const kernels::GemmArgs<T>& g) {
 
 }  // namespace
 
-bool blas_can_read(const Tensor& t) { return t.dim() >= 2 && layout_of(t).has_value(); }
+bool blas_can_read(const Tensor& t) { return t.dim() >= 2 && layout_of(matrix_of(t)).has_value(); }
 
 std::vector<int64_t> batch_offsets(const Tensor& t, const Shape& batch) {
   const int64_t nb = static_cast<int64_t>(batch.size()), lead = nb - (t.dim() - 2);
@@ -124,7 +145,7 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
   if (out.numel() == 0) return;  // nothing to write
   dispatch_floating(out.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    if (auto p = resolve<T>(a, b, out, alpha, beta)) return run(p->args);
+    if (Product<T> p; resolve(a, b, out, alpha, beta, p)) return run(p.args);
     // An out BLAS cannot write in place: compute into a contiguous scratch matrix.
     Tensor scratch = beta == 0 ? make_tensor(out.shape(), out.dtype(), false) : copy_of(out);
     gemm(a, b, scratch, alpha, beta);
@@ -139,15 +160,16 @@ void gemm_pair(const Tensor& a1, const Tensor& b1, const Tensor& out1, const Ten
   check_same_dtype("gemm_pair", out1, out2);
   dispatch_floating(out1.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    auto p1 = resolve<T>(a1, b1, out1, 1.0, 0.0), p2 = resolve<T>(a2, b2, out2, 1.0, 0.0);
-    if (p1 && p2 && out1.numel() > 0 && out2.numel() > 0) return kernels::gemm_pair(p1->args, p2->args);
+    Product<T> p1, p2;
+    if (out1.numel() > 0 && out2.numel() > 0 && resolve(a1, b1, out1, 1.0, 0.0, p1) && resolve(a2, b2, out2, 1.0, 0.0, p2))
+      return kernels::gemm_pair(p1.args, p2.args);
     gemm(a1, b1, out1);
     gemm(a2, b2, out2);
   });
 }
 
 void gemm_batch(const Tensor& a, const Tensor& b, const Shape& batch, const Tensor& out) {
-  const std::optional<Layout> la = layout_of(a), lb = layout_of(b);
+  const std::optional<Layout> la = layout_of(matrix_of(a)), lb = layout_of(matrix_of(b));
   const std::vector<int64_t> off_a = batch_offsets(a, batch), off_b = batch_offsets(b, batch);
   const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
   dispatch_floating(out.dtype(), [&](auto tag) {

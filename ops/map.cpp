@@ -23,20 +23,5 @@ AroundDim around_dim(const Shape& s, int64_t dim) {
   return a;
 }
 
-bool is_one_value(const Tensor& t) {
-  if (t.numel() == 0) return false;
-  for (int64_t d = 0; d < t.dim(); ++d)
-    if (t.shape()[d] != 1 && t.strides()[d] != 0) return false;
-  return true;
-}
-
-bool is_row_column(const Tensor& t, const Shape& to) {
-  const Shape& s = t.shape();
-  if (s.size() != to.size() || s.empty() || s.back() != 1 || to.back() == 0 || !t.is_contiguous()) return false;
-  for (size_t d = 0; d + 1 < s.size(); ++d)
-    if (s[d] != to[d]) return false;
-  return true;
-}
-
 }  // namespace heed
 

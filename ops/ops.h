@@ -14,6 +14,9 @@
 //      (autograd/node.h explains record() and SavedTensor);
 //   3. its tests, in tests/test_<family>.cpp: values, a float64 gradcheck, and
 //      each error it raises.
+// An op whose loops need to be fast gets a kernel (ops/kernels/kernels.h): a
+// plain reference version, a fast one beside it, and a test that they agree
+// (tests/kernels/); the op file keeps the math and calls kernels::name().
 #pragma once
 
 #include "heed/ops/activation.h"
