@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "heed/autograd/node.h"
+#include "heed/core/parallel.h"
 #include "heed/ops/activation.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/kernels/reduce.h"

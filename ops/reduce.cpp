@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "heed/autograd/node.h"
+#include "heed/core/parallel.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/kernels/reduce.h"
 #include "heed/ops/map.h"
