@@ -103,7 +103,7 @@ Tensor masked_softmax(const Tensor& scores, const Tensor& mask, bool causal) {
 // out = softmax(q k^T / sqrt(D)) v: the checks and the scale here, the work and
 // the backward in the fused op (ops/attention.h).
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
-                                             const Tensor& mask, bool causal, double dropout_p) {
+                                             const Tensor& mask, bool causal, double dropout_p, const Tensor& bias) {
   const char* op = "scaled_dot_product_attention";
   if (q.dim() < 2 || k.dim() < 2 || v.dim() < 2)
     throw ShapeError(msg(op, ": q is ", q.shape(), ", k ", k.shape(), ", v ", v.shape(),
@@ -147,7 +147,7 @@ AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, c
     s.insert(s.end(), {t.size(-2), t.size(-1)});
     return t.shape() == s ? t : t.expand(s);
   };
-  auto [out, weights] = attention(expanded(q), expanded(k), expanded(v), scale, mask, causal, dropout_p);
+  auto [out, weights] = attention(expanded(q), expanded(k), expanded(v), scale, mask, causal, dropout_p, bias);
   return {out, weights};
 }
 

@@ -25,8 +25,10 @@
 // masked) and for masked_fill, but the OPPOSITE of the bool attn_mask of
 // torch.nn.functional.scaled_dot_product_attention (True = keep): negate such
 // a mask (1 - keep) before handing it to heed. A PyTorch additive float mask of
-// 0 / -inf works unchanged (-inf is nonzero: hidden); other additive values are
-// not supported.
+// 0 / -inf works as a mask unchanged (-inf is nonzero: hidden); one with other
+// values is a bias, and goes in scaled_dot_product_attention's `bias`.
+// MultiheadAttention and the Transformer layers take PyTorch's masks as they
+// are: float ones added, int64 ones (PyTorch's bool) hiding where nonzero.
 //
 // FULLY HIDDEN ROWS: if a mask hides every key of a query, softmax over
 // nothing but -inf is 0/0, and PyTorch returns NaN there, which then spreads
@@ -64,10 +66,12 @@ Tensor masked_softmax(const Tensor& scores, const Tensor& mask = {}, bool causal
 // query i when j > i. dropout_p > 0 drops weights (and rescales the rest by
 // 1/(1-p)) before they multiply v, as PyTorch does; the returned weights are
 // those after dropout. Like PyTorch's functional form it always drops when
-// dropout_p > 0: a layer passes 0 in eval mode.
+// dropout_p > 0: a layer passes 0 in eval mode. bias, floating-point and
+// broadcasting like the mask, is added to the scores first (PyTorch's float
+// attn_mask; -inf hides); it takes no gradient.
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
                                              const Tensor& mask = {}, bool causal = false,
-                                             double dropout_p = 0.0);
+                                             double dropout_p = 0.0, const Tensor& bias = {});
 
 // ---- score functions as layers (Luong et al. 2015, Bahdanau et al. 2015) ------
 // Each: forward(query [B, Tq, Dq], keys [B, Tk, Dk], values [B, Tk, Dv], mask)

@@ -9,9 +9,6 @@ namespace heed::nn {
 
 namespace {
 const char* kOp = "MultiheadAttention";
-
-// 1 where t is nonzero, 0 elsewhere, in t's dtype.
-Tensor nonzero(const Tensor& t) { return ne(t, Tensor::scalar(0, t.dtype())); }
 }  // namespace
 
 MultiheadAttention::MultiheadAttention(int64_t embed_dim_, int64_t num_heads_,
@@ -50,41 +47,49 @@ Tensor MultiheadAttention::in_projection(const Tensor& x, int64_t i) const {
   return in_proj_bias.defined() ? y + in_proj_bias.slice(0, i * E, (i + 1) * E) : y;
 }
 
-Tensor MultiheadAttention::merge_masks(const Tensor& key_padding_mask, const Tensor& attn_mask, int64_t B,
-                                       int64_t L, int64_t S, bool batched) const {
+MultiheadAttention::Masks MultiheadAttention::merge_masks(const Tensor& key_padding_mask, const Tensor& attn_mask,
+                                                          int64_t B, int64_t L, int64_t S, bool batched) const {
   const int64_t H = num_heads;
-  const DType dtype = in_proj_weight.dtype();
-  Tensor hidden;  // 0/1, broadcasting to [B, H, L, S]
+  Masks masks;
+  // A floating-point mask is added to the scores, an int64 one hides where it
+  // is nonzero. Two of a kind combine: flags by their sum (nonzero exactly
+  // where either hides), biases by their sum (what adding both would give).
+  auto add = [&](const Tensor& m) {
+    if (is_floating(m.dtype())) {
+      Tensor b = m.to(in_proj_weight.dtype());
+      masks.bias = masks.bias.defined() ? masks.bias + b : b;
+    } else {
+      const DType dtype = in_proj_weight.dtype();  // 0/1 flags in the float dtype, which adds
+      Tensor h = ne(m.to(dtype), Tensor::scalar(0, dtype));
+      masks.hidden = masks.hidden.defined() ? masks.hidden + h : h;
+    }
+  };
   if (key_padding_mask.defined()) {
     Shape expected = batched ? Shape{B, S} : Shape{S};
     if (key_padding_mask.shape() != expected)
       throw ShapeError(msg(kOp, ": key_padding_mask is ", key_padding_mask.shape(), "; it must be ",
                            batched ? "[B, S] = " : "[S] = ", expected,
-                           ", one flag per key (nonzero = padding)"));
-    // One flag per key, the same for every head and query: [B, S] -> [B, 1, 1, S]
-    hidden = nonzero(key_padding_mask.to(dtype)).reshape({B, 1, 1, S});
+                           ", one entry per key (int64: nonzero = padding; float: added to its scores)"));
+    // One entry per key, the same for every head and query: [B, S] -> [B, 1, 1, S]
+    add(key_padding_mask.reshape({B, 1, 1, S}));
   }
   if (attn_mask.defined()) {
-    Tensor m;
     if (attn_mask.shape() == Shape{L, S}) {
-      m = attn_mask;  // [L, S]: broadcasts over batch and heads
+      add(attn_mask);  // [L, S]: broadcasts over batch and heads
     } else if (attn_mask.shape() == Shape{B * H, L, S}) {
-      m = attn_mask.reshape({B, H, L, S});  // entry b*H + h is batch b, head h, as in PyTorch
+      add(attn_mask.reshape({B, H, L, S}));  // entry b*H + h is batch b, head h, as in PyTorch
     } else {
       Shape per_head{B * H, L, S};
       throw ShapeError(msg(kOp, ": attn_mask is ", attn_mask.shape(), "; it must be [L, S] = ", Shape{L, S},
                            batched ? " or [B*H, L, S] = " : " or [H, L, S] = ", per_head));
     }
-    m = nonzero(m.to(dtype));
-    // Both are 0/1, so the sum is nonzero exactly where either mask hides.
-    hidden = hidden.defined() ? hidden + m : m;
   }
-  return hidden;
+  return masks;
 }
 
 AttentionResult MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                             const Tensor& key_padding_mask, bool need_weights,
-                                            const Tensor& attn_mask, bool average_attn_weights) const {
+                                            const Tensor& attn_mask, bool average_attn_weights, bool is_causal) const {
   const int64_t E = embed_dim, H = num_heads, D = head_dim;
   // ---- check the inputs -------------------------------------------------------
   const bool batched = query.dim() == 3;
@@ -107,7 +112,7 @@ AttentionResult MultiheadAttention::forward(const Tensor& query, const Tensor& k
     throw ShapeError(msg(kOp, ": query is ", query.shape(), ", key ", key.shape(), ", value ", value.shape(),
                          "; the batch sizes must be equal, and key and value must have the same length S"));
   const int64_t B = q_in.size(0), L = q_in.size(1), S = k_in.size(1);
-  Tensor hidden = merge_masks(key_padding_mask, attn_mask, B, L, S, batched);
+  const Masks masks = merge_masks(key_padding_mask, attn_mask, B, L, S, batched);
 
   // ---- project, split into heads, attend ----------------------------------------
   // [B, T, E] -> [B, T, H, D] -> [B, H, T, D]: head h owns features [hD, (h+1)D).
@@ -116,7 +121,7 @@ AttentionResult MultiheadAttention::forward(const Tensor& query, const Tensor& k
   Tensor k = split_heads(in_projection(k_in, 1));  // [B, H, S, D]
   Tensor v = split_heads(in_projection(v_in, 2));  // [B, H, S, D]
   double p = is_training() ? dropout : 0.0;
-  auto [context, weights] = scaled_dot_product_attention(q, k, v, hidden, /*causal=*/false, p);
+  auto [context, weights] = scaled_dot_product_attention(q, k, v, masks.hidden, is_causal, p, masks.bias);
   // context [B, H, L, D], weights [B, H, L, S]
 
   // ---- merge the heads and project out ---------------------------------------------

@@ -14,9 +14,11 @@
 // Shapes: B batch, L target (query) length, S source (key/value) length,
 // E embed_dim, H num_heads, D = E / H head size.
 //
-// Masks follow heed's rule (nn/attention.h): nonzero = HIDDEN, which is also
-// what PyTorch's bool masks mean for this layer (True = not allowed to attend).
-// A PyTorch float mask of 0 / -inf works unchanged too.
+// Masks mean what they mean in PyTorch. A floating-point mask is ADDED to the
+// scores (0 keeps a score, -inf hides it, other values bias it). An int64 mask
+// stands for PyTorch's bool mask, which heed has no dtype for: nonzero = HIDDEN
+// (True = not allowed to attend), heed's rule for every mask (nn/attention.h).
+// is_causal hides every key after its query without any mask tensor.
 //
 // One difference from PyTorch, on purpose: a query whose keys are all hidden
 // gets weights 0 (output = out_proj.bias) where PyTorch gives NaN.
@@ -48,19 +50,24 @@ class MultiheadAttention : public Module {
 
   // query [L, B, E], key and value [S, B, E] ([B, L, E], [B, S, E] with
   // batch_first; [L, E], [S, E] for one unbatched sequence).
-  //   key_padding_mask [B, S] (or [S] unbatched): nonzero = that key is padding, hidden
-  //   attn_mask [L, S] for every batch and head, or [B*H, L, S] (index b*H + h), or [H, L, S] unbatched
+  //   key_padding_mask [B, S] (or [S] unbatched): int64 nonzero = that key is padding, hidden;
+  //     float: added to that key's scores
+  //   attn_mask [L, S] for every batch and head, or [B*H, L, S] (index b*H + h), or [H, L, S] unbatched;
+  //     int64: nonzero = hidden; float: added to the scores
+  //   is_causal: query i sees keys 0..i only (no mask tensor is made; L <= S as in PyTorch's usage)
   // Returns {output [L, B, E] (or [B, L, E]), weights}: with need_weights the
   // attention weights [B, L, S] averaged over the heads (average_attn_weights),
   // or per head [B, H, L, S]; without, weights is undefined. As in PyTorch the
   // weights returned are those after dropout.
   AttentionResult forward(const Tensor& query, const Tensor& key, const Tensor& value,
                           const Tensor& key_padding_mask = {}, bool need_weights = true,
-                          const Tensor& attn_mask = {}, bool average_attn_weights = true) const;
+                          const Tensor& attn_mask = {}, bool average_attn_weights = true,
+                          bool is_causal = false) const;
   AttentionResult operator()(const Tensor& query, const Tensor& key, const Tensor& value,
                              const Tensor& key_padding_mask = {}, bool need_weights = true,
-                             const Tensor& attn_mask = {}, bool average_attn_weights = true) const {
-    return forward(query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights);
+                             const Tensor& attn_mask = {}, bool average_attn_weights = true,
+                             bool is_causal = false) const {
+    return forward(query, key, value, key_padding_mask, need_weights, attn_mask, average_attn_weights, is_causal);
   }
 
   int64_t embed_dim, num_heads, head_dim;
@@ -71,8 +78,13 @@ class MultiheadAttention : public Module {
   std::shared_ptr<Linear> out_proj;
 
  private:
-  // The combined mask, nonzero = hidden, broadcasting to [B, H, L, S] (undefined if none).
-  Tensor merge_masks(const Tensor& key_padding_mask, const Tensor& attn_mask, int64_t B, int64_t L, int64_t S,
+  // The masks combined, each broadcasting to [B, H, L, S] (undefined if none):
+  // hidden, nonzero = hidden, from the int64 masks; bias, added to the scores,
+  // from the floating-point ones.
+  struct Masks {
+    Tensor hidden, bias;
+  };
+  Masks merge_masks(const Tensor& key_padding_mask, const Tensor& attn_mask, int64_t B, int64_t L, int64_t S,
                      bool batched) const;
   // query W_i^T + b_i with W_i the i-th block of E rows of in_proj_weight (0 q, 1 k, 2 v).
   Tensor in_projection(const Tensor& x, int64_t i) const;

@@ -5,7 +5,7 @@
 // in cache.
 //
 // Per batch entry (q [Tq, D], k [Tk, D], v [Tk, Dv]):
-//   forward   S   = scale q k^T                  [Tq, Tk]
+//   forward   S   = scale q k^T (+ bias)         [Tq, Tk]
 //             P   = softmax(S) along each row, hidden scores excluded
 //             W   = P * drop  (with dropout; else W = P)   the weights
 //             out = W v                          [Tq, Dv]
@@ -67,16 +67,23 @@ Tensor readable(const Tensor& t) {
   return rows_ok ? t.detach() : copy_of(t);
 }
 
-// The mask as the kernels read it: in the op's dtype, at least 2-D, with the
-// offsets of each entry's [Tq, Tk] block and the strides within one (0 where it
-// broadcasts).
+// A mask or a bias as the kernels read it: in the op's dtype, at least 2-D, with
+// the offsets of each entry's [Tq, Tk] block and the strides within one (0
+// where it broadcasts).
 struct MaskOperand {
   Tensor t;
   std::vector<int64_t> offsets;
+  int64_t row_stride() const { return t.size(-2) == 1 ? 0 : t.strides()[t.dim() - 2]; }
+  int64_t col_stride() const { return t.size(-1) == 1 ? 0 : t.strides()[t.dim() - 1]; }
+  template <class T>
+  const T* base() const {
+    return t.data_ptr<T>() - t.offset();
+  }
 };
 
-std::optional<MaskOperand> mask_operand(const char* op, const Tensor& mask, const Shape& batch, const AttentionDims& d,
-                                        DType dtype) {
+// what: "mask" or "bias".
+std::optional<MaskOperand> mask_operand(const char* op, const char* what, const Tensor& mask, const Shape& batch,
+                                        const AttentionDims& d, DType dtype) {
   if (!mask.defined()) return std::nullopt;
   Shape scores = batch;
   scores.insert(scores.end(), {d.Tq, d.Tk});
@@ -84,8 +91,8 @@ std::optional<MaskOperand> mask_operand(const char* op, const Tensor& mask, cons
   for (int64_t i = 1; fits && i <= mask.dim(); ++i)
     fits = mask.size(-i) == 1 || mask.size(-i) == scores[scores.size() - i];
   if (!fits)
-    throw ShapeError(msg(op, ": mask is ", mask.shape(), ", the scores are ", scores,
-                         " [.., Tq, Tk]; the mask must broadcast to the scores' shape"));
+    throw ShapeError(msg(op, ": ", what, " is ", mask.shape(), ", the scores are ", scores, " [.., Tq, Tk]; the ",
+                         what, " must broadcast to the scores' shape"));
   Tensor m = mask.dtype() == dtype ? mask.detach() : copy_of(mask, dtype);
   while (m.dim() < 2) {  // [Tk] or a 0-d mask: as a [1, Tk] or [1, 1] one
     Shape s = m.shape();
@@ -98,15 +105,22 @@ std::optional<MaskOperand> mask_operand(const char* op, const Tensor& mask, cons
 }
 
 template <class T>
-kernels::Hidden<T> hidden_of(const std::optional<MaskOperand>& mask, bool causal) {
+kernels::Hidden<T> hidden_of(const std::optional<MaskOperand>& mask, const std::optional<MaskOperand>& bias,
+                             bool causal) {
   kernels::Hidden<T> h;
   h.causal = causal;
-  if (!mask) return h;
-  const Tensor& m = mask->t;
-  h.mask = m.data_ptr<T>() - m.offset();
-  h.offsets = mask->offsets.data();
-  h.row_stride = m.size(-2) == 1 ? 0 : m.strides()[m.dim() - 2];
-  h.col_stride = m.size(-1) == 1 ? 0 : m.strides()[m.dim() - 1];
+  if (mask) {
+    h.mask = mask->base<T>();
+    h.offsets = mask->offsets.data();
+    h.row_stride = mask->row_stride();
+    h.col_stride = mask->col_stride();
+  }
+  if (bias) {
+    h.bias = bias->base<T>();
+    h.bias_offsets = bias->offsets.data();
+    h.bias_row_stride = bias->row_stride();
+    h.bias_col_stride = bias->col_stride();
+  }
   return h;
 }
 
@@ -130,14 +144,15 @@ struct Names {
 // gradient tensors of one backward.
 template <class MakeGrads>
 std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionDims& d,
-                              double scale, const Tensor& mask, bool causal, double dropout_p,
+                              double scale, const Tensor& mask, bool causal, double dropout_p, const Tensor& bias,
                               std::span<const Tensor> inputs, std::span<const Tensor> weight_inputs,
                               MakeGrads make_grads) {
   const Shape batch(q.shape().begin(), q.shape().end() - 2);
   Shape w_shape = batch, out_shape = batch;
   w_shape.insert(w_shape.end(), {d.Tq, d.Tk});
   out_shape.insert(out_shape.end(), {d.Tq, d.Dv});
-  const std::optional<MaskOperand> m = mask_operand(names.out, mask, batch, d, q.dtype());
+  const std::optional<MaskOperand> m = mask_operand(names.out, "mask", mask, batch, d, q.dtype());
+  const std::optional<MaskOperand> bi = mask_operand(names.out, "bias", bias, batch, d, q.dtype());
   Tensor P = make_tensor(w_shape, q.dtype(), /*zero_fill=*/false);  // the kernel writes all
   Tensor out = make_tensor(out_shape, q.dtype(), /*zero_fill=*/false);
   const Tensor drop = dropout_p > 0 ? dropout_mask(w_shape, q.dtype(), dropout_p) : Tensor();
@@ -145,7 +160,7 @@ std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, con
   const Operand oq = operand(q, batch), ok = operand(k, batch), ov = operand(v, batch);
   dispatch_floating(q.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::attention_forward<T>(d, static_cast<T>(scale), oq.in<T>(), ok.in<T>(), ov.in<T>(), hidden_of<T>(m, causal),
+    kernels::attention_forward<T>(d, static_cast<T>(scale), oq.in<T>(), ok.in<T>(), ov.in<T>(), hidden_of<T>(m, bi, causal),
                                   drop.defined() ? drop.data_ptr<T>() : nullptr, P.data_ptr<T>(),
                                   drop.defined() ? weights.data_ptr<T>() : nullptr, out.data_ptr<T>());
   });
@@ -172,7 +187,7 @@ std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, con
       if (odq) mdq = odq->out<T>();
       if (odk) mdk = odk->out<T>();
       if (odv) mdv = odv->out<T>();
-      kernels::attention_backward<T>(d, static_cast<T>(scale), oq.in<T>(), ok.in<T>(), ov.in<T>(), Pv.data_ptr<T>(),
+      kernels::attention_backward<T>(d, static_cast<T>(scale), causal, oq.in<T>(), ok.in<T>(), ov.in<T>(), Pv.data_ptr<T>(),
                                      drop.defined() ? drop.data_ptr<T>() : nullptr,
                                      drop.defined() ? Wv.data_ptr<T>() : nullptr, from_out ? &mg : nullptr,
                                      from_out ? nullptr : &mg, mdq ? &*mdq : nullptr, mdk ? &*mdk : nullptr,
@@ -188,8 +203,14 @@ std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, con
   return {out, weights};
 }
 
-void check_options(const char* op, double scale, double dropout_p) {
+void check_options(const char* op, double scale, double dropout_p, const Tensor& bias) {
   if (!std::isfinite(scale)) throw ValueError(msg(op, ": scale is ", scale, "; it must be finite"));
+  if (bias.defined() && !is_floating(bias.dtype()))
+    throw DTypeError(msg(op, ": bias is ", bias.dtype(), "; an additive bias must be floating-point (a mask of "
+                         "which scores to hide goes in `mask`)"));
+  if (bias.defined() && bias.requires_grad())
+    throw ValueError(msg(op, ": bias requires grad; the fused op gives no gradient to its additive bias (detach "
+                         "it, or add a learned bias to the scores with the composed ops)"));
   if (!(dropout_p >= 0 && dropout_p < 1))
     throw ValueError(msg(op, ": dropout_p is ", dropout_p, "; it must be in [0, 1)"));
 }
@@ -197,12 +218,12 @@ void check_options(const char* op, double scale, double dropout_p) {
 }  // namespace
 
 std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale,
-                                    const Tensor& mask, bool causal, double dropout_p) {
+                                    const Tensor& mask, bool causal, double dropout_p, const Tensor& bias) {
   const char* op = "attention";
   check_floating(op, q);
   check_same_dtype(op, q, k);
   check_same_dtype(op, q, v);
-  check_options(op, scale, dropout_p);
+  check_options(op, scale, dropout_p, bias);
   if (q.dim() < 2 || k.dim() != q.dim() || v.dim() != q.dim())
     throw ShapeError(msg(op, ": q is ", q.shape(), ", k ", k.shape(), ", v ", v.shape(),
                          "; they must have one number of dims, at least 2: [.., Tq, D], [.., Tk, D], [.., Tk, Dv]"));
@@ -229,14 +250,14 @@ std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tens
   };
   const Tensor inputs[3] = {q, k, v};
   return run({"attention", "attention_weights"}, readable(q), readable(k), readable(v), d, scale, mask, causal,
-             dropout_p, inputs, std::span<const Tensor>(inputs, 2), make_grads);
+             dropout_p, bias, inputs, std::span<const Tensor>(inputs, 2), make_grads);
 }
 
 std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale, const Tensor& mask, bool causal,
-                                           double dropout_p) {
+                                           double dropout_p, const Tensor& bias) {
   const char* op = "attention_packed";
   check_floating(op, qkv);
-  check_options(op, scale, dropout_p);
+  check_options(op, scale, dropout_p, bias);
   if (qkv.dim() < 2 || qkv.size(-1) % 3 != 0)
     throw ShapeError(msg(op, ": qkv is ", qkv.shape(), "; it must be [.., T, 3C]: q, k and v side by side "
                          "in the last dim, whose size must be a multiple of 3"));
@@ -256,7 +277,7 @@ std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale, cons
   const Tensor x = readable(qkv);
   const std::span<const Tensor> inputs(&qkv, 1);
   return run({"attention_packed", "attention_packed_weights"}, third(x, 0), third(x, 1), third(x, 2), d, scale, mask,
-             causal, dropout_p, inputs, inputs, make_grads);
+             causal, dropout_p, bias, inputs, inputs, make_grads);
 }
 
 }  // namespace heed

@@ -1,12 +1,14 @@
 // Scaled dot-product attention as one fused op.
 //
 //   q: [.., Tq, D], k: [.., Tk, D], v: [.., Tk, Dv]  (the same leading dims)
-//   scores  = scale q k^T                                     [.., Tq, Tk]
+//   scores  = scale q k^T (+ bias)                            [.., Tq, Tk]
 //   weights = softmax(scores) along the keys, hidden scores
 //             excluded; then dropout, when dropout_p > 0       [.., Tq, Tk]
 //   out     = weights v                                       [.., Tq, Dv]
 //
-// Hidden scores: where `mask` is nonzero (any dtype; it broadcasts to
+// bias, where given, is added to the scores (it broadcasts like the mask, and a
+// bias of -inf hides its score): PyTorch's float attn_mask. It takes no
+// gradient. Hidden scores: where `mask` is nonzero (any dtype; it broadcasts to
 // [.., Tq, Tk]: a key padding mask is [B, 1, Tk], one mask for every entry
 // [Tq, Tk]), and with causal every key j > query i. A query whose every key is
 // hidden gets weights 0, so its output is 0 (where PyTorch gives NaN).
@@ -26,13 +28,14 @@ namespace heed {
 
 // -> {out, weights}. Both carry gradients back to q, k (and v, through out).
 std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale,
-                                    const Tensor& mask = {}, bool causal = false, double dropout_p = 0);
+                                    const Tensor& mask = {}, bool causal = false, double dropout_p = 0,
+                                    const Tensor& bias = {});
 
 // The same with q, k and v side by side in the last dim of one tensor, as one
 // projection to 3C makes them (nn::SelfAttention):
 //   qkv: [.., T, 3C]  ->  attention(q, k, v) with q = qkv[.., 0:C], k = qkv[.., C:2C], v = qkv[.., 2C:3C].
 // Its gradient comes back as one [.., T, 3C] tensor, with no copies to split or join.
 std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale, const Tensor& mask = {},
-                                           bool causal = false, double dropout_p = 0);
+                                           bool causal = false, double dropout_p = 0, const Tensor& bias = {});
 
 }  // namespace heed

@@ -159,6 +159,37 @@ TEST_CASE("attention op/masks, causal and dropout match the composed ops") {
       check_outputs_and_grads(got, {matmul(w, rv), w}, {}, {q, k, v}, {rq, rk, rv});
     }
   }
+  SUBCASE("an additive bias (PyTorch's float attn_mask), alone and with a mask and causal") {
+    // Random values, broadcast over the first batch dim, and -inf at two scores:
+    // the composed form adds it to the scores before the masked softmax.
+    Tensor bias = randn64({3, 4, 6});
+    {
+      NoGradGuard no_grad;
+      bias.select(0, 1).select(0, 2).select(0, 3).fill_(-INFINITY);
+      bias.select(0, 2).select(0, 1).select(0, 0).fill_(-INFINITY);
+    }
+    for (int variant = 0; variant < 2; ++variant) {
+      const Tensor m = variant == 1 ? mask : Tensor();
+      const bool causal = variant == 1;
+      Tensor q = leaf_like(q0), k = leaf_like(k0), v = leaf_like(v0);
+      Tensor rq = leaf_like(q0), rk = leaf_like(k0), rv = leaf_like(v0);
+      auto got = attention(q, k, v, scale, m, causal, 0.0, bias);
+      Tensor w = nn::masked_softmax(matmul(rq, rk.transpose(-2, -1)) * scale + bias, m, causal);
+      check_outputs_and_grads(got, {matmul(w, rv), w}, {}, {q, k, v}, {rq, rk, rv});
+    }
+  }
+  SUBCASE("causal over more queries than one block of the fast kernel") {
+    // 70 queries and 50 keys, then 40 and 100: the fast kernel cuts causal
+    // attention into blocks of rows whose products stop at the block's last key.
+    for (auto [Tq, Tk] : {std::pair<int64_t, int64_t>{70, 50}, {40, 100}}) {
+      const Tensor qa = randn64({2, Tq, 5}), ka = randn64({2, Tk, 5}), va = randn64({2, Tk, 3});
+      Tensor q = leaf_like(qa), k = leaf_like(ka), v = leaf_like(va);
+      Tensor rq = leaf_like(qa), rk = leaf_like(ka), rv = leaf_like(va);
+      auto got = attention(q, k, v, scale, {}, true);
+      Tensor w = nn::masked_softmax(matmul(rq, rk.transpose(-2, -1)) * scale, {}, true);
+      check_outputs_and_grads(got, {matmul(w, rv), w}, {}, {q, k, v}, {rq, rk, rv});
+    }
+  }
   SUBCASE("packed q, k, v with a mask and causal") {
     Tensor x = leaf_like(randn64({2, 4, 9})), rx = leaf_like(x);
     Tensor pad = Tensor({{0.0, 0.0, 0.0, 1.0}, {0.0, 1.0, 1.0, 1.0}}).reshape({2, 1, 4});
@@ -178,6 +209,12 @@ TEST_CASE("attention op/masks, causal and dropout match the composed ops") {
                             "attention: mask is [4, 5], the scores are [2, 3, 4, 6]", ShapeError);
     CHECK_THROWS_CONTAINING(attention(q0, k0, v0, 1.0, {}, false, 1.0), "dropout_p is 1; it must be in [0, 1)",
                             ValueError);
+    CHECK_THROWS_CONTAINING(attention(q0, k0, v0, 1.0, {}, false, 0.0, Tensor::zeros({4, 5})),
+                            "attention: bias is [4, 5], the scores are [2, 3, 4, 6]", ShapeError);
+    CHECK_THROWS_CONTAINING(attention(q0, k0, v0, 1.0, {}, false, 0.0, Tensor::zeros({4, 6}, kInt64)),
+                            "attention: bias is int64; an additive bias must be floating-point", DTypeError);
+    CHECK_THROWS_CONTAINING(attention(q0, k0, v0, 1.0, {}, false, 0.0, randn64({4, 6}).requires_grad_()),
+                            "attention: bias requires grad", ValueError);
   }
 }
 

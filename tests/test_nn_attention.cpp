@@ -570,7 +570,9 @@ TEST_CASE("attention/MultiheadAttention matches PyTorch") {
     nn::MultiheadAttention mha(8, 2, {.batch_first = true});
     mha.load_state_dict(params_of("mha"));
     Tensor q = leaf("mha.query"), k = leaf("mha.key"), v = leaf("mha.value");
-    auto r = mha(q, k, v, fx("mha.key_padding_mask"), /*need_weights=*/true, fx("mha.attn_mask"));
+    // The fixtures' masks are float 1 = hidden; as int64 they are PyTorch's bool masks.
+    auto r = mha(q, k, v, fx("mha.key_padding_mask").to(kInt64), /*need_weights=*/true,
+                 fx("mha.attn_mask").to(kInt64));
     CHECK(r.output.shape() == Shape{2, 4, 8});
     CHECK(r.weights.shape() == Shape{2, 4, 5});
     check_against_pytorch("mha", r, {{"query", q}, {"key", k}, {"value", v}}, &mha);
@@ -579,7 +581,7 @@ TEST_CASE("attention/MultiheadAttention matches PyTorch") {
     nn::MultiheadAttention mha(6, 3, {.bias = false});
     mha.load_state_dict(params_of("mha_seq"));
     Tensor x = leaf("mha_seq.x");  // [T, B, E]
-    auto r = mha(x, x, x, {}, true, fx("mha_seq.attn_mask"), /*average_attn_weights=*/false);
+    auto r = mha(x, x, x, {}, true, fx("mha_seq.attn_mask").to(kInt64), /*average_attn_weights=*/false);
     CHECK(r.output.shape() == Shape{3, 2, 6});
     CHECK(r.weights.shape() == Shape{2, 3, 3, 3});
     check_against_pytorch("mha_seq", r, {{"x", x}}, &mha);
@@ -595,8 +597,8 @@ TEST_CASE("attention/MultiheadAttention gradcheck") {
     mha.in_proj_bias.copy_(Tensor::randn({18}, kFloat64));
     mha.out_proj->bias.copy_(Tensor::randn({6}, kFloat64));
   }
-  Tensor kpm({{0.0, 0.0, 1.0}, {0.0, 0.0, 0.0}});  // [B, S]
-  Tensor am({{0.0, 1.0, 0.0}, {0.0, 0.0, 0.0}});   // [L, S]
+  Tensor kpm = Tensor({{0.0, 0.0, 1.0}, {0.0, 0.0, 0.0}}).to(kInt64);  // [B, S], nonzero = padding
+  Tensor am = Tensor({{0.0, 1.0, 0.0}, {0.0, 0.0, 0.0}}).to(kInt64);   // [L, S], nonzero = hidden
   SUBCASE("inputs") {
     CHECK(grad_ok([&](const TensorList& x) { return flat(mha(x[0], x[1], x[2], kpm, true, am)); },
                   {randn64({2, 2, 6}), randn64({2, 3, 6}), randn64({2, 3, 6})}));
@@ -614,9 +616,9 @@ TEST_CASE("attention/MultiheadAttention options") {
   manual_seed(13);
   nn::MultiheadAttention mha(8, 4, {.batch_first = true});
   Tensor q = Tensor::randn({1, 3, 8}), k = Tensor::randn({1, 5, 8}), v = Tensor::randn({1, 5, 8});
-  Tensor kpm({{0.0, 1.0, 0.0, 0.0, 0.0}});
+  Tensor kpm = Tensor({{0.0, 1.0, 0.0, 0.0, 0.0}}).to(kInt64);
   Tensor am = Tensor::rand({4, 3, 5});  // [B*H, L, S] with B = 1: hide where < 0.3, keep key 0
-  am = lt(am, Tensor::scalar(0.3)) * Tensor({0.0, 1.0, 1.0, 1.0, 1.0});
+  am = (lt(am, Tensor::scalar(0.3)) * Tensor({0.0, 1.0, 1.0, 1.0, 1.0})).to(kInt64);
   auto batched = mha(q, k, v, kpm, true, am, false);
 
   SUBCASE("unbatched [L, E] inputs give the batched result without the batch dim") {
@@ -642,7 +644,7 @@ TEST_CASE("attention/MultiheadAttention options") {
       NoGradGuard g;
       all.slice(0, 1, 3).zero_();  // query 0 hides everything
     }
-    auto r = mha(q, k, v, {}, true, all);
+    auto r = mha(q, k, v, {}, true, all.to(kInt64));
     CHECK_FALSE(has_nan(r.output));
     check_values(r.output.select(0, 0).select(0, 0), mha.out_proj->bias.to_vector<double>(), 1e-6);
     check_values(r.weights.select(0, 0).select(0, 0), {0, 0, 0, 0, 0});

@@ -2,7 +2,7 @@
 // independent entries, forward and backward. ops/attention.cpp derives the
 // formulas; per entry (q [Tq, D], k [Tk, D], v [Tk, Dv]):
 //
-//   S = scale q k^T              [Tq, Tk]   the scores
+//   S = scale q k^T (+ bias)     [Tq, Tk]   the scores
 //   P = softmax(S) per row, hidden scores excluded (a row with every score
 //       hidden is all 0)         [Tq, Tk]
 //   W = P * drop (with dropout; else W = P)   the weights the op returns
@@ -32,38 +32,58 @@ struct AttentionDims {
   int64_t count, Tq, Tk, D, Dv;
 };
 
-// Which scores are hidden: where mask is nonzero (entry e's [Tq, Tk] mask at
-// mask + offsets[e], element (i, j) at i row_stride + j col_stride, a stride 0
-// along a dim the mask broadcasts over), and with causal every key j > query i.
+// What the scores get before the softmax. First an additive bias, where one is
+// given (entry e's [Tq, Tk] bias at bias + bias_offsets[e], element (i, j) at
+// i bias_row_stride + j bias_col_stride; a stride 0 along a dim it broadcasts
+// over): S + bias, and a bias of -inf hides its score. Then the hidden scores:
+// where mask is nonzero (laid out like the bias), and with causal every key
+// j > query i.
 template <class T>
 struct Hidden {
   const T* mask = nullptr;  // null: no mask
   const int64_t* offsets = nullptr;
   int64_t row_stride = 0, col_stride = 0;
+  const T* bias = nullptr;  // null: no bias
+  const int64_t* bias_offsets = nullptr;
+  int64_t bias_row_stride = 0, bias_col_stride = 0;
   bool causal = false;
 };
 
-// P = softmax(S) over each row's visible scores, in place on entry e's [Tq, Tk]
-// block S: the hidden scores become -inf, whose e^ is exactly 0, and a row with
-// nothing visible becomes all 0 (the softmax of nothing would be 0/0 = NaN, and
-// the NaN would spread into the loss and every gradient). softmax_rows(x, y,
-// rows, D) is the version's own row softmax. Both versions share this step, so
-// they cannot differ in which scores they hide.
+// P = softmax(S) over each row's visible scores, in place, for `rows` rows of
+// entry e from query i0 on (row r of the block at S + r ld), over their first
+// `cols` keys: the caller has already set the rest to 0 (a causal block stops at
+// its last query's key). The hidden scores become -inf, whose e^ is exactly 0,
+// and a row with nothing visible becomes all 0 (the softmax of nothing would be
+// 0/0 = NaN, and the NaN would spread into the loss and every gradient).
+// softmax_rows(x, y, rows, D) is the version's own row softmax. Both versions
+// share this step, so they cannot differ in which scores they hide.
 template <class T, class SoftmaxRows>
-void masked_softmax(T* S, const Hidden<T>& hidden, int64_t e, int64_t Tq, int64_t Tk, SoftmaxRows softmax_rows) {
-  if (!hidden.mask && !hidden.causal) return softmax_rows(S, S, Tq, Tk);
+void masked_softmax(T* S, int64_t ld, const Hidden<T>& hidden, int64_t e, int64_t i0, int64_t rows, int64_t cols,
+                    SoftmaxRows softmax_rows) {
   const T* mask = hidden.mask ? hidden.mask + hidden.offsets[e] : nullptr;
-  for (int64_t i = 0; i < Tq; ++i) {
-    T* row = S + i * Tk;
+  const T* bias = hidden.bias ? hidden.bias + hidden.bias_offsets[e] : nullptr;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t i = i0 + r;
+    T* row = S + r * ld;
     int64_t visible = 0;
-    for (int64_t j = 0; j < Tk; ++j) {
-      const bool hide = (hidden.causal && j > i) || (mask && mask[i * hidden.row_stride + j * hidden.col_stride] != 0);
+    for (int64_t j = 0; j < cols; ++j) {
+      if (bias) row[j] += bias[i * hidden.bias_row_stride + j * hidden.bias_col_stride];
+      const bool hide = (hidden.causal && j > i) || (mask && mask[i * hidden.row_stride + j * hidden.col_stride] != 0) ||
+                        row[j] == -std::numeric_limits<T>::infinity();
       if (hide) row[j] = -std::numeric_limits<T>::infinity();
       else ++visible;
     }
-    if (visible > 0) softmax_rows(row, row, 1, Tk);
-    else std::fill(row, row + Tk, T(0));
+    if (visible > 0) softmax_rows(row, row, 1, cols);
+    else std::fill(row, row + cols, T(0));
   }
+}
+
+// The whole [Tq, Tk] block of entry e (rows Tk apart); with nothing to hide or
+// add, a plain softmax of every row.
+template <class T, class SoftmaxRows>
+void masked_softmax(T* S, const Hidden<T>& hidden, int64_t e, int64_t Tq, int64_t Tk, SoftmaxRows softmax_rows) {
+  if (!hidden.mask && !hidden.bias && !hidden.causal) return softmax_rows(S, S, Tq, Tk);
+  masked_softmax(S, Tk, hidden, e, 0, Tq, Tk, softmax_rows);
 }
 
 // The same two functions in each namespace, for T = float and T = double:
@@ -74,7 +94,9 @@ void masked_softmax(T* S, const Hidden<T>& hidden, int64_t e, int64_t Tq, int64_
 // attention_backward: from the gradient of out (dout, with W = P * drop when
 //   dropping, else null) or of the weights (dweights), exactly one of them given.
 //   dq, dk, dv (any may be null: not wanted) are written whole; dv only from dout.
-//   Masked scores need nothing here: their P is 0, so is their gradient.
+//   Masked scores need nothing here: their P is 0, so is their gradient. causal
+//   says only that the keys after query i have P = 0, which the fast version
+//   uses to skip them.
 
 // The formulas one after the other, entry by entry: the composed attention.
 namespace reference {
@@ -82,8 +104,8 @@ template <class T>
 void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
                        const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W, T* out);
 template <class T>
-void attention_backward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
-                        const Matrices<const T>& v, const T* P, const T* drop, const T* W,
+void attention_backward(const AttentionDims& d, T scale, bool causal, const Matrices<const T>& q,
+                        const Matrices<const T>& k, const Matrices<const T>& v, const T* P, const T* drop, const T* W,
                         const Matrices<const T>* dout, const Matrices<const T>* dweights, const Matrices<T>* dq,
                         const Matrices<T>* dk, const Matrices<T>* dv);
 }  // namespace reference
@@ -95,8 +117,8 @@ template <class T>
 void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
                        const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W, T* out);
 template <class T>
-void attention_backward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
-                        const Matrices<const T>& v, const T* P, const T* drop, const T* W,
+void attention_backward(const AttentionDims& d, T scale, bool causal, const Matrices<const T>& q,
+                        const Matrices<const T>& k, const Matrices<const T>& v, const T* P, const T* drop, const T* W,
                         const Matrices<const T>* dout, const Matrices<const T>* dweights, const Matrices<T>* dq,
                         const Matrices<T>* dk, const Matrices<T>* dv);
 }  // namespace fast
@@ -106,8 +128,9 @@ void attention_backward(const AttentionDims& d, T scale, const Matrices<const T>
 #define HEED_ATTENTION_KERNELS_FOR(T) \
   template void attention_forward(const AttentionDims&, T, const Matrices<const T>&, const Matrices<const T>&,  \
                                   const Matrices<const T>&, const Hidden<T>&, const T*, T*, T*, T*);            \
-  template void attention_backward(const AttentionDims&, T, const Matrices<const T>&, const Matrices<const T>&, \
-                                   const Matrices<const T>&, const T*, const T*, const T*,                      \
+  template void attention_backward(const AttentionDims&, T, bool, const Matrices<const T>&,                    \
+                                   const Matrices<const T>&, const Matrices<const T>&, const T*, const T*,     \
+                                   const T*,                                                                   \
                                    const Matrices<const T>*, const Matrices<const T>*, const Matrices<T>*,      \
                                    const Matrices<T>*, const Matrices<T>*);
 

@@ -1,13 +1,15 @@
 // The fast attention kernels (ops/kernels/fast/attention.cpp: each entry's steps
 // on one thread, the threads sharing out the entries) against the reference
-// (the steps composed entry by entry), with and without masks, causal masking
-// and dropout, from the output's gradient and from the weights'.
+// (the steps composed entry by entry), with and without masks, additive biases,
+// causal masking (which the fast kernel cuts into blocks of query rows) and
+// dropout, from the output's gradient and from the weights'.
 //
 // Tolerance: the same products and softmax in another arrangement (the softmax's
 // fast exp, the products' order of additions). An output entry is a sum of Tk
 // terms of size about 1 that may cancel to a value far smaller than they are, so
 // the bound is absolute as well as relative: in float 1e-5 of each (K eps for up
 // to a thousand terms, with room), in double 1e-12.
+#include <limits>
 #include <tuple>
 
 #include "heed/ops/kernels/attention.h"
@@ -52,18 +54,31 @@ void run_case(const kernels::AttentionDims& d, int hidden_kind, bool dropping, u
   const Batch<T> q(d.count, d.Tq, d.D, seed), k(d.count, d.Tk, d.D, seed + 1), v(d.count, d.Tk, d.Dv, seed + 2);
   const int64_t block = d.Tq * d.Tk;
   // hidden_kind: 0 none, 1 a [Tq, Tk] mask per entry (a key padding mask, one
-  // row broadcast down: row stride 0), 2 causal, 3 a full mask and causal. The
-  // full mask hides about a third of the scores, and every score of query 0 of
-  // the last entry, so that one row is all hidden.
+  // row broadcast down: row stride 0), 2 causal, 3 a full mask and causal, 4 an
+  // additive bias, 5 the bias and causal. The full mask hides about a third of
+  // the scores, and every score of query 0 of the last entry, so that one row is
+  // all hidden. The bias is random, -inf at about one score in five, and -inf
+  // for every score of query 1 of the first entry.
   std::vector<T> mask(d.count * block);
   for (size_t i = 0; i < mask.size(); ++i) mask[i] = (i * 7 + seed) % 3 == 0 ? T(1) : T(0);
   for (int64_t j = 0; j < d.Tk; ++j) mask[(d.count - 1) * block + j] = 1;
   std::vector<int64_t> mask_offsets(d.count);
   for (int64_t e = 0; e < d.count; ++e) mask_offsets[e] = e * block;
+  std::vector<T> bias = random_values<T>(d.count * block, seed + 4);
+  for (size_t i = 0; i < bias.size(); ++i)
+    if ((i * 11 + seed) % 5 == 0) bias[i] = -std::numeric_limits<T>::infinity();
+  if (d.Tq > 1)
+    for (int64_t j = 0; j < d.Tk; ++j) bias[d.Tk + j] = -std::numeric_limits<T>::infinity();
   kernels::Hidden<T> hidden;
-  if (hidden_kind == 1) hidden = {mask.data(), mask_offsets.data(), 0, 1, false};
-  if (hidden_kind == 2) hidden.causal = true;
-  if (hidden_kind == 3) hidden = {mask.data(), mask_offsets.data(), d.Tk, 1, true};
+  if (hidden_kind == 1) hidden = {.mask = mask.data(), .offsets = mask_offsets.data(), .row_stride = 0, .col_stride = 1};
+  if (hidden_kind == 3) hidden = {.mask = mask.data(), .offsets = mask_offsets.data(), .row_stride = d.Tk, .col_stride = 1};
+  if (hidden_kind >= 4) {
+    hidden.bias = bias.data();
+    hidden.bias_offsets = mask_offsets.data();
+    hidden.bias_row_stride = d.Tk;
+    hidden.bias_col_stride = 1;
+  }
+  hidden.causal = hidden_kind == 2 || hidden_kind == 3 || hidden_kind == 5;
   std::vector<T> drop(d.count * block);
   for (size_t i = 0; i < drop.size(); ++i) drop[i] = (i * 5 + seed) % 4 == 0 ? T(0) : T(4.0 / 3);
 
@@ -92,7 +107,7 @@ void run_case(const kernels::AttentionDims& d, int hidden_kind, bool dropping, u
       Batch<T> dq(d.count, d.Tq, d.D, 0), dk(d.count, d.Tk, d.D, 0), dv(d.count, d.Tk, d.Dv, 0);
       const kernels::Matrices<const T> mg = g.in();
       const kernels::Matrices<T> mdq = dq.out(), mdk = dk.out(), mdv = dv.out();
-      kernel(d, scale, q.in(), k.in(), v.in(), ref.P.data(), dropping ? drop.data() : nullptr,
+      kernel(d, scale, hidden.causal, q.in(), k.in(), v.in(), ref.P.data(), dropping ? drop.data() : nullptr,
              dropping ? ref.W.data() : nullptr, from_out ? &mg : nullptr, from_out ? nullptr : &mg, &mdq, &mdk,
              from_out ? &mdv : nullptr);
       return std::tuple{dq.values(), dk.values(), from_out ? dv.values() : std::vector<T>()};
@@ -116,8 +131,11 @@ TEST_CASE("kernels/attention: fast equals reference, masks, causal and dropout, 
     dims.push_back({8, 1, 33, 33, 1});                                                    // one query per entry
     dims.push_back({2, 9, 1000, 7, 8});                                                   // a long key sequence
     dims.push_back({16, 64, 64, 32, 32});                                                 // enough work to share out
+    dims.push_back({2, 100, 100, 8, 9});   // causal blocks, the last one short
+    dims.push_back({2, 70, 50, 8, 9});     // causal with more queries than keys: the last rows see every key
+    dims.push_back({2, 40, 100, 8, 9});    // causal with more keys than queries: keys 40.. are never seen
     for (const kernels::AttentionDims& d : dims)
-      for (int hidden : {0, 1, 2, 3})
+      for (int hidden : {0, 1, 2, 3, 4, 5})
         for (bool dropping : {false, true}) {
           run_case<float>(d, hidden, dropping, seed++);
           run_case<double>(d, hidden, dropping, seed++);

@@ -7,9 +7,12 @@
 // every step of it while the entry's [Tq, Tk] block is still in its cache (64 KiB
 // at Tq = Tk = 128). The threads share out the entries, each running
 // single-threaded products: one parallel region per pass instead of one per
-// product, and the scaling rides on the first product's alpha.
+// product, and the scaling rides on the first product's alpha. With causal,
+// the products of each block of query rows stop at the block's last key
+// (row_blocks below), which skips about half of the work.
 #include <omp.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "heed/core/parallel.h"
@@ -29,36 +32,77 @@ bool share_entries(const AttentionDims& d) {
   return d.count > 1 && d.count >= omp_get_max_threads() && work >= kParallelGrain;
 }
 
+// Causal attention by blocks of query rows. Query i sees keys 0..i only, so the
+// block of rows [r0, r0 + R) needs keys [0, r0 + R) and nothing after: every
+// product of the block stops there, and over all blocks the work is about half
+// of the full [Tq, Tk] (R / 2T more, for the keys a block shares with its
+// diagonal). Smaller blocks skip more but make more, smaller products.
+constexpr int64_t kCausalRows = 32;
+
+// The row blocks of one entry: [r0, r0 + rows) with keys [0, cols). Without
+// causal, one block of everything.
+struct RowBlock {
+  int64_t r0, rows, cols;
+};
+std::vector<RowBlock> row_blocks(const AttentionDims& d, bool causal) {
+  if (!causal || d.Tq <= kCausalRows || d.Tk == 0) return {{0, d.Tq, d.Tk}};
+  std::vector<RowBlock> blocks;
+  for (int64_t r0 = 0; r0 < d.Tq; r0 += kCausalRows) {
+    const int64_t rows = std::min(kCausalRows, d.Tq - r0);
+    blocks.push_back({r0, rows, std::min(r0 + rows, d.Tk)});
+  }
+  return blocks;
+}
+
+// Rows [from, to) of a matrix (width columns, rows ld apart) set to 0.
+template <class T>
+void zero_rows(T* m, int64_t ld, int64_t from, int64_t to, int64_t width) {
+  for (int64_t r = from; r < to; ++r) std::fill(m + r * ld, m + r * ld + width, T(0));
+}
+
 }  // namespace
 
 template <class T>
 void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
                        const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W, T* out) {
   const int64_t block = d.Tq * d.Tk;
+  const std::vector<RowBlock> blocks = row_blocks(d, hidden.causal);
+  auto softmax = [](T* x, T* y, int64_t rows, int64_t D) { softmax_rows(x, y, rows, D, false); };
   // Entry e writes only its own blocks of P, W and out, so the threads never collide.
   parallel_for(d.count, share_entries(d), [&](int64_t e) {
     T* p = P + e * block;
-    gemm(false, true, d.Tq, d.Tk, d.D, scale, q.at(e), q.ld, k.at(e), k.ld, T(0), p, d.Tk);
-    masked_softmax(p, hidden, e, d.Tq, d.Tk,
-                   [](T* x, T* y, int64_t rows, int64_t D) { softmax_rows(x, y, rows, D, false); });
-    const T* w = p;
-    if (drop) {
-      T* we = W + e * block;
-      const T* de = drop + e * block;
-      for (int64_t i = 0; i < block; ++i) we[i] = p[i] * de[i];
-      w = we;
+    T* w = drop ? W + e * block : p;
+    for (const RowBlock& b : blocks) {
+      T* pb = p + b.r0 * d.Tk;  // the block's rows of S, then of P
+      gemm(false, true, b.rows, b.cols, d.D, scale, q.at(e) + b.r0 * q.ld, q.ld, k.at(e), k.ld, T(0), pb, d.Tk);
+      if (blocks.size() == 1) {
+        masked_softmax(pb, hidden, e, d.Tq, d.Tk, softmax);
+      } else {
+        zero_rows(pb + b.cols, d.Tk, 0, b.rows, d.Tk - b.cols);  // the keys after the block's last query: P = 0
+        masked_softmax(pb, d.Tk, hidden, e, b.r0, b.rows, b.cols, softmax);
+      }
+      T* wb = w + b.r0 * d.Tk;
+      if (drop) {
+        const T* db = drop + e * block + b.r0 * d.Tk;
+        for (int64_t i = 0; i < b.rows * d.Tk; ++i) wb[i] = pb[i] * db[i];
+      }
+      gemm(false, false, b.rows, d.Dv, b.cols, T(1), wb, d.Tk, v.at(e), v.ld, T(0), out + (e * d.Tq + b.r0) * d.Dv,
+           d.Dv);
     }
-    gemm(false, false, d.Tq, d.Dv, d.Tk, T(1), w, d.Tk, v.at(e), v.ld, T(0), out + e * d.Tq * d.Dv, d.Dv);
   });
 }
 
 template <class T>
-void attention_backward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
-                        const Matrices<const T>& v, const T* P, const T* drop, const T* W,
+void attention_backward(const AttentionDims& d, T scale, bool causal, const Matrices<const T>& q,
+                        const Matrices<const T>& k, const Matrices<const T>& v, const T* P, const T* drop, const T* W,
                         const Matrices<const T>* dout, const Matrices<const T>* dweights, const Matrices<T>* dq,
                         const Matrices<T>* dk, const Matrices<T>* dv) {
   const int64_t block = d.Tq * d.Tk;
   const bool parallel = share_entries(d);
+  // The blocks are walked last first: the last one reaches the most keys, so it
+  // writes dk's and dv's rows with beta = 0 and the earlier blocks add to them.
+  const std::vector<RowBlock> blocks = row_blocks(d, causal);
+  const int64_t reached = blocks.back().cols;  // keys after it are hidden from every query: dk, dv = 0 there
   // dS, one [Tq, Tk] block per thread, allocated here: a kernel runs its threads
   // on memory it was given, and allocates nothing inside the parallel region.
   const int threads = parallel ? omp_get_max_threads() : 1;
@@ -67,28 +111,40 @@ void attention_backward(const AttentionDims& d, T scale, const Matrices<const T>
   parallel_for(d.count, parallel, [&](int64_t e) {
     T* dS = scratch.data() + (parallel ? omp_get_thread_num() : 0) * block;
     const T* p = P + e * block;
+    const T* w = drop ? W + e * block : p;
     const T* de = drop ? drop + e * block : nullptr;
-    if (dout) {
-      const T* g = dout->at(e);
-      gemm(false, true, d.Tq, d.Tk, d.Dv, T(1), g, dout->ld, v.at(e), v.ld, T(0), dS, d.Tk);  // dW
-      if (dv) gemm(true, false, d.Tk, d.Dv, d.Tq, T(1), de ? W + e * block : p, d.Tk, g, dout->ld, T(0), dv->at(e),
-                   dv->ld);
-      if (de)
-        for (int64_t i = 0; i < block; ++i) dS[i] *= de[i];  // dP = dW * drop
-      softmax_backward_rows(p, dS, dS, d.Tq, d.Tk, false);
-    } else {
-      const T* g = dweights->at(e);
-      for (int64_t r = 0; r < d.Tq; ++r) {
-        const T* dp = g + r * dweights->ld;  // dP's row r: the weights' gradient, times drop when dropping
-        if (de) {
-          for (int64_t j = 0; j < d.Tk; ++j) dS[r * d.Tk + j] = dp[j] * de[r * d.Tk + j];
-          dp = dS + r * d.Tk;
+    for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
+      const RowBlock& b = *it;
+      const T beta = it == blocks.rbegin() ? T(0) : T(1);
+      T* ds = dS + b.r0 * d.Tk;  // the block's rows of dW, then dP, then dS
+      const T* pb = p + b.r0 * d.Tk;
+      if (dout) {
+        const T* g = dout->at(e) + b.r0 * dout->ld;
+        gemm(false, true, b.rows, b.cols, d.Dv, T(1), g, dout->ld, v.at(e), v.ld, T(0), ds, d.Tk);  // dW
+        if (dv) gemm(true, false, b.cols, d.Dv, b.rows, T(1), w + b.r0 * d.Tk, d.Tk, g, dout->ld, beta, dv->at(e),
+                     dv->ld);
+        if (de)
+          for (int64_t r = 0; r < b.rows; ++r)
+            for (int64_t j = 0; j < b.cols; ++j) ds[r * d.Tk + j] *= de[(b.r0 + r) * d.Tk + j];  // dP = dW * drop
+      } else {
+        for (int64_t r = 0; r < b.rows; ++r) {
+          const T* dp = dweights->at(e) + (b.r0 + r) * dweights->ld;  // the weights' own gradient
+          for (int64_t j = 0; j < b.cols; ++j) ds[r * d.Tk + j] = de ? dp[j] * de[(b.r0 + r) * d.Tk + j] : dp[j];
         }
-        softmax_backward_rows(p + r * d.Tk, dp, dS + r * d.Tk, 1, d.Tk, false);
       }
+      if (b.cols == d.Tk) {
+        softmax_backward_rows(pb, ds, ds, b.rows, d.Tk, false);
+      } else {
+        for (int64_t r = 0; r < b.rows; ++r)
+          softmax_backward_rows(pb + r * d.Tk, ds + r * d.Tk, ds + r * d.Tk, 1, b.cols, false);
+      }
+      if (dq) gemm(false, false, b.rows, d.D, b.cols, scale, ds, d.Tk, k.at(e), k.ld, T(0), dq->at(e) + b.r0 * dq->ld,
+                   dq->ld);
+      if (dk) gemm(true, false, b.cols, d.D, b.rows, scale, ds, d.Tk, q.at(e) + b.r0 * q.ld, q.ld, beta, dk->at(e),
+                   dk->ld);
     }
-    if (dq) gemm(false, false, d.Tq, d.D, d.Tk, scale, dS, d.Tk, k.at(e), k.ld, T(0), dq->at(e), dq->ld);
-    if (dk) gemm(true, false, d.Tk, d.D, d.Tq, scale, dS, d.Tk, q.at(e), q.ld, T(0), dk->at(e), dk->ld);
+    if (dk) zero_rows(dk->at(e), dk->ld, reached, d.Tk, d.D);
+    if (dv && dout) zero_rows(dv->at(e), dv->ld, reached, d.Tk, d.Dv);
   });
 }
 

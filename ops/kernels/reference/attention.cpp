@@ -28,8 +28,8 @@ void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>&
 }
 
 template <class T>
-void attention_backward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
-                        const Matrices<const T>& v, const T* P, const T* drop, const T* W,
+void attention_backward(const AttentionDims& d, T scale, bool /*causal: in P already*/,
+                        const Matrices<const T>& q, const Matrices<const T>& k, const Matrices<const T>& v, const T* P, const T* drop, const T* W,
                         const Matrices<const T>* dout, const Matrices<const T>* dweights, const Matrices<T>* dq,
                         const Matrices<T>* dk, const Matrices<T>* dv) {
   const int64_t block = d.Tq * d.Tk;
