@@ -1,5 +1,7 @@
 #include "heed/nn/activation.h"
 
+#include <utility>
+
 #include "heed/ops/activation.h"
 
 namespace heed::nn {
@@ -7,6 +9,10 @@ namespace heed::nn {
 Tensor Tanh::forward(const Tensor& x) const { return tanh(x); }
 Tensor Sigmoid::forward(const Tensor& x) const { return sigmoid(x); }
 Tensor ReLU::forward(const Tensor& x) const { return relu(x); }
-Tensor GELU::forward(const Tensor& x) const { return gelu(x); }
+GELU::GELU(std::string approximate_) : approximate(std::move(approximate_)) {
+  if (approximate != "none" && approximate != "tanh")
+    throw ValueError(msg("GELU: approximate is \"", approximate, "\"; it must be \"none\" or \"tanh\""));
+}
+Tensor GELU::forward(const Tensor& x) const { return approximate == "tanh" ? gelu_tanh(x) : gelu(x); }
 
 }  // namespace heed::nn

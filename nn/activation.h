@@ -2,6 +2,8 @@
 // layers. Each has no parameters and calls the op of the same name (ops/activation.h).
 #pragma once
 
+#include <string>
+
 #include "heed/nn/module.h"
 
 namespace heed::nn {
@@ -21,10 +23,14 @@ class ReLU : public UnaryModule {
   Tensor forward(const Tensor& x) const override;  // max(x, 0), any shape
 };
 
-// The exact GELU, x Phi(x), PyTorch's default (approximate='none').
+// GELU as PyTorch's nn.GELU(approximate=...): "none" (the default) is the exact
+// x Phi(x) (ops gelu), "tanh" its tanh approximation (ops gelu_tanh). Any other
+// name is a ValueError.
 class GELU : public UnaryModule {
  public:
+  explicit GELU(std::string approximate = "none");
   Tensor forward(const Tensor& x) const override;
+  std::string approximate;
 };
 
 }  // namespace heed::nn

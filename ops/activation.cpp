@@ -13,6 +13,9 @@ namespace heed {
 namespace {
 // 1/sqrt(2): std::numbers has sqrt2 but no inverse of it.
 template <class T> constexpr T kInvSqrt2 = T(0.70710678118654752440);
+// sqrt(2/pi), and the cubic's coefficient, of the tanh approximation of GELU.
+template <class T> constexpr T kSqrt2OverPi = T(0.79788456080286535588);
+template <class T> constexpr T kGeluCubic = T(0.044715);
 }  // namespace
 
 // y = tanh(x)
@@ -72,6 +75,27 @@ Tensor gelu(const Tensor& x) {
       T cdf = (1 + std::erf(v * kInvSqrt2<T>)) / 2;
       T pdf = std::exp(-v * v / 2) * std::numbers::inv_sqrtpi_v<T> * kInvSqrt2<T>;
       return g * (cdf + v * pdf);
+    })};
+  });
+}
+
+// y = x (1 + tanh(u)) / 2,  u = sqrt(2/pi) (x + c x^3),  c = 0.044715
+// dx = dy * ((1 + tanh(u)) / 2 + x (1 - tanh(u)^2) / 2 * sqrt(2/pi) (1 + 3 c x^2))
+// saves: x (tanh(u) is recomputed: cheaper than a second saved tensor)
+Tensor gelu_tanh(const Tensor& x) {
+  Tensor y = unary_map("gelu_tanh", x, [](auto v) {
+    using T = decltype(v);
+    return v * (1 + std::tanh(kSqrt2OverPi<T> * (v + kGeluCubic<T> * v * v * v))) / 2;
+  });
+  if (!needs_grad({x})) return y;
+  SavedTensor sx(x);
+  return record("gelu_tanh", y, {x}, [sx](const Tensor& dy) -> TensorList {
+    Tensor xv = sx.get("gelu_tanh");
+    return {binary_map("gelu_tanh_backward", dy, xv, [](auto g, auto v) {
+      using T = decltype(v);
+      T t = std::tanh(kSqrt2OverPi<T> * (v + kGeluCubic<T> * v * v * v));
+      T du = kSqrt2OverPi<T> * (1 + 3 * kGeluCubic<T> * v * v);
+      return g * ((1 + t) / 2 + v * (1 - t * t) / 2 * du);
     })};
   });
 }

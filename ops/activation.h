@@ -11,5 +11,8 @@ Tensor relu(const Tensor& x);     // y = max(x, 0);      dx = dy [x > 0]
 // The exact GELU (PyTorch's default): y = x Phi(x), Phi the standard normal CDF;
 // dx = dy (Phi(x) + x phi(x)).
 Tensor gelu(const Tensor& x);
+// GELU with the tanh approximation (PyTorch's gelu(x, approximate='tanh'), GPT-2's):
+// y = x (1 + tanh(u)) / 2,  u = sqrt(2/pi) (x + 0.044715 x^3).
+Tensor gelu_tanh(const Tensor& x);
 
 }  // namespace heed

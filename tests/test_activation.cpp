@@ -111,3 +111,20 @@ TEST_CASE("activation/gelu") {
                             DTypeError);
   }
 }
+
+TEST_CASE("activation/gelu_tanh") {
+  SUBCASE("values") {
+    // from PyTorch 1.13: torch.nn.functional.gelu(x, approximate='tanh') in float64
+    check_values(gelu_tanh(Tensor({-1, 0, 1, 3, -3}, kFloat64)),
+                 {-0.15880800939172324, 0, 0.8411919906082768, 2.996362607918227, -0.0036373920817729943}, 1e-12);
+  }
+  SUBCASE("gradient values") {
+    // the same call's x.grad after y.sum().backward()
+    check_values(grad_at(gelu_tanh, Tensor({-1, 0, 1, 3, -3}, kFloat64)),
+                 {-0.08296408384578252, 0.5, 1.0829640838457826, 1.0115841666309695, -0.011584166630969648}, 1e-12);
+  }
+  SUBCASE("gradient") { check_gradients(gelu_tanh); }
+  SUBCASE("errors") {
+    CHECK_THROWS_CONTAINING(gelu_tanh(Tensor::ones({2}, kInt64)), "gelu_tanh: input has dtype int64", DTypeError);
+  }
+}

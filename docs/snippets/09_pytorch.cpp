@@ -96,6 +96,22 @@ int main() {
   Tensor total = nn::cross_entropy(logits, targets, {.ignore_index = 0}) + nn::mse_loss(y, t);
   check(total.dim() == 0, "Linear, Sequential, LSTM, MultiheadAttention, Embedding, attention, losses");
 
+  // ---- Transformers ----
+  nn::TransformerEncoderLayer layer(16, 4, {.dim_feedforward = 32, .activation = "gelu", .batch_first = true, .norm_first = true});
+  nn::TransformerLayerOptions options{.dim_feedforward = 32, .activation = "gelu_tanh", .batch_first = true};
+  nn::TransformerEncoder enc(16, 4, 2, options, /*final_norm=*/true);
+  nn::TransformerDecoder dec(16, 4, 2, options);
+  Tensor tgt = Tensor::randn({2, 5, 16}), memory = enc(layer(Tensor::randn({2, 7, 16})));
+  dec.eval();  // no dropout: the two calls below must agree
+  Tensor with_mask = dec(tgt, memory, nn::generate_square_subsequent_mask(5));
+  Tensor with_flag = dec(tgt, memory, {}, {}, {}, {}, /*tgt_is_causal=*/true);
+  check(tour::max_diff(with_mask, with_flag) < 1e-6 && enc.state_dict().contains("layers.1.linear2.weight"),
+        "Transformer layers and stacks; a causal mask and is_causal agree; PyTorch's names");
+  check(tour::max_diff(gelu_tanh(tgt), nn::GELU("tanh")(tgt)) == 0, "gelu_tanh");
+  nn::ModuleList list;
+  list.push_back(std::make_shared<nn::Linear>(16, 16));
+  check(list.state_dict().contains("0.weight"), "ModuleList names its members 0, 1, ...");
+
   // ---- optim ----
   optim::Adam opt(model->parameters(), {.lr = 1e-3});
   optim::CosineAnnealingLR sched(opt, 100);
