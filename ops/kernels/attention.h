@@ -60,6 +60,17 @@ struct Hidden {
 template <class T, class SoftmaxRows>
 void masked_softmax(T* S, int64_t ld, const Hidden<T>& hidden, int64_t e, int64_t i0, int64_t rows, int64_t cols,
                     SoftmaxRows softmax_rows) {
+  if (hidden.causal && !hidden.mask && !hidden.bias) {
+    // Causal alone: row i's visible keys are exactly 0..i, a prefix, so the
+    // softmax runs on the prefix and the rest is 0, with no test per score.
+    for (int64_t r = 0; r < rows; ++r) {
+      T* row = S + r * ld;
+      const int64_t visible = std::min(i0 + r + 1, cols);
+      softmax_rows(row, row, 1, visible);
+      std::fill(row + visible, row + cols, T(0));
+    }
+    return;
+  }
   const T* mask = hidden.mask ? hidden.mask + hidden.offsets[e] : nullptr;
   const T* bias = hidden.bias ? hidden.bias + hidden.bias_offsets[e] : nullptr;
   for (int64_t r = 0; r < rows; ++r) {
