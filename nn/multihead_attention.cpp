@@ -1,5 +1,8 @@
 #include "heed/nn/multihead_attention.h"
 
+#include <cmath>
+#include <tuple>
+
 #include "heed/autograd/grad_mode.h"
 #include "heed/nn/init.h"
 #include "heed/ops/map.h"
@@ -114,21 +117,33 @@ AttentionResult MultiheadAttention::forward(const Tensor& query, const Tensor& k
   const int64_t B = q_in.size(0), L = q_in.size(1), S = k_in.size(1);
   const Masks masks = merge_masks(key_padding_mask, attn_mask, B, L, S, batched);
 
-  // ---- project, split into heads, attend ----------------------------------------
-  // [B, T, E] -> [B, T, H, D] -> [B, H, T, D]: head h owns features [hD, (h+1)D).
-  auto split_heads = [&](const Tensor& t) { return t.reshape({B, t.size(1), H, D}).transpose(1, 2); };
-  Tensor q = split_heads(in_projection(q_in, 0));  // [B, H, L, D]
-  Tensor k = split_heads(in_projection(k_in, 1));  // [B, H, S, D]
-  Tensor v = split_heads(in_projection(v_in, 2));  // [B, H, S, D]
   double p = is_training() ? dropout : 0.0;
-  auto [context, weights] = scaled_dot_product_attention(q, k, v, masks.hidden, is_causal, p, masks.bias);
-  // context [B, H, L, D], weights [B, H, L, S]
+  Tensor context, weights;  // [B, L, E] (the heads side by side), [B, H, L, S]
+  if (&query.impl() == &key.impl() && &key.impl() == &value.impl()) {
+    // ---- self-attention: one [3E, E] product, the heads read in place ---------------
+    // q, k and v side by side, [B, T, 3E], exactly as in_proj_weight stacks W_q, W_k, W_v;
+    // the op splits the heads and writes their outputs side by side (ops/attention.h).
+    Tensor qkv = matmul(q_in, in_proj_weight.t());
+    if (in_proj_bias.defined()) qkv = qkv + in_proj_bias;
+    std::tie(context, weights) =
+        attention_packed_heads(qkv, H, 1.0 / std::sqrt(static_cast<double>(D)), masks.hidden, is_causal, p, masks.bias);
+  } else {
+    // ---- project, split into heads, attend ----------------------------------------
+    // [B, T, E] -> [B, T, H, D] -> [B, H, T, D]: head h owns features [hD, (h+1)D).
+    auto split_heads = [&](const Tensor& t) { return t.reshape({B, t.size(1), H, D}).transpose(1, 2); };
+    Tensor q = split_heads(in_projection(q_in, 0));  // [B, H, L, D]
+    Tensor k = split_heads(in_projection(k_in, 1));  // [B, H, S, D]
+    Tensor v = split_heads(in_projection(v_in, 2));  // [B, H, S, D]
+    auto r = scaled_dot_product_attention(q, k, v, masks.hidden, is_causal, p, masks.bias);
+    // context [B, H, L, D] -> [B, L, H, D] -> [B, L, E]: the heads' outputs side by side.
+    context = r.output.transpose(1, 2).reshape({B, L, E});
+    weights = r.weights;
+  }
 
-  // ---- merge the heads and project out ---------------------------------------------
-  // [B, H, L, D] -> [B, L, H, D] -> [B, L, E]: the heads' outputs side by side.
-  Tensor out = (*out_proj)(context.transpose(1, 2).reshape({B, L, E}));  // [B, L, E]
-  if (!batched) out = out.squeeze(0);                                    // [L, E]
-  else if (!batch_first) out = out.transpose(0, 1);                      // [L, B, E]
+  // ---- project out ------------------------------------------------------------------
+  Tensor out = (*out_proj)(context);                 // [B, L, E]
+  if (!batched) out = out.squeeze(0);                // [L, E]
+  else if (!batch_first) out = out.transpose(0, 1);  // [L, B, E]
 
   if (!need_weights) return {out, Tensor()};
   if (average_attn_weights) weights = weights.mean({1});  // [B, H, L, S] -> [B, L, S]

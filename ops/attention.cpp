@@ -138,23 +138,65 @@ struct Names {
   const char* weights;
 };
 
-// What both entry points share. q, k, v: detached views the kernels read. `inputs`
+// Columns [col0, col0 + H D) of t [.., T, W] (last dim contiguous) as H heads of
+// D: a [.., H, T, D] view (head h is columns col0 + [hD, (h+1)D)), or, with
+// head_dim false (H = 1), the [.., T, D] view of those columns. No copy, no graph.
+Tensor heads_view(const Tensor& t, int64_t H, int64_t D, int64_t col0, bool head_dim) {
+  const int64_t n = t.dim();
+  Shape shape(t.shape().begin(), t.shape().end() - 2);
+  Strides strides(t.strides().begin(), t.strides().end() - 2);
+  if (head_dim) {
+    shape.push_back(H);
+    strides.push_back(D);
+  }
+  shape.insert(shape.end(), {t.size(-2), D});
+  strides.insert(strides.end(), {t.strides()[n - 2], 1});
+  return make_view(t, shape, strides, t.offset() + col0);
+}
+
+// Where the op's output goes. The kernels write [batch.., Tq, Dv] matrices;
+// the op returns `shape`. Plain: the same thing. Heads side by side: the result
+// is [.., T, H D] and the kernels write its [.., H, T, D] view, so the heads'
+// outputs land where the output projection reads them, with no copy.
+struct OutLayout {
+  Shape shape;
+  int64_t heads = 0, D = 0;  // heads > 0: heads side by side, each D wide
+  // t, shaped like the result (the result itself, or its gradient) -> what the kernels use.
+  Tensor kernel_view(const Tensor& t) const {
+    if (heads == 0) return t;
+    const Tensor c = t.is_contiguous() ? t : copy_of(t);
+    return heads_view(c, heads, D, 0, true);
+  }
+};
+
+// The options every entry point passes through.
+struct Options {
+  double scale;
+  Tensor mask;
+  bool causal;
+  double dropout_p;
+  Tensor bias;
+};
+
+// What the entry points share. q, k, v: detached views the kernels read. `inputs`
 // are what the graph sees ({q, k, v}, or {qkv} when packed; the weights' node
 // takes `weight_inputs`: q and k, or {qkv}), and make_grads(with_v) makes the
 // gradient tensors of one backward.
 template <class MakeGrads>
 std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, const Tensor& v, const AttentionDims& d,
-                              double scale, const Tensor& mask, bool causal, double dropout_p, const Tensor& bias,
-                              std::span<const Tensor> inputs, std::span<const Tensor> weight_inputs,
-                              MakeGrads make_grads) {
+                              const Options& o, const OutLayout& layout, std::span<const Tensor> inputs,
+                              std::span<const Tensor> weight_inputs, MakeGrads make_grads) {
+  const double scale = o.scale, dropout_p = o.dropout_p;
+  const bool causal = o.causal;
+  const Tensor &mask = o.mask, &bias = o.bias;
   const Shape batch(q.shape().begin(), q.shape().end() - 2);
-  Shape w_shape = batch, out_shape = batch;
+  Shape w_shape = batch;
   w_shape.insert(w_shape.end(), {d.Tq, d.Tk});
-  out_shape.insert(out_shape.end(), {d.Tq, d.Dv});
   const std::optional<MaskOperand> m = mask_operand(names.out, "mask", mask, batch, d, q.dtype());
   const std::optional<MaskOperand> bi = mask_operand(names.out, "bias", bias, batch, d, q.dtype());
   Tensor P = make_tensor(w_shape, q.dtype(), /*zero_fill=*/false);  // the kernel writes all
-  Tensor out = make_tensor(out_shape, q.dtype(), /*zero_fill=*/false);
+  Tensor out = make_tensor(layout.shape, q.dtype(), /*zero_fill=*/false);
+  const Operand oout = operand(layout.kernel_view(out), batch);
   const Tensor drop = dropout_p > 0 ? dropout_mask(w_shape, q.dtype(), dropout_p) : Tensor();
   Tensor weights = drop.defined() ? make_tensor(w_shape, q.dtype(), /*zero_fill=*/false) : P;
   const Operand oq = operand(q, batch), ok = operand(k, batch), ov = operand(v, batch);
@@ -162,7 +204,7 @@ std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, con
     using T = decltype(tag);
     kernels::attention_forward<T>(d, static_cast<T>(scale), oq.in<T>(), ok.in<T>(), ov.in<T>(), hidden_of<T>(m, bi, causal),
                                   drop.defined() ? drop.data_ptr<T>() : nullptr, P.data_ptr<T>(),
-                                  drop.defined() ? weights.data_ptr<T>() : nullptr, out.data_ptr<T>());
+                                  drop.defined() ? weights.data_ptr<T>() : nullptr, oout.out<T>());
   });
   if (!needs_grad(TensorList(inputs.begin(), inputs.end()))) return {out, weights};
 
@@ -175,7 +217,7 @@ std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, con
     const bool from_out = dout.defined();
     const Grads g = make_grads(/*with_v=*/from_out);
     const Operand oq = operand(qv, batch), ok = operand(kv, batch), ov = operand(vv, batch);
-    const Operand og = operand(readable(from_out ? dout : dweights), batch);
+    const Operand og = operand(readable(from_out ? layout.kernel_view(dout) : dweights), batch);
     std::optional<Operand> odq, odk, odv;
     if (g.dq.defined()) odq = operand(g.dq, batch);
     if (g.dk.defined()) odk = operand(g.dk, batch);
@@ -249,35 +291,60 @@ std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tens
     return Grads{with_v ? TensorList{dq, dk, dv} : TensorList{dq, dk}, dq, dk, dv};
   };
   const Tensor inputs[3] = {q, k, v};
-  return run({"attention", "attention_weights"}, readable(q), readable(k), readable(v), d, scale, mask, causal,
-             dropout_p, bias, inputs, std::span<const Tensor>(inputs, 2), make_grads);
+  Shape out_shape(q.shape().begin(), q.shape().end() - 1);
+  out_shape.push_back(v.size(-1));
+  return run({"attention", "attention_weights"}, readable(q), readable(k), readable(v), d,
+             {scale, mask, causal, dropout_p, bias}, {out_shape}, inputs, std::span<const Tensor>(inputs, 2),
+             make_grads);
 }
 
-std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale, const Tensor& mask, bool causal,
-                                           double dropout_p, const Tensor& bias) {
-  const char* op = "attention_packed";
+namespace {
+
+// attention_packed with H heads; head_dim: whether the weights have a head dim
+// ([.., H, T, T]; without it H must be 1 and they are [.., T, T]).
+std::pair<Tensor, Tensor> packed(Names names, const Tensor& qkv, int64_t H, bool head_dim, const Options& o) {
+  const char* op = names.out;
   check_floating(op, qkv);
-  check_options(op, scale, dropout_p, bias);
+  check_options(op, o.scale, o.dropout_p, o.bias);
   if (qkv.dim() < 2 || qkv.size(-1) % 3 != 0)
     throw ShapeError(msg(op, ": qkv is ", qkv.shape(), "; it must be [.., T, 3C]: q, k and v side by side "
                          "in the last dim, whose size must be a multiple of 3"));
-  const int64_t C = qkv.size(-1) / 3, n = qkv.dim();
-  const AttentionDims d{numel(Shape(qkv.shape().begin(), qkv.shape().end() - 2)), qkv.size(-2), qkv.size(-2), C, C};
-  auto third = [n, C](const Tensor& t, int64_t j) {  // a view of columns [jC, (j+1)C): no copy, no graph
-    Shape s = t.shape();
-    s[n - 1] = C;
-    return make_view(t, s, t.strides(), t.offset() + j * C);
-  };
+  const int64_t C = qkv.size(-1) / 3;
+  if (H <= 0 || C % H != 0)
+    throw ValueError(msg(op, ": qkv is ", qkv.shape(), ", num_heads ", H, "; C = ", C,
+                         " must split into num_heads (positive) heads of C / num_heads features"));
+  const int64_t D = C / H;
+  const AttentionDims d{numel(Shape(qkv.shape().begin(), qkv.shape().end() - 2)) * H, qkv.size(-2), qkv.size(-2), D,
+                        D};
   // One gradient for qkv; dq, dk, dv are views of its thirds. The weights' node
   // sends nothing to v, so its third must start at zero there.
   auto make_grads = [=, shape = qkv.shape(), dtype = qkv.dtype()](bool with_v) {
     Tensor g = make_tensor(shape, dtype, /*zero_fill=*/!with_v);
-    return Grads{TensorList{g}, third(g, 0), third(g, 1), with_v ? third(g, 2) : Tensor()};
+    return Grads{TensorList{g}, heads_view(g, H, D, 0, head_dim), heads_view(g, H, D, C, head_dim),
+                 with_v ? heads_view(g, H, D, 2 * C, head_dim) : Tensor()};
   };
+  Shape out_shape = qkv.shape();
+  out_shape.back() = C;
   const Tensor x = readable(qkv);
   const std::span<const Tensor> inputs(&qkv, 1);
-  return run({"attention_packed", "attention_packed_weights"}, third(x, 0), third(x, 1), third(x, 2), d, scale, mask,
-             causal, dropout_p, bias, inputs, inputs, make_grads);
+  return run(names, heads_view(x, H, D, 0, head_dim), heads_view(x, H, D, C, head_dim),
+             heads_view(x, H, D, 2 * C, head_dim), d, o, {out_shape, head_dim ? H : 0, D}, inputs, inputs,
+             make_grads);
+}
+
+}  // namespace
+
+std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale, const Tensor& mask, bool causal,
+                                           double dropout_p, const Tensor& bias) {
+  return packed({"attention_packed", "attention_packed_weights"}, qkv, 1, false,
+                {scale, mask, causal, dropout_p, bias});
+}
+
+std::pair<Tensor, Tensor> attention_packed_heads(const Tensor& qkv, int64_t num_heads, double scale,
+                                                 const Tensor& mask, bool causal, double dropout_p,
+                                                 const Tensor& bias) {
+  return packed({"attention_packed_heads", "attention_packed_heads_weights"}, qkv, num_heads, true,
+                {scale, mask, causal, dropout_p, bias});
 }
 
 }  // namespace heed

@@ -38,4 +38,18 @@ std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tens
 std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale, const Tensor& mask = {},
                                            bool causal = false, double dropout_p = 0, const Tensor& bias = {});
 
+// Multi-head self-attention from one packed projection, the layout a [3C, C]
+// in_proj_weight (PyTorch's) or c_attn (GPT-2's) makes, with C = H D:
+//   qkv: [.., T, 3C]; head h of q is columns [hD, (h+1)D), of k C + those, of v 2C + those
+//   -> out [.., T, C]: the heads' outputs side by side, head h in columns [hD, (h+1)D),
+//      which is the layout the output projection reads (no transpose, no copy)
+//      weights [.., H, T, T]
+// mask and bias broadcast to [.., H, T, T]. The same as splitting qkv into heads
+// ([.., H, T, D] each), attention(q, k, v, ...), and merging the heads back, but
+// every step reads and writes qkv's and out's own memory, and the gradient comes
+// back as one [.., T, 3C] tensor.
+std::pair<Tensor, Tensor> attention_packed_heads(const Tensor& qkv, int64_t num_heads, double scale,
+                                                 const Tensor& mask = {}, bool causal = false, double dropout_p = 0,
+                                                 const Tensor& bias = {});
+
 }  // namespace heed

@@ -244,6 +244,50 @@ TEST_CASE("attention op/float32 matches the composed ops") {
   check_values(got.second, want.second.to_vector<double>(), 1e-5);
 }
 
+TEST_CASE("attention op/packed heads: one [.., T, 3C] projection, heads side by side") {
+  // The reference: split qkv into q, k, v and each into H heads [B, H, T, D]
+  // (reshape, transpose), attention(), merge the heads back to [B, T, C].
+  manual_seed(15);
+  const int64_t B = 2, T = 37, H = 3, D = 4, C = H * D;  // T > one causal block of the fast kernel
+  const Tensor x0 = randn64({B, T, 3 * C});
+  Tensor pad = Tensor::zeros({B, 1, 1, T});  // [B, 1, 1, T]: broadcast over heads and queries
+  {
+    NoGradGuard no_grad;
+    pad.select(0, 1).slice(2, T - 5, T).fill_(1);
+  }
+  Tensor bias = randn64({H, T, T});  // a different additive bias per head
+  for (int variant = 0; variant < 4; ++variant) {
+    const bool causal = variant >= 1, masked = variant >= 2, dropping = variant == 3;
+    CAPTURE(variant);
+    const Tensor m = masked ? pad : Tensor(), bi = masked ? bias : Tensor();
+    const double p = dropping ? 0.25 : 0.0;
+    Tensor x = leaf_like(x0), rx = leaf_like(x0);
+    manual_seed(41);
+    auto got = attention_packed_heads(x, H, 0.3, m, causal, p, bi);
+    auto heads = [&](int64_t j) {  // [B, T, C] third j -> [B, H, T, D]
+      return rx.slice(2, j * C, (j + 1) * C).reshape({B, T, H, D}).transpose(1, 2);
+    };
+    manual_seed(41);
+    auto [o, w] = attention(heads(0), heads(1), heads(2), 0.3, m, causal, p, bi);
+    Tensor merged = o.transpose(1, 2).reshape({B, T, C});
+    CHECK(got.first.shape() == Shape{B, T, C});
+    CHECK(got.second.shape() == Shape{B, H, T, T});
+    check_outputs_and_grads(got, {merged, w}, {}, {x}, {rx});
+  }
+  SUBCASE("gradcheck") {
+    auto flat = [](const std::pair<Tensor, Tensor>& ow) { return cat({ow.first.flatten(), ow.second.flatten()}, 0); };
+    CHECK(grad_ok([&](const TensorList& t) { return flat(attention_packed_heads(t[0], 2, 0.5, {}, true)); },
+                  {randn64({2, 4, 12})}));
+  }
+  SUBCASE("errors") {
+    CHECK_THROWS_CONTAINING(attention_packed_heads(randn64({2, 4, 12}), 3, 0.5),
+                            "attention_packed_heads: qkv is [2, 4, 12], num_heads 3; C = 4 must split into num_heads",
+                            ValueError);
+    CHECK_THROWS_CONTAINING(attention_packed_heads(randn64({2, 4, 12}), 2, 0.5, Tensor::zeros({3, 4, 4})),
+                            "attention_packed_heads: mask is [3, 4, 4], the scores are [2, 2, 4, 4]", ShapeError);
+  }
+}
+
 TEST_CASE("attention op/packed q, k, v") {
   manual_seed(14);
   const int64_t C = 3;

@@ -101,7 +101,8 @@ void masked_softmax(T* S, const Hidden<T>& hidden, int64_t e, int64_t Tq, int64_
 //
 // attention_forward: P [count, Tq, Tk] out (contiguous); W [count, Tq, Tk] out,
 //   only with dropout (drop [count, Tq, Tk]: 0 or 1/(1-p) each; else W and drop
-//   are null and the weights are P); out [count, Tq, Dv] out.
+//   are null and the weights are P); out: count matrices [Tq, Dv] out (rows
+//   out.ld apart, so that heads can write side by side into one [T, H Dv] row).
 // attention_backward: from the gradient of out (dout, with W = P * drop when
 //   dropping, else null) or of the weights (dweights), exactly one of them given.
 //   dq, dk, dv (any may be null: not wanted) are written whole; dv only from dout.
@@ -113,7 +114,8 @@ void masked_softmax(T* S, const Hidden<T>& hidden, int64_t e, int64_t Tq, int64_
 namespace reference {
 template <class T>
 void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
-                       const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W, T* out);
+                       const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W,
+                       const Matrices<T>& out);
 template <class T>
 void attention_backward(const AttentionDims& d, T scale, bool causal, const Matrices<const T>& q,
                         const Matrices<const T>& k, const Matrices<const T>& v, const T* P, const T* drop, const T* W,
@@ -126,7 +128,8 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
 namespace fast {
 template <class T>
 void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
-                       const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W, T* out);
+                       const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W,
+                       const Matrices<T>& out);
 template <class T>
 void attention_backward(const AttentionDims& d, T scale, bool causal, const Matrices<const T>& q,
                         const Matrices<const T>& k, const Matrices<const T>& v, const T* P, const T* drop, const T* W,
@@ -138,7 +141,8 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
 // one list of what it compiles, for both versions.
 #define HEED_ATTENTION_KERNELS_FOR(T) \
   template void attention_forward(const AttentionDims&, T, const Matrices<const T>&, const Matrices<const T>&,  \
-                                  const Matrices<const T>&, const Hidden<T>&, const T*, T*, T*, T*);            \
+                                  const Matrices<const T>&, const Hidden<T>&, const T*, T*, T*,                \
+                                  const Matrices<T>&);                                                         \
   template void attention_backward(const AttentionDims&, T, bool, const Matrices<const T>&,                    \
                                    const Matrices<const T>&, const Matrices<const T>&, const T*, const T*,     \
                                    const T*,                                                                   \

@@ -87,10 +87,11 @@ void run_case(const kernels::AttentionDims& d, int hidden_kind, bool dropping, u
     std::vector<T> P, W, out;
   };
   auto forward = [&](auto kernel) {
-    Forward f{std::vector<T>(d.count * block), std::vector<T>(dropping ? d.count * block : 0),
-              std::vector<T>(d.count * d.Tq * d.Dv)};
+    Forward f{std::vector<T>(d.count * block), std::vector<T>(dropping ? d.count * block : 0), {}};
+    Batch<T> out(d.count, d.Tq, d.Dv, 0);  // strided rows, as heads side by side write them
     kernel(d, scale, q.in(), k.in(), v.in(), hidden, dropping ? drop.data() : nullptr, f.P.data(),
-           dropping ? f.W.data() : nullptr, f.out.data());
+           dropping ? f.W.data() : nullptr, out.out());
+    f.out = out.values();
     return f;
   };
   const Forward fast = forward([](auto&&... a) { kernels::fast::attention_forward<T>(a...); });

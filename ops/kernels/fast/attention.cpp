@@ -64,7 +64,8 @@ void zero_rows(T* m, int64_t ld, int64_t from, int64_t to, int64_t width) {
 
 template <class T>
 void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
-                       const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W, T* out) {
+                       const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W,
+                       const Matrices<T>& out) {
   const int64_t block = d.Tq * d.Tk;
   const std::vector<RowBlock> blocks = row_blocks(d, hidden.causal);
   auto softmax = [](T* x, T* y, int64_t rows, int64_t D) { softmax_rows(x, y, rows, D, false); };
@@ -86,8 +87,8 @@ void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>&
         const T* db = drop + e * block + b.r0 * d.Tk;
         for (int64_t i = 0; i < b.rows * d.Tk; ++i) wb[i] = pb[i] * db[i];
       }
-      gemm(false, false, b.rows, d.Dv, b.cols, T(1), wb, d.Tk, v.at(e), v.ld, T(0), out + (e * d.Tq + b.r0) * d.Dv,
-           d.Dv);
+      gemm(false, false, b.rows, d.Dv, b.cols, T(1), wb, d.Tk, v.at(e), v.ld, T(0), out.at(e) + b.r0 * out.ld,
+           out.ld);
     }
   });
 }

@@ -11,7 +11,8 @@ namespace heed::kernels::reference {
 
 template <class T>
 void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>& q, const Matrices<const T>& k,
-                       const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W, T* out) {
+                       const Matrices<const T>& v, const Hidden<T>& hidden, const T* drop, T* P, T* W,
+                       const Matrices<T>& out) {
   const int64_t block = d.Tq * d.Tk;
   for (int64_t e = 0; e < d.count; ++e) {
     T* p = P + e * block;
@@ -23,7 +24,7 @@ void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>&
       for (int64_t i = 0; i < block; ++i) W[e * block + i] = p[i] * drop[e * block + i];
       w = W + e * block;
     }
-    gemm(false, false, d.Tq, d.Dv, d.Tk, T(1), w, d.Tk, v.at(e), v.ld, T(0), out + e * d.Tq * d.Dv, d.Dv);  // W v
+    gemm(false, false, d.Tq, d.Dv, d.Tk, T(1), w, d.Tk, v.at(e), v.ld, T(0), out.at(e), out.ld);  // W v
   }
 }
 
