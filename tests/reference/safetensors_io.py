@@ -50,3 +50,11 @@ def load(path):
         b, e = info["data_offsets"]
         out[name] = np.frombuffer(raw[base + b:base + e], dtype=_DTYPES[info["dtype"]]).reshape(info["shape"]).copy()
     return out
+
+
+def load_metadata(path):
+    """Returns the header's "__metadata__" dict (empty if there is none)."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    return header.get("__metadata__", {})
