@@ -195,6 +195,114 @@ Workload make_w6() {
   return {step, [loss] { return loss->item<double>(); }};
 }
 
+// ---- W7 and W8: examples/gpt's byte-level GPT -------------------------------------------------
+// The model of examples/gpt/model.h (and tests/reference/gpt.py) as a libtorch
+// user writes it. libtorch 1.13 has no fused attention, so the scores, the causal
+// mask and the softmax are written out, as nanoGPT does without flash attention.
+struct Block : torch::nn::Module {
+  Block(int64_t C, int64_t H)
+      : H(H),
+        ln_1(register_module("ln_1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({C})))),
+        c_attn(register_module("c_attn", torch::nn::Linear(C, 3 * C))),
+        attn_proj(register_module("attn_proj", torch::nn::Linear(C, C))),
+        ln_2(register_module("ln_2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({C})))),
+        c_fc(register_module("c_fc", torch::nn::Linear(C, 4 * C))),
+        mlp_proj(register_module("mlp_proj", torch::nn::Linear(4 * C, C))) {}
+
+  // x [B, T, C]; with a cache (k, v [B, H, max_T, D]), x is the positions after the first t0.
+  torch::Tensor forward(const torch::Tensor& x, torch::Tensor* k_cache = nullptr, torch::Tensor* v_cache = nullptr,
+                        int64_t t0 = 0) {
+    const int64_t B = x.size(0), T = x.size(1), C = x.size(2), D = C / H;
+    auto qkv = c_attn(ln_1(x)).split(C, 2);
+    auto heads = [&](const torch::Tensor& t) { return t.view({B, T, H, D}).transpose(1, 2); };
+    torch::Tensor q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);
+    if (k_cache) {
+      k_cache->slice(2, t0, t0 + T).copy_(k);
+      v_cache->slice(2, t0, t0 + T).copy_(v);
+      k = k_cache->slice(2, 0, t0 + T);
+      v = v_cache->slice(2, 0, t0 + T);
+    }
+    torch::Tensor att = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(D));
+    if (T > 1) att = att.masked_fill(torch::ones({T, k.size(2)}, torch::kBool).triu(1 + t0), -INFINITY);
+    torch::Tensor y = torch::matmul(torch::softmax(att, -1), v).transpose(1, 2).reshape({B, T, C});
+    torch::Tensor h = x + attn_proj(y);
+    return h + mlp_proj(torch::gelu(c_fc(ln_2(h)), "tanh"));
+  }
+
+  int64_t H;
+  torch::nn::LayerNorm ln_1;
+  torch::nn::Linear c_attn, attn_proj;
+  torch::nn::LayerNorm ln_2;
+  torch::nn::Linear c_fc, mlp_proj;
+};
+
+struct GPT : torch::nn::Module {
+  GPT(int64_t block_size)
+      : wte(register_module("wte", torch::nn::Embedding(bench::kW7Vocab, bench::kW7Embd))),
+        wpe(register_module("wpe", torch::nn::Embedding(block_size, bench::kW7Embd))),
+        ln_f(register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({bench::kW7Embd})))) {
+    for (int64_t i = 0; i < bench::kW7Layers; ++i)
+      blocks.push_back(register_module("blocks_" + std::to_string(i), std::make_shared<Block>(bench::kW7Embd,
+                                                                                               bench::kW7Heads)));
+  }
+  torch::Tensor forward(const torch::Tensor& ids, std::vector<torch::Tensor>* k_cache = nullptr,
+                        std::vector<torch::Tensor>* v_cache = nullptr, int64_t t0 = 0) {
+    torch::Tensor x = wte(ids) + wpe(torch::arange(t0, t0 + ids.size(1)));
+    for (size_t i = 0; i < blocks.size(); ++i)
+      x = blocks[i]->forward(x, k_cache ? &(*k_cache)[i] : nullptr, v_cache ? &(*v_cache)[i] : nullptr, t0);
+    return torch::matmul(ln_f(x), wte->weight.t());  // tied output projection
+  }
+  torch::nn::Embedding wte, wpe;
+  torch::nn::LayerNorm ln_f;
+  std::vector<std::shared_ptr<Block>> blocks;
+};
+
+Workload make_w7() {
+  auto model = std::make_shared<GPT>(bench::kW7T);
+  std::vector<torch::Tensor> decay, no_decay;
+  for (const auto& p : model->parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  auto options = [](double wd) {
+    return std::make_unique<torch::optim::AdamWOptions>(
+        torch::optim::AdamWOptions(1e-3).betas({0.9, 0.95}).weight_decay(wd));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, options(0.1));
+  groups.emplace_back(no_decay, options(0.0));
+  auto opt = std::make_shared<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(1e-3));
+  const int64_t B = bench::kW7Batch, T = bench::kW7T, V = bench::kW7Vocab;
+  torch::Tensor x = torch::randint(V, {B, T}), y = torch::randint(V, {B, T});
+  auto loss = std::make_shared<torch::Tensor>();
+  auto step = [=] {
+    opt->zero_grad();
+    *loss = torch::cross_entropy_loss(model->forward(x).reshape({B * T, V}), y.reshape({B * T}));
+    loss->backward();
+    opt->step();
+  };
+  return {step, [loss] { return loss->item<double>(); }};
+}
+
+Workload make_w8(int64_t T) {
+  auto model = std::make_shared<GPT>(bench::kW8Context);
+  model->eval();
+  const int64_t D = bench::kW7Embd / bench::kW7Heads;
+  auto k = std::make_shared<std::vector<torch::Tensor>>(), v = std::make_shared<std::vector<torch::Tensor>>();
+  for (int64_t i = 0; i < bench::kW7Layers; ++i) {
+    k->push_back(torch::zeros({1, bench::kW7Heads, bench::kW8Context, D}));
+    v->push_back(torch::zeros({1, bench::kW7Heads, bench::kW8Context, D}));
+  }
+  {
+    torch::NoGradGuard no_grad;  // T - 1 cached positions
+    model->forward(torch::randint(bench::kW7Vocab, {1, T - 1}), k.get(), v.get(), 0);
+  }
+  torch::Tensor next = torch::randint(bench::kW7Vocab, {1, 1});
+  auto logits = std::make_shared<torch::Tensor>();
+  auto step = [=] {
+    torch::NoGradGuard no_grad;
+    *logits = model->forward(next, k.get(), v.get(), T - 1);
+  };
+  return {step, [logits] { return logits->sum().item<double>(); }};
+}
+
 Workload make(const Spec& spec) {
   torch::manual_seed(0);
   if (spec.family == "W1") return make_w1();
@@ -202,6 +310,8 @@ Workload make(const Spec& spec) {
   if (spec.family == "W3") return make_w3(spec.T);
   if (spec.family == "W4") return make_w4();
   if (spec.family == "W5") return make_w5();
+  if (spec.family == "W7") return make_w7();
+  if (spec.family == "W8") return make_w8(spec.T);
   return make_w6();
 }
 

@@ -18,6 +18,11 @@
 //   W5  the tanh network of seed text 001: Linear(10, 10), tanh, Linear(10, 5) on
 //       one sample [1, 10]; MSE; SGD (lr 0.01).
 //   W6  a 1024 x 1024 matmul forward and backward with loss = sum of the product.
+//   W7  one training step of examples/gpt's byte-level GPT: B = 8 windows of T = 128
+//       bytes, 4 pre-norm blocks, C = 256, 4 heads, vocabulary 256, tied embeddings;
+//       cross-entropy of the next byte; AdamW (lr 1e-3, betas 0.9, 0.95, weight decay 0.1).
+//   W8  generation with a KV cache: that GPT with a context of 512, one new byte
+//       at position T - 1 over T - 1 cached ones (B = 1, no grad). W8_T64 .. W8_T512.
 //
 // Every step includes zero_grad (the optimizer's, or the tensors' for W3/W6),
 // as a training loop's does. Inputs and weights are drawn from a fixed seed (0)
@@ -43,6 +48,8 @@ inline constexpr int64_t kW4Batch = 32, kW4Vocab = 16, kW4Embed = 32, kW4Hidden 
 inline constexpr int64_t kW4SrcLen = 20, kW4TgtLen = 20;
 inline constexpr int64_t kW5In = 10, kW5Hidden = 10, kW5Out = 5;
 inline constexpr int64_t kW6N = 1024;
+inline constexpr int64_t kW7Batch = 8, kW7T = 128, kW7Layers = 4, kW7Embd = 256, kW7Heads = 4, kW7Vocab = 256;
+inline constexpr int64_t kW8Context = 512;
 
 // ---- matrix-product FLOPs per step (2 per multiply-add) ---------------------------
 // Counted as the products a training step must do: the input x of W2 and W3 needs
@@ -76,6 +83,16 @@ inline double w6_gflop() {
   return 3 * 2 * n * n * n / 1e9;
 }
 
+// W7: the model's own FLOPs, counted as nanoGPT and PaLM count them: per layer
+//     forward, the products with weights 2BT(3C^2 + C^2 + 8C^2) and attention's two
+//     2BT^2C (all of the [T, T] scores, though causal attention needs half of them);
+//     the tied output projection 2BTCV; the backward twice the forward.
+inline double w7_gflop() {
+  const double B = kW7Batch, T = kW7T, C = kW7Embd, L = kW7Layers, V = kW7Vocab;
+  const double forward = L * (2 * B * T * 12 * C * C + 4 * B * T * T * C) + 2 * B * T * C * V;
+  return 3 * forward / 1e9;
+}
+
 // ---- the list ----------------------------------------------------------------------
 struct Spec {
   std::string name;    // what --workload takes: W1 .. W6, W2_T64, W3_T400, ...
@@ -92,10 +109,12 @@ inline std::vector<Spec> all_specs() {
       {"W4", "W4", 0, 0},
       {"W5", "W5", 0, 0},
       {"W6", "W6", 0, w6_gflop()},
+      {"W7", "W7", kW7T, w7_gflop()},
   };
   // The scaling rows (W2 at T = 128 and W3 at T = 50 are W2 and W3 themselves).
   for (int64_t T : {64, 256, 512}) s.push_back({"W2_T" + std::to_string(T), "W2", T, w2_gflop(T)});
   for (int64_t T : {100, 200, 400}) s.push_back({"W3_T" + std::to_string(T), "W3", T, w3_gflop(T)});
+  for (int64_t T : {64, 128, 256, 512}) s.push_back({"W8_T" + std::to_string(T), "W8", T, 0});
   return s;
 }
 

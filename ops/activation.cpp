@@ -6,6 +6,7 @@
 
 #include "heed/autograd/node.h"
 #include "heed/ops/elementwise.h"
+#include "heed/ops/kernels/activation.h"
 #include "heed/ops/map.h"
 
 namespace heed {
@@ -13,9 +14,7 @@ namespace heed {
 namespace {
 // 1/sqrt(2): std::numbers has sqrt2 but no inverse of it.
 template <class T> constexpr T kInvSqrt2 = T(0.70710678118654752440);
-// sqrt(2/pi), and the cubic's coefficient, of the tanh approximation of GELU.
-template <class T> constexpr T kSqrt2OverPi = T(0.79788456080286535588);
-template <class T> constexpr T kGeluCubic = T(0.044715);
+
 }  // namespace
 
 // y = tanh(x)
@@ -79,24 +78,32 @@ Tensor gelu(const Tensor& x) {
   });
 }
 
-// y = x (1 + tanh(u)) / 2,  u = sqrt(2/pi) (x + c x^3),  c = 0.044715
-// dx = dy * ((1 + tanh(u)) / 2 + x (1 - tanh(u)^2) / 2 * sqrt(2/pi) (1 + 3 c x^2))
-// saves: x (tanh(u) is recomputed: cheaper than a second saved tensor)
+// y = x (1 + tanh(u)) / 2 = x s,  u = sqrt(2/pi) (x + c x^3),  c = 0.044715,  s = sigmoid(2u)
+// dx = dy * (s + 2 x s (1 - s) du/dx),  du/dx = sqrt(2/pi) (1 + 3 c x^2)
+//   ((1 + tanh u) / 2 = sigmoid(2u), and its derivative in u is 2 s (1 - s))
+// saves: x and s (the backward then needs no exp)
+// The loops are kernels (ops/kernels/activation.h): in a Transformer's MLP this
+// runs on every hidden unit, and libm's tanh would cost more than the products.
 Tensor gelu_tanh(const Tensor& x) {
-  Tensor y = unary_map("gelu_tanh", x, [](auto v) {
-    using T = decltype(v);
-    return v * (1 + std::tanh(kSqrt2OverPi<T> * (v + kGeluCubic<T> * v * v * v))) / 2;
+  check_floating("gelu_tanh", x);
+  const Tensor xc = x.is_contiguous() ? x.detach() : copy_of(x);  // the kernels read flat memory
+  Tensor y = make_tensor(x.shape(), x.dtype(), /*zero_fill=*/false);
+  Tensor s = make_tensor(x.shape(), x.dtype(), /*zero_fill=*/false);
+  dispatch_floating(x.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    kernels::gelu_tanh(xc.data_ptr<T>(), y.data_ptr<T>(), s.data_ptr<T>(), x.numel());
   });
   if (!needs_grad({x})) return y;
-  SavedTensor sx(x);
-  return record("gelu_tanh", y, {x}, [sx](const Tensor& dy) -> TensorList {
-    Tensor xv = sx.get("gelu_tanh");
-    return {binary_map("gelu_tanh_backward", dy, xv, [](auto g, auto v) {
-      using T = decltype(v);
-      T t = std::tanh(kSqrt2OverPi<T> * (v + kGeluCubic<T> * v * v * v));
-      T du = kSqrt2OverPi<T> * (1 + 3 * kGeluCubic<T> * v * v);
-      return g * ((1 + t) / 2 + v * (1 - t * t) / 2 * du);
-    })};
+  SavedTensor sx(xc), ss(s);
+  return record("gelu_tanh", y, {x}, [sx, ss](const Tensor& dy) -> TensorList {
+    const Tensor xv = sx.get("gelu_tanh"), sv = ss.get("gelu_tanh"), dyc = dy.is_contiguous() ? dy : copy_of(dy);
+    Tensor dx = make_tensor(xv.shape(), xv.dtype(), /*zero_fill=*/false);
+    dispatch_floating(xv.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      kernels::gelu_tanh_backward(xv.data_ptr<T>(), sv.data_ptr<T>(), dyc.data_ptr<T>(), dx.data_ptr<T>(),
+                                  xv.numel());
+    });
+    return {dx};
   });
 }
 

@@ -11,13 +11,14 @@
 // Where dx comes from: xhat_i depends on every x_j of its row through mu and rstd,
 //   d xhat_i / d x_j = rstd (delta_ij - 1/D - xhat_i xhat_j / D),
 // and summing g_i times that over i gives the line above.
+// The loops are kernels (ops/kernels/layer_norm.h), a reference and a fast one.
 #include "heed/ops/layer_norm.h"
 
 #include <cmath>
 #include <vector>
 
 #include "heed/autograd/node.h"
-#include "heed/core/parallel.h"
+#include "heed/ops/kernels/layer_norm.h"
 #include "heed/ops/map.h"
 
 namespace heed {
@@ -46,80 +47,6 @@ void check_layer_norm_args(const Tensor& x, const Shape& ns, const Tensor& weigh
   }
 }
 
-// ---- the kernels: plain loops, a row at a time ------------------------------------
-// (No fast version: each row is a few passes over D elements, bound by memory.)
-
-// y, and each row's mu and rstd. w and b may be null.
-template <class T>
-void forward_rows(const T* x, const T* w, const T* b, T* y, double* mean, double* rstd, int64_t M, int64_t D,
-                  double eps) {
-  // Row r writes only y's row r, mean[r] and rstd[r]: no two threads collide.
-  parallel_for(M, M * D >= kParallelGrain, [&](int64_t r) {
-    const T* xr = x + r * D;
-    T* yr = y + r * D;
-    // Two passes, in double: E[x^2] - E[x]^2 would cancel catastrophically when
-    // the mean is large next to the spread.
-    double mu = 0;
-    for (int64_t j = 0; j < D; ++j) mu += xr[j];
-    mu /= D;
-    double var = 0;
-    for (int64_t j = 0; j < D; ++j) var += (xr[j] - mu) * (xr[j] - mu);
-    var /= D;  // biased, as PyTorch normalizes
-    const double rs = 1 / std::sqrt(var + eps);
-    mean[r] = mu;
-    rstd[r] = rs;
-    for (int64_t j = 0; j < D; ++j) {
-      double v = (xr[j] - mu) * rs;
-      if (w) v *= w[j];
-      if (b) v += b[j];
-      yr[j] = static_cast<T>(v);
-    }
-  });
-}
-
-// dx = rstd (g - mean(g) - xhat mean(g xhat)), g = dy w. w may be null.
-template <class T>
-void backward_rows(const T* x, const T* w, const T* dy, const double* mean, const double* rstd, T* dx, int64_t M,
-                   int64_t D) {
-  // Row r writes only dx's row r.
-  parallel_for(M, M * D >= kParallelGrain, [&](int64_t r) {
-    const T* xr = x + r * D;
-    const T* gr = dy + r * D;
-    const double mu = mean[r], rs = rstd[r];
-    double g_mean = 0, gx_mean = 0;  // the two row means the formula needs
-    for (int64_t j = 0; j < D; ++j) {
-      const double g = w ? gr[j] * static_cast<double>(w[j]) : gr[j];
-      g_mean += g;
-      gx_mean += g * (xr[j] - mu) * rs;
-    }
-    g_mean /= D;
-    gx_mean /= D;
-    T* dxr = dx + r * D;
-    for (int64_t j = 0; j < D; ++j) {
-      const double g = w ? gr[j] * static_cast<double>(w[j]) : gr[j];
-      const double xhat = (xr[j] - mu) * rs;
-      dxr[j] = static_cast<T>(rs * (g - g_mean - xhat * gx_mean));
-    }
-  });
-}
-
-// dw = sum over rows of dy xhat, db = sum over rows of dy (either may be null).
-// The rows run serially: they all add into the same D sums, so threads would race.
-template <class T>
-void parameter_grads(const T* x, const T* dy, const double* mean, const double* rstd, T* dw, T* db, int64_t M,
-                     int64_t D) {
-  std::vector<double> sw(D, 0.0), sb(D, 0.0);
-  for (int64_t r = 0; r < M; ++r)
-    for (int64_t j = 0; j < D; ++j) {
-      sw[j] += dy[r * D + j] * (x[r * D + j] - mean[r]) * rstd[r];
-      sb[j] += dy[r * D + j];
-    }
-  for (int64_t j = 0; j < D; ++j) {
-    if (dw) dw[j] = static_cast<T>(sw[j]);
-    if (db) db[j] = static_cast<T>(sb[j]);
-  }
-}
-
 }  // namespace
 
 // y = (x - mu) rstd w + b per row (the formulas at the top)
@@ -135,7 +62,7 @@ Tensor layer_norm(const Tensor& x_in, const Shape& ns, const Tensor& weight, con
   std::vector<double> mean(M), rstd(M);
   dispatch_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    forward_rows(x.data_ptr<T>(), w.defined() ? w.data_ptr<T>() : nullptr, b.defined() ? b.data_ptr<T>() : nullptr,
+    kernels::layer_norm_rows(x.data_ptr<T>(), w.defined() ? w.data_ptr<T>() : nullptr, b.defined() ? b.data_ptr<T>() : nullptr,
                  y.data_ptr<T>(), mean.data(), rstd.data(), M, D, eps);
   });
   if (!needs_grad({x_in, weight, bias})) return y;
@@ -154,12 +81,9 @@ Tensor layer_norm(const Tensor& x_in, const Shape& ns, const Tensor& weight, con
     Tensor db = need_b ? make_tensor(ns, xv.dtype(), /*zero_fill=*/false) : Tensor();
     dispatch_floating(xv.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      if (need_x)
-        backward_rows(xv.data_ptr<T>(), has_w ? wv.data_ptr<T>() : nullptr, dy.data_ptr<T>(), mean.data(),
-                      rstd.data(), dx.data_ptr<T>(), M, D);
-      if (need_w || need_b)
-        parameter_grads(xv.data_ptr<T>(), dy.data_ptr<T>(), mean.data(), rstd.data(),
-                        need_w ? dw.data_ptr<T>() : nullptr, need_b ? db.data_ptr<T>() : nullptr, M, D);
+      kernels::layer_norm_backward(xv.data_ptr<T>(), has_w ? wv.data_ptr<T>() : nullptr, dy.data_ptr<T>(),
+                                   mean.data(), rstd.data(), need_x ? dx.data_ptr<T>() : nullptr,
+                                   need_w ? dw.data_ptr<T>() : nullptr, need_b ? db.data_ptr<T>() : nullptr, M, D);
     });
     return {dx, dw, db};
   });

@@ -1,10 +1,10 @@
-// exp and expm1 for float, in plain arithmetic that the compiler vectorizes.
+// exp, expm1, sigmoid and tanh for float, in plain arithmetic that the compiler vectorizes.
 //
 // libm's expf is a function call per element, so a loop around it stays scalar
 // code, one element at a time. The fast kernels that spend their time in
-// exponentials use these instead: softmax (fast/softmax.cpp) and the LSTM's
-// sigmoid and tanh (fast/lstm.cpp). float64 keeps libm everywhere: its kernels
-// are for gradchecks, not speed.
+// exponentials use these instead: softmax (fast/softmax.cpp), the LSTM's
+// sigmoid and tanh (fast/lstm.cpp) and GELU's tanh (fast/activation.cpp).
+// float64 keeps libm everywhere: its kernels are for gradchecks, not speed.
 //
 // Both are computed the textbook way:
 //   x = n ln2 + r,   n = round(x / ln2),   |r| <= ln2 / 2
@@ -84,6 +84,18 @@ struct Ln2Split {
   const detail::Ln2Split s = detail::split_ln2(x);
   const float two_n = detail::two_to(s.n_int);
   return two_n * detail::expm1_small(s.r) + (two_n - 1);
+}
+
+// sigmoid and tanh, both from expm1 (expm1 rather than exp keeps tanh accurate
+// near 0, where e^2u - 1 would cancel):
+//   sigmoid(z) = 1 / (1 + e^-z)               = 1 / (2 + expm1(-z))
+//   tanh(u)    = (e^2u - 1) / (e^2u + 1)      = expm1(2u) / (expm1(2u) + 2)
+// Against double precision the largest relative error of either is a few float
+// ulps (tests/kernels/test_lstm.cpp, test_activation.cpp).
+[[gnu::always_inline]] inline float sigmoid_fast(float z) { return 1 / (2 + expm1_fast(-z)); }
+[[gnu::always_inline]] inline float tanh_fast(float u) {
+  const float e = expm1_fast(2 * u);
+  return e / (e + 2);
 }
 
 }  // namespace heed::kernels::fast

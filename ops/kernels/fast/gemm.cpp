@@ -67,6 +67,21 @@ const T* rows_of(const T* a, bool ta, int64_t lda, int64_t first) {
   return ta ? a + first : a + first * lda;
 }
 
+// One BLAS call. With beta == 0 OpenBLAS zeroes C itself, one column at a time
+// (as it sees a row-major C): for a [10, 50] output, fifty memset calls of 40
+// bytes. A C whose rows are back to back is zeroed here in one call instead, and
+// BLAS told to add. (Per call, so that each thread of a split product zeroes
+// its own rows while the others do theirs.)
+template <class T>
+void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
+               int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (beta == T(0) && ldc == N) {
+    std::memset(c, 0, static_cast<size_t>(M * N) * sizeof(T));
+    beta = 1;
+  }
+  cblas_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 // One product on this thread (or, outside a parallel region, its rows split
 // between the threads), for every size.
 template <class T>
@@ -84,23 +99,16 @@ void product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T
     small_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  // With beta == 0 OpenBLAS zeroes C itself, one column at a time (as it sees a
-  // row-major C): for a [10, 50] output, fifty memset calls of 40 bytes. A C whose
-  // rows are back to back is zeroed here in one call instead, and BLAS told to add.
-  if (beta == T(0) && ldc == N) {
-    std::memset(c, 0, static_cast<size_t>(M * N) * sizeof(T));
-    beta = 1;
-  }
   const int64_t shares = row_shares(M, N, K);
   if (shares < 2) {
-    cblas_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    blas_call(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   const int64_t rows = rows_per_share(M, shares);
-  // each share writes only its own rows of C
+  // each share writes only its own rows of C (and zeroes only those)
   parallel_for((M + rows - 1) / rows, true, [&](int64_t s) {
     const int64_t first = s * rows, n = std::min(rows, M - first);
-    cblas_gemm(ta, tb, n, N, K, alpha, rows_of(a, ta, lda, first), lda, b, ldb, beta, c + first * ldc, ldc);
+    blas_call(ta, tb, n, N, K, alpha, rows_of(a, ta, lda, first), lda, b, ldb, beta, c + first * ldc, ldc);
   });
 }
 

@@ -21,18 +21,10 @@ namespace {
 // The forward needs five of these per element. Through libm each is a function
 // call per element, which the compiler cannot turn into vector code (and glibc's
 // tanhf is slower still); in a training step they cost a sizable share of the
-// time. Both reduce to expm1(x) = e^x - 1, which fast_math.h computes in plain
-// arithmetic that the compiler vectorizes:
-//   sigmoid(z) = 1 / (1 + e^-z)               = 1 / (2 + expm1(-z))
-//   tanh(u)    = (e^2u - 1) / (e^2u + 1)      = expm1(2u) / (expm1(2u) + 2)
-// (expm1 rather than exp keeps tanh accurate near 0, where e^2u - 1 would cancel.)
-// Against double precision the largest relative error of either is a few float
-// ulps (tests/kernels/test_lstm.cpp). float64 (gradchecks) uses libm.
-[[gnu::always_inline]] inline float sigmoid_of(float z) { return 1 / (2 + expm1_fast(-z)); }
-[[gnu::always_inline]] inline float tanh_of(float u) {
-  const float e = expm1_fast(2 * u);
-  return e / (e + 2);
-}
+// time. fast_math.h computes both from its expm1 in plain arithmetic that the
+// compiler vectorizes. float64 (gradchecks) uses libm.
+[[gnu::always_inline]] inline float sigmoid_of(float z) { return sigmoid_fast(z); }
+[[gnu::always_inline]] inline float tanh_of(float u) { return tanh_fast(u); }
 inline double sigmoid_of(double z) { return 1 / (1 + std::exp(-z)); }
 inline double tanh_of(double u) { return std::tanh(u); }
 
