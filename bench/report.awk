@@ -85,12 +85,14 @@ END {
   printf "OpenBLAS sgemm peak, measured: **%.0f GFLOP/s** (n = %s, %s; %s)\n\n", peak, peak_at, peak_how, about["blas"]
 
   target["W1"] = 10; target["W2"] = 1.2; target["W3"] = 1.5; target["W4"] = 2; target["W5"] = 10; target["W6"] = 1
+  target["W7"] = 1.5
   what["W1"] = "seed-000 attention model, 10x50, Adam step"
   what["W2"] = "self-attention d=256, B=16 T=128, MSE + Adam"
   what["W3"] = "LSTM 128->256, B=32 T=50, fwd + sum + bwd"
   what["W4"] = "seq2seq LSTM + attention decoder, B=32 T=20, CE + Adam"
   what["W5"] = "seed-001 tanh net 10-10-5, batch 1, MSE + SGD"
   what["W6"] = "1024^2 matmul fwd + bwd"
+  what["W7"] = "byte GPT, 4 layers C=256, B=8 T=128, CE + AdamW"
 
   print "| workload | | heed | libtorch (threads) | libtorch / heed | target | | heed GFLOP/s | libtorch GFLOP/s |"
   print "|---|---|---:|---:|---:|---:|---|---:|---:|"
@@ -142,6 +144,32 @@ END {
            t_best[w] == "" ? "-" : fmt_time(t_best[w]) " (" t_threads[w] ")", fmt_ratio(speedup(w)),
            gflops(gflop[w], h[w]), gflops(tgflop[w], t_best[w]), fmt_mb(h_peak[w]), fmt_mb(h_peak[w] - h_base[w]),
            fmt_mb(t_peak[w]), t_peak[w] == "" ? "-" : fmt_mb(t_peak[w] - t_base[w]), fmt_mb(16 * T * T * 4 / 1024)
+  }
+
+  if (h["W7"] != "") {
+    print "\nW7's matrix products against the measured sgemm peak: GFLOP/s of the whole step, counting the model's own"
+    printf "%.2f GFLOP a step (workloads.h: w7_gflop, all of the [T, T] scores counted, as nanoGPT counts them):\n\n", gflop["W7"]
+    printf "| | step | GFLOP/s | share of the sgemm peak (%.0f GFLOP/s) | peak RSS (the workload's own) |\n", peak
+    print "|---|---:|---:|---:|---:|"
+    printf "| heed | %s | %.0f | %.0f%% (target >= 65%%: %s) | %s (%s) |\n", fmt_time(h["W7"]), gflop["W7"] / h["W7"],
+           100 * gflop["W7"] / h["W7"] / peak, verdict(gflop["W7"] / h["W7"] >= 0.65 * peak), fmt_mb(h_peak["W7"]),
+           fmt_mb(h_peak["W7"] - h_base["W7"])
+    if (t_best["W7"] != "")
+      printf "| libtorch | %s | %.0f | %.0f%% | %s (%s) |\n", fmt_time(t_best["W7"]), gflop["W7"] / t_best["W7"],
+             100 * gflop["W7"] / t_best["W7"] / peak, fmt_mb(t_peak["W7"]), fmt_mb(t_peak["W7"] - t_base["W7"])
+  }
+  if (h["W8_T64"] != "") {
+    print "\nW8: generation with a KV cache, one new byte at position T - 1 (B = 1, no grad), the W7 model with a"
+    print "context of 512; bytes per second = 1 / time per byte:\n"
+    print "| T | heed | heed bytes/s | libtorch (threads) | libtorch bytes/s | libtorch / heed |"
+    print "|---:|---:|---:|---:|---:|---:|"
+    split("W8_T64 W8_T128 W8_T256 W8_T512", ws, " "); split("64 128 256 512", ts, " ")
+    for (i = 1; i <= 4; ++i) {
+      w = ws[i]
+      printf "| %s | %s | %.0f | %s | %s | %s |\n", label(w, ts[i]), fmt_time(h[w]), 1 / h[w],
+             t_best[w] == "" ? "-" : fmt_time(t_best[w]) " (" t_threads[w] ")",
+             t_best[w] == "" ? "-" : sprintf("%.0f", 1 / t_best[w]), fmt_ratio(speedup(w))
+    }
   }
 
   print "\nW4 peak memory (RSS of a process that builds W4 and runs 5 steps; target: heed's peak no higher than libtorch's):\n"
