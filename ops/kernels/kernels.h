@@ -16,7 +16,7 @@
 // the fast ones are not even compiled). tests/kernels/ checks every fast kernel
 // against its reference on random inputs and awkward sizes.
 //
-// A kernel with only a plain version (the layer norm's rows, say) sits next to
+// A kernel with only a plain version (an index gather, say) sits next to
 // its op instead: there is nothing to choose between.
 #pragma once
 
