@@ -3,6 +3,8 @@
 #include <cmath>
 #include <utility>
 
+#include "heed/autograd/grad_mode.h"
+#include "heed/nn/init.h"
 #include "heed/ops/activation.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/mask.h"
@@ -219,6 +221,36 @@ Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, cons
     x = layer->forward(x, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask,
                        tgt_is_causal);
   return norm ? (*norm)(x) : x;
+}
+
+Transformer::Transformer(TransformerOptions options_) : options(std::move(options_)) {
+  const TransformerOptions& o = options;
+  encoder = register_module("encoder", std::make_shared<TransformerEncoder>(o.d_model, o.nhead, o.num_encoder_layers,
+                                                                            o.layer, /*final_norm=*/true));
+  decoder = register_module("decoder", std::make_shared<TransformerDecoder>(o.d_model, o.nhead, o.num_decoder_layers,
+                                                                            o.layer, /*final_norm=*/true));
+  // PyTorch's _reset_parameters: xavier_uniform on every matrix (the attention's
+  // in_proj already is; the linears' and out_proj's weights are not).
+  NoGradGuard no_grad;
+  for (auto& [name, p] : named_parameters())
+    if (p.dim() > 1) p.copy_(init::xavier_uniform(p.shape(), p.dtype()));
+}
+
+Tensor Transformer::forward(const Tensor& src, const Tensor& tgt, const Tensor& src_mask, const Tensor& tgt_mask,
+                            const Tensor& memory_mask, const Tensor& src_key_padding_mask,
+                            const Tensor& tgt_key_padding_mask, const Tensor& memory_key_padding_mask,
+                            bool tgt_is_causal) const {
+  // The batch sizes must agree (dim 0 with batch_first, else dim 1), as PyTorch checks.
+  const int64_t bdim = options.layer.batch_first ? 0 : 1;
+  if (src.dim() == 3 && tgt.dim() == 3 && src.size(bdim) != tgt.size(bdim))
+    throw ShapeError(msg("Transformer: src is ", src.shape(), ", tgt ", tgt.shape(), "; their batch sizes (dim ",
+                         bdim, ") must be equal"));
+  if (src.dim() != tgt.dim())
+    throw ShapeError(msg("Transformer: src is ", src.shape(), ", tgt ", tgt.shape(),
+                         "; both must be batched (3-D) or both unbatched (2-D)"));
+  Tensor memory = encoder->forward(src, src_mask, src_key_padding_mask);
+  return decoder->forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask,
+                          tgt_is_causal);
 }
 
 Tensor generate_square_subsequent_mask(int64_t T, DType dtype) {

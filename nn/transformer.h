@@ -145,6 +145,44 @@ class TransformerDecoder : public Module {
   std::shared_ptr<LayerNorm> norm;     // null without final_norm
 };
 
+// The whole encoder-decoder of the paper, as torch.nn.Transformer: an encoder
+// stack and a decoder stack, each with its final LayerNorm, the decoder's
+// cross-attention reading the encoder's output. Parameters: encoder.layers.N.*,
+// encoder.norm.*, decoder.layers.N.*, decoder.norm.*; every matrix initialised
+// xavier_uniform, as PyTorch's _reset_parameters does.
+struct TransformerOptions {
+  int64_t d_model = 512;
+  int64_t nhead = 8;
+  int64_t num_encoder_layers = 6;
+  int64_t num_decoder_layers = 6;
+  TransformerLayerOptions layer = {};  // dim_feedforward, dropout, activation, eps, batch_first, norm_first
+};
+
+class Transformer : public Module {
+ public:
+  explicit Transformer(TransformerOptions options = {});
+
+  // src [S, B, E], tgt [T, B, E] ([B, S, E], [B, T, E] with batch_first) -> [T, B, E].
+  // Masks as the layers take them: src_mask [S, S], tgt_mask [T, T], memory_mask [T, S]
+  // (or per head), the key padding masks [B, S], [B, T], [B, S]; tgt_is_causal hides the
+  // target's future with no mask tensor.
+  Tensor forward(const Tensor& src, const Tensor& tgt, const Tensor& src_mask = {}, const Tensor& tgt_mask = {},
+                 const Tensor& memory_mask = {}, const Tensor& src_key_padding_mask = {},
+                 const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {},
+                 bool tgt_is_causal = false) const;
+  Tensor operator()(const Tensor& src, const Tensor& tgt, const Tensor& src_mask = {}, const Tensor& tgt_mask = {},
+                    const Tensor& memory_mask = {}, const Tensor& src_key_padding_mask = {},
+                    const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {},
+                    bool tgt_is_causal = false) const {
+    return forward(src, tgt, src_mask, tgt_mask, memory_mask, src_key_padding_mask, tgt_key_padding_mask,
+                   memory_key_padding_mask, tgt_is_causal);
+  }
+
+  TransformerOptions options;
+  std::shared_ptr<TransformerEncoder> encoder;
+  std::shared_ptr<TransformerDecoder> decoder;
+};
+
 // The [T, T] float mask PyTorch's Transformer.generate_square_subsequent_mask
 // makes: 0 on and below the diagonal, -inf above (key j > query i hidden). The
 // layers' is_causal does the same without building it.

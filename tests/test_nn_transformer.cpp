@@ -1,4 +1,4 @@
-// The Transformer layers (nn/transformer.h) against PyTorch 1.13 on the same
+// The Transformer layers and model (nn/transformer.h) against PyTorch 1.13 on the same
 // weights (tests/reference/transformer.py): outputs and the gradients of every
 // input and parameter, post-norm and pre-norm, with and without masks (float
 // added, bool as int64, causal as a mask and as is_causal); float64 gradchecks;
@@ -131,6 +131,34 @@ TEST_CASE("transformer/stacks match PyTorch, names included") {
     Tensor out = dec(tgt, memory, mask_of("dec_stack", "tgt_mask"));
     check_case("dec_stack", dec, out, {{"tgt", tgt}, {"memory", memory}});
   }
+}
+
+TEST_CASE("transformer/the whole Transformer matches PyTorch") {
+  nn::Transformer model({.d_model = 8, .nhead = 2, .num_encoder_layers = 2, .num_decoder_layers = 1,
+                         .layer = options("relu", true, false)});
+  auto names = model.state_dict().keys();
+  CHECK(names.size() == params_of("transformer").size());
+  CHECK(names.front() == "encoder.layers.0.self_attn.in_proj_weight");
+  CHECK(names.back() == "decoder.norm.bias");
+  model.load_state_dict(params_of("transformer"));
+  Tensor src = leaf("transformer.src"), tgt = leaf("transformer.tgt");
+  Tensor kpm = mask_of("transformer", "src_key_padding_mask");
+  Tensor out = model(src, tgt, {}, mask_of("transformer", "tgt_mask"), {}, kpm, {}, kpm);
+  check_case("transformer", model, out, {{"src", src}, {"tgt", tgt}});
+}
+
+TEST_CASE("transformer/the Transformer's initialisation and errors") {
+  manual_seed(34);
+  nn::Transformer model({.d_model = 16, .nhead = 4, .num_encoder_layers = 1, .num_decoder_layers = 1});
+  // xavier_uniform on every matrix: linear1.weight [2048, 16] has bound sqrt(6 / (16 + 2048))
+  Tensor w = model.encoder->layers->as<nn::TransformerEncoderLayer>()[0]->linear1->weight;
+  CHECK(max(abs(w)).item() <= std::sqrt(6.0 / (16 + 2048)));
+  CHECK(max(abs(w)).item() > 0.9 * std::sqrt(6.0 / (16 + 2048)));
+  CHECK_THROWS_CONTAINING(model(Tensor::zeros({5, 2, 16}), Tensor::zeros({4, 3, 16})),
+                          "Transformer: src is [5, 2, 16], tgt [4, 3, 16]; their batch sizes (dim 1) must be equal",
+                          ShapeError);
+  CHECK_THROWS_CONTAINING(model(Tensor::zeros({5, 2, 16}), Tensor::zeros({4, 16})), "both must be batched",
+                          ShapeError);
 }
 
 TEST_CASE("transformer/MultiheadAttention float masks are added, as in PyTorch") {

@@ -108,6 +108,9 @@ int main() {
   check(tour::max_diff(with_mask, with_flag) < 1e-6 && enc.state_dict().contains("layers.1.linear2.weight"),
         "Transformer layers and stacks; a causal mask and is_causal agree; PyTorch's names");
   check(tour::max_diff(gelu_tanh(tgt), nn::GELU("tanh")(tgt)) == 0, "gelu_tanh");
+  nn::Transformer transformer({.d_model = 16, .nhead = 4, .num_encoder_layers = 2, .num_decoder_layers = 2, .layer = {.batch_first = true}});
+  check(transformer(Tensor::randn({2, 7, 16}), tgt).shape() == Shape{2, 5, 16},
+        "the whole encoder-decoder Transformer: [B, S, E] and [B, T, E] in, [B, T, E] out");
   nn::ModuleList list;
   list.push_back(std::make_shared<nn::Linear>(16, 16));
   check(list.state_dict().contains("0.weight"), "ModuleList names its members 0, 1, ...");

@@ -196,8 +196,21 @@ def mha_float_padding():
     store("mha_float_kpm", mha, {"query": q, "key": k, "value": v}, out, {"key_padding_mask": kpm})
 
 
+# ---- the whole nn.Transformer --------------------------------------------------------
+def transformer():
+    """2 encoder and 1 decoder layers, post-norm, batch_first; causal target, bool source padding"""
+    model = torch.nn.Transformer(E, H, 2, 1, FF, dropout=0.0, batch_first=True)
+    randomize(model)
+    B, S, T = 2, 5, 4
+    src, tgt = leaf(B, S, E), leaf(B, T, E)
+    kpm = padding(B, S, [0, 2])
+    out = model(src, tgt, tgt_mask=causal(T), src_key_padding_mask=kpm, memory_key_padding_mask=kpm)
+    store("transformer", model, {"src": src, "tgt": tgt}, out,
+          {"tgt_mask": causal(T), "src_key_padding_mask": kpm, "memory_key_padding_mask": kpm})
+
+
 for make in [encoder_post_masks, encoder_pre_causal, encoder_gelu_tanh, decoder_post_masks, decoder_pre_memory_mask,
-             encoder_stack, decoder_stack, mha_float_masks, mha_float_padding]:
+             encoder_stack, decoder_stack, mha_float_masks, mha_float_padding, transformer]:
     make()
 
 for key, t in OUT.items():
