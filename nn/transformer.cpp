@@ -185,13 +185,22 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
 
 // ---- stacks ---------------------------------------------------------------------
 
+namespace {
+// A stack's num_layers layers, each built and initialised on its own.
+template <class Layer>
+std::shared_ptr<ModuleList> make_layers(const char* stack, int64_t d_model, int64_t nhead, int64_t num_layers,
+                                        const TransformerLayerOptions& options) {
+  if (num_layers < 0) throw ValueError(msg(stack, ": num_layers is ", num_layers, "; it must be at least 0"));
+  auto layers = std::make_shared<ModuleList>();
+  for (int64_t i = 0; i < num_layers; ++i) layers->push_back(std::make_shared<Layer>(d_model, nhead, options));
+  return layers;
+}
+}  // namespace
+
 TransformerEncoder::TransformerEncoder(int64_t d_model, int64_t nhead, int64_t num_layers,
                                        TransformerLayerOptions options, bool final_norm) {
-  if (num_layers < 0)
-    throw ValueError(msg("TransformerEncoder: num_layers is ", num_layers, "; it must be at least 0"));
-  layers = register_module("layers", std::make_shared<ModuleList>());
-  for (int64_t i = 0; i < num_layers; ++i)
-    layers->push_back(std::make_shared<TransformerEncoderLayer>(d_model, nhead, options));
+  layers = register_module(
+      "layers", make_layers<TransformerEncoderLayer>("TransformerEncoder", d_model, nhead, num_layers, options));
   if (final_norm) norm = register_module("norm", std::make_shared<LayerNorm>(d_model, options.layer_norm_eps));
 }
 
@@ -205,11 +214,8 @@ Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask, const 
 
 TransformerDecoder::TransformerDecoder(int64_t d_model, int64_t nhead, int64_t num_layers,
                                        TransformerLayerOptions options, bool final_norm) {
-  if (num_layers < 0)
-    throw ValueError(msg("TransformerDecoder: num_layers is ", num_layers, "; it must be at least 0"));
-  layers = register_module("layers", std::make_shared<ModuleList>());
-  for (int64_t i = 0; i < num_layers; ++i)
-    layers->push_back(std::make_shared<TransformerDecoderLayer>(d_model, nhead, options));
+  layers = register_module(
+      "layers", make_layers<TransformerDecoderLayer>("TransformerDecoder", d_model, nhead, num_layers, options));
   if (final_norm) norm = register_module("norm", std::make_shared<LayerNorm>(d_model, options.layer_norm_eps));
 }
 

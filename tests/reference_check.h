@@ -30,6 +30,15 @@ inline const StateDict& fixture_file(const std::string& file) {
   return it->second;
 }
 inline Tensor fixture(const std::string& file, const std::string& name) { return fixture_file(file).at(name); }
+// The entries of `file` under "<name>.params.", with that prefix removed: a
+// state dict for the module of case `name`.
+inline StateDict fixture_params(const std::string& file, const std::string& name) {
+  StateDict out;
+  const std::string prefix = name + ".params.";
+  for (const auto& [key, t] : fixture_file(file))
+    if (key.rfind(prefix, 0) == 0) out.set(key.substr(prefix.size()), t);
+  return out;
+}
 
 // Every element of got within atol + rtol |want| of want (shapes equal). Prints the
 // largest relative error |got - want| / |want| over the elements with |want| >= atol / rtol

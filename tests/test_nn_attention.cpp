@@ -19,18 +19,11 @@ using heed::nn::AttentionResult;
 namespace {
 
 // ---- fixtures -------------------------------------------------------------------
-const StateDict& fixtures() { return fixture_file("attention.safetensors"); }
 Tensor fx(const std::string& key) { return fixture("attention.safetensors", key); }
 // A leaf copy of a fixture tensor that collects its gradient.
 Tensor leaf(const std::string& key) { return fx(key).clone().detach().requires_grad_(); }
 // "<name>.params.*" entries, with the prefix removed: a state dict for the layer.
-StateDict params_of(const std::string& name) {
-  StateDict out;
-  const std::string prefix = name + ".params.";
-  for (const auto& [key, t] : fixtures())
-    if (key.rfind(prefix, 0) == 0) out.set(key.substr(prefix.size()), t);
-  return out;
-}
+StateDict params_of(const std::string& name) { return fixture_params("attention.safetensors", name); }
 
 // The script's loss, (out*R).sum() + (weights*RW).sum(), backward; then every
 // result compared with PyTorch's: output, weights, the inputs' and the

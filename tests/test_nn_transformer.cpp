@@ -18,13 +18,7 @@ Tensor fx(const std::string& key) { return fixture(kFile, key); }
 bool has_fx(const std::string& key) { return fixture_file(kFile).contains(key); }
 Tensor leaf(const std::string& key) { return fx(key).clone().detach().requires_grad_(); }
 
-StateDict params_of(const std::string& name) {
-  StateDict out;
-  const std::string prefix = name + ".params.";
-  for (const auto& [key, t] : fixture_file(kFile))
-    if (key.rfind(prefix, 0) == 0) out.set(key.substr(prefix.size()), t);
-  return out;
-}
+StateDict params_of(const std::string& name) { return fixture_params(kFile, name); }
 
 // A mask of case `name`: a float one as stored (added to the scores), a bool one
 // (stored as float 0/1 under "<mask>.bool") as int64, or none.
