@@ -52,20 +52,22 @@ Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
   return out;
 }
 
-void check_sizes(std::string_view op, const Shape& s) {
-  // Sizes are multiplied into element counts and byte counts; keep the product far
-  // from int64's limit so that arithmetic can never overflow.
+const char* size_rule_violation(const Shape& s) {
+  if (static_cast<int64_t>(s.size()) > kMaxDims) return "has more than 64 dims";
   // (Every new tensor passes through here, so the check multiplies, with an
   // overflow check, rather than divides: an integer division takes tens of cycles.)
-  constexpr int64_t kMaxElements = int64_t{1} << 50;
   int64_t n = 1;
   bool too_many = false;
   for (int64_t d : s) {
-    if (d < 0) throw ValueError(msg(op, ": shape ", s, " has a negative size"));
+    if (d < 0) return "has a negative size";
     // n stays <= 2^50 and d < 2^63, so n * d can overflow int64: check that too.
-    too_many = too_many || __builtin_mul_overflow(n, d, &n) || n > kMaxElements;
+    if (d != 0) too_many = too_many || __builtin_mul_overflow(n, d, &n) || n > kMaxElements;
   }
-  if (too_many) throw ValueError(msg(op, ": shape ", s, " has more than 2^50 elements"));
+  return too_many ? "has more than 2^50 elements (its nonzero sizes multiplied)" : nullptr;
+}
+
+void check_sizes(std::string_view op, const Shape& s) {
+  if (const char* why = size_rule_violation(s)) throw ValueError(msg(op, ": shape ", s, " ", why));
 }
 
 }  // namespace heed

@@ -38,7 +38,21 @@ int64_t wrap_dim(std::string_view op, int64_t dim, int64_t ndim);
 // each pair must be equal or one of them 1). Throws a ShapeError naming `op`.
 Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b);
 
-// Checks that every size is >= 0; `op` names the caller in the error.
+// The one rule every new tensor's shape obeys, whether a factory, an op or a
+// checkpoint file asks for it:
+//   - at most kMaxDims dims;
+//   - every size >= 0;
+//   - the product of the nonzero sizes at most kMaxElements (2^50).
+// The last keeps element counts, byte counts and every stride far from int64's
+// limit. It counts only the nonzero sizes because an empty tensor has strides
+// too: [0, 2^62, 2^62] holds no element, but its first stride would be 2^124.
+inline constexpr int64_t kMaxDims = 64;
+inline constexpr int64_t kMaxElements = int64_t{1} << 50;
+
+// Which part of the rule `s` breaks ("has a negative size", ...), or nullptr.
+const char* size_rule_violation(const Shape& s);
+
+// Throws a ValueError "op: shape [..] <what it breaks>" when `s` breaks the rule.
 void check_sizes(std::string_view op, const Shape& s);
 
 }  // namespace heed

@@ -1,5 +1,7 @@
 #include "heed/nn/module.h"
 
+#include <unordered_set>
+
 #include "heed/autograd/grad_mode.h"
 
 namespace heed::nn {
@@ -128,17 +130,19 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
       continue;
     }
     const Tensor& src = state.at(name);
+    if (!src.defined())
+      throw ValueError(msg("load_state_dict: the tensor under key '", name, "' is undefined"));
     if (src.shape() != t.shape())
       throw ShapeError(msg("load_state_dict: '", name, "' has shape ", src.shape(),
                            " in the state dict but ", t.shape(), " in the module"));
   }
   if (strict) {
-    for (const auto& [name, src] : state) {
-      bool known = false;
-      for (const auto& [n, t] : mine) known = known || n == name;
-      if (!known) throw ValueError(msg("load_state_dict: unexpected key '", name, "' (shape ",
-                                       src.shape(), ") not in the module"));
-    }
+    std::unordered_set<std::string> known;
+    for (const auto& [name, t] : mine) known.insert(name);
+    for (const auto& [name, src] : state)
+      if (!known.count(name))
+        throw ValueError(msg("load_state_dict: unexpected key '", name, "' (shape ",
+                             src.defined() ? msg(src.shape()) : std::string("undefined"), ") not in the module"));
   }
   NoGradGuard no_grad;  // writing into parameters is not part of any graph
   for (auto& [name, t] : mine)

@@ -14,21 +14,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <limits>
-#include <nlohmann/json.hpp>
 #include <random>
-#include <set>
-#include <tuple>
 #include <vector>
 
 #include "heed/autograd/grad_mode.h"
 #include "heed/nn/module.h"
+#include "heed/nn/safetensors_header.h"
 
 namespace heed {
 
@@ -39,62 +35,31 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
-using Json = nlohmann::ordered_json;  // keeps keys in file order, so tensors keep theirs
-
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // real headers are kilobytes; refuse absurd ones
-constexpr const char* kMetadataKey = "__metadata__";
-
-// ---- dtypes ---------------------------------------------------------------
-
-const char* dtype_code(DType t) {
-  switch (t) {
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
-    case DType::Int64: return "I64";
-  }
-  return "?";
-}
 
 // ============================================================================
 // save
 // ============================================================================
 
-// The header for `state`, padded with spaces so that 8 + its length is a
-// multiple of 8 (the data then starts 8-byte aligned, as the format recommends).
-// `data` receives each tensor as a contiguous tensor, in the same order.
+// The header for `state` (nn/safetensors_header.h writes its text); `data`
+// receives each tensor as a contiguous tensor, in the same order.
 std::string build_header(const StateDict& state, const std::map<std::string, std::string>& metadata,
                          std::vector<Tensor>& data) {
-  Json header = Json::object();
-  if (!metadata.empty()) {
-    Json meta = Json::object();
-    for (const auto& [k, v] : metadata) meta[k] = v;
-    header[kMetadataKey] = std::move(meta);
-  }
+  safetensors::Header header;
+  header.metadata = metadata;
   uint64_t offset = 0;
   for (const auto& [key, t] : state) {
-    if (key == kMetadataKey)
-      throw ValueError(msg("save_safetensors: a tensor may not be named '", kMetadataKey,
-                           "' (the format reserves it for metadata)"));
     if (!t.defined())
       throw ValueError(msg("save_safetensors: the tensor '", key, "' is undefined"));
     // contiguous() turns a strided view into the row-major values it shows;
     // detach() keeps that copy out of any autograd graph.
     Tensor c = t.detach().contiguous();
     const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * element_size(c.dtype());
-    header[key] = {{"dtype", dtype_code(c.dtype())},
-                   {"shape", std::vector<int64_t>(c.shape().begin(), c.shape().end())},
-                   {"data_offsets", {offset, offset + nbytes}}};
+    header.entries.push_back({key, c.dtype(), c.shape(), offset, offset + nbytes});
     offset += nbytes;
     data.push_back(std::move(c));
   }
-  std::string text;
-  try {
-    text = header.dump();
-  } catch (const nlohmann::json::exception& e) {  // e.g. a name that is not valid UTF-8
-    throw ValueError(msg("save_safetensors: cannot write the header: ", e.what()));
-  }
-  text.append((8 - text.size() % 8) % 8, ' ');
-  return text;
+  return safetensors::write_header(header, "save_safetensors");
 }
 
 // A file opened under a fresh random name beside `path`. Unless commit() renames
@@ -171,14 +136,6 @@ class TempFile {
 // load
 // ============================================================================
 
-// What one header entry says, after checking.
-struct Entry {
-  std::string key;
-  DType dtype;
-  Shape shape;
-  uint64_t begin, end;  // offsets into the data
-};
-
 struct Loader {
   std::string path;
 
@@ -187,123 +144,6 @@ struct Loader {
   }
   [[noreturn]] void fail(const std::string& key, const std::string& why) const {
     fail(msg("tensor '", key, "': ", why));
-  }
-
-  // Parses the header. nlohmann keeps the last of two equal keys silently, so a
-  // parser callback watches every key to catch duplicates (two tensors with one
-  // name, or one entry with two "dtype"s), and refuses nesting deeper than the
-  // format has: a hostile header of a million '[' must not exhaust anything.
-  Json parse_header(const std::string& text) const {
-    std::set<std::string> top_keys, entry_keys;
-    auto watch = [&](int depth, Json::parse_event_t event, Json& value) {
-      using E = Json::parse_event_t;
-      if ((event == E::object_start || event == E::array_start) && depth >= 3)
-        fail("the header nests deeper than the format allows (objects of arrays of numbers)");
-      if (event == E::object_start && depth == 1) entry_keys.clear();
-      if (event == E::key) {
-        const std::string& k = value.get_ref<const std::string&>();
-        if (depth == 1 && !top_keys.insert(k).second) fail(msg("the key '", k, "' appears twice in the header"));
-        if (depth == 2 && !entry_keys.insert(k).second)
-          fail(msg("a field '", k, "' appears twice in one entry of the header"));
-      }
-      return true;
-    };
-    Json header;
-    try {
-      header = Json::parse(text, watch);
-    } catch (const nlohmann::json::exception& e) {
-      fail(msg("the header is not valid JSON: ", e.what()));
-    }
-    if (!header.is_object()) fail(msg("the header must be a JSON object, not a ", header.type_name()));
-    return header;
-  }
-
-  void read_metadata(const Json& meta, std::map<std::string, std::string>* out) const {
-    if (!meta.is_object()) fail(msg("'", kMetadataKey, "' must be an object, not a ", meta.type_name()));
-    for (const auto& [k, v] : meta.items()) {
-      if (!v.is_string())
-        fail(msg("'", kMetadataKey, "' value of '", k, "' must be a string, not a ", v.type_name()));
-      if (out) (*out)[k] = v.get<std::string>();
-    }
-  }
-
-  DType parse_dtype(const std::string& key, const Json& field) const {
-    if (!field.is_string()) fail(key, msg("\"dtype\" must be a string, not a ", field.type_name()));
-    const std::string name = field.get<std::string>();
-    if (name == "F32") return kFloat32;
-    if (name == "F64") return kFloat64;
-    if (name == "I64") return kInt64;
-    static const std::set<std::string> known = {"BOOL", "U8",  "I8",  "U16", "I16",     "F16",
-                                                "BF16", "U32", "I32", "U64", "F8_E4M3", "F8_E5M2"};
-    if (known.count(name))
-      fail(key, msg("dtype ", name, " is not supported by heed (F32, F64 and I64 are)"));
-    fail(key, msg("unknown dtype \"", name, "\" (heed reads F32, F64 and I64)"));
-  }
-
-  // The shape, checked so that numel * element size cannot overflow: each size is
-  // an integer >= 0 and the product of the nonzero sizes, in bytes, fits in int64
-  // (so later stride arithmetic on the tensor cannot overflow either).
-  Shape parse_shape(const std::string& key, const Json& field, DType dtype) const {
-    if (!field.is_array()) fail(key, msg("\"shape\" must be an array, not a ", field.type_name()));
-    Shape shape;
-    uint64_t bytes = element_size(dtype);
-    for (const Json& d : field) {
-      if (d.is_number_integer() && !d.is_number_unsigned())
-        fail(key, msg("shape ", field.dump(), " has a negative size"));
-      if (!d.is_number_unsigned()) fail(key, msg("shape ", field.dump(), " must hold integers"));
-      const uint64_t size = d.get<uint64_t>();
-      if (size != 0 && (__builtin_mul_overflow(bytes, size, &bytes) ||
-                        bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())))
-        fail(key, msg("shape ", field.dump(), " is too large: its byte count overflows 64 bits"));
-      shape.push_back(static_cast<int64_t>(size));
-    }
-    return shape;
-  }
-
-  Entry parse_entry(const std::string& key, const Json& info, uint64_t data_size) const {
-    if (!info.is_object()) fail(key, msg("the entry must be an object, not a ", info.type_name()));
-    for (const char* field : {"dtype", "shape", "data_offsets"})
-      if (!info.contains(field)) fail(key, msg("the entry has no \"", field, "\""));
-    Entry e;
-    e.key = key;
-    e.dtype = parse_dtype(key, info["dtype"]);
-    e.shape = parse_shape(key, info["shape"], e.dtype);
-    const Json& off = info["data_offsets"];
-    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
-      fail(key, msg("\"data_offsets\" must be [begin, end], two integers >= 0, not ", off.dump()));
-    e.begin = off[0].get<uint64_t>();
-    e.end = off[1].get<uint64_t>();
-    if (e.begin > e.end) fail(key, msg("data_offsets [", e.begin, ", ", e.end, "] has begin > end"));
-    if (e.end > data_size)
-      fail(key, msg("data_offsets [", e.begin, ", ", e.end, "] ends beyond the data, which has ",
-                    data_size, " bytes"));
-    // parse_shape proved this product fits.
-    const uint64_t expected = static_cast<uint64_t>(numel(e.shape)) * element_size(e.dtype);
-    if (e.end - e.begin != expected)
-      fail(key, msg("data_offsets [", e.begin, ", ", e.end, "] span ", e.end - e.begin,
-                    " bytes, but shape ", e.shape, " of ", dtype_code(e.dtype), " needs ", expected));
-    return e;
-  }
-
-  // Sorted by offset, the tensors must tile [0, data_size) exactly.
-  void check_layout(std::vector<Entry> entries, uint64_t data_size) const {
-    std::sort(entries.begin(), entries.end(),
-              [](const Entry& a, const Entry& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
-    uint64_t covered = 0;
-    const Entry* prev = nullptr;
-    for (const Entry& e : entries) {
-      if (e.begin < covered)
-        fail(e.key, msg("data_offsets [", e.begin, ", ", e.end, "] overlap tensor '", prev->key,
-                        "', which ends at ", covered));
-      if (e.begin > covered)
-        fail(e.key, msg("data_offsets [", e.begin, ", ", e.end, "] leave a gap of ", e.begin - covered,
-                        " bytes after offset ", covered, "; the tensors must cover the data exactly"));
-      covered = e.end;
-      prev = &e;
-    }
-    if (covered != data_size)
-      fail(msg("the data has ", data_size, " bytes but the tensors cover only ", covered,
-               "; the tensors must cover the data exactly"));
   }
 };
 
@@ -356,21 +196,13 @@ StateDict load_safetensors(const std::string& path, std::map<std::string, std::s
 
   const uint64_t data_start = 8 + header_size;
   const uint64_t data_size = file_size - data_start;
-  const Json header = loader.parse_header(text);
-
-  std::vector<Entry> entries;
-  for (const auto& [key, info] : header.items()) {
-    if (key == kMetadataKey) {
-      loader.read_metadata(info, metadata);
-      continue;
-    }
-    entries.push_back(loader.parse_entry(key, info, data_size));
-  }
-  loader.check_layout(entries, data_size);
+  const safetensors::Header header = safetensors::read_header(text, data_size, path);
+  if (metadata)
+    for (const auto& [k, v] : header.metadata) (*metadata)[k] = v;
 
   // Every size below is now proven to lie inside the file.
   StateDict out;
-  for (const Entry& e : entries) {
+  for (const safetensors::Entry& e : header.entries) {
     Tensor t = make_tensor(e.shape, e.dtype, /*zero_fill=*/false);
     const uint64_t nbytes = e.end - e.begin;
     in.seekg(static_cast<std::streamoff>(data_start + e.begin));

@@ -31,8 +31,13 @@ std::vector<int64_t> checked_indices(const Tensor& x, int64_t dim, const Tensor&
   return idx;
 }
 
-// Every tensor in xs has xs[0]'s dtype (heed never promotes silently).
-void check_same_dtypes(const char* op, const std::vector<Tensor>& xs) {
+// xs is a list of tensors to join: not empty, every one defined, and every one of
+// xs[0]'s dtype (heed never promotes silently).
+void check_list(const char* op, const std::vector<Tensor>& xs) {
+  if (xs.empty()) throw ValueError(msg(op, ": the list of tensors is empty; give at least one"));
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (!xs[i].defined())
+      throw ValueError(msg(op, ": tensor ", i, " of the list (of ", xs.size(), ") is undefined"));
   for (size_t i = 1; i < xs.size(); ++i)
     if (xs[i].dtype() != xs[0].dtype())
       throw DTypeError(msg(op, ": tensor 0 has dtype ", xs[0].dtype(), ", tensor ", i, " has ",
@@ -100,13 +105,12 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 // dx_i = the slice of dy that x_i filled (a view: no copy)
 // saves: the sizes of the x_i along dim
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
-  if (xs.empty()) throw ValueError("concat: the list of tensors is empty; give at least one");
+  check_list("concat", xs);
   const Tensor& first = xs[0];
   if (first.dim() == 0)
     throw ShapeError("concat: tensor 0 is 0-d, and 0-d tensors have no dim to join along; "
                      "use stack, or unsqueeze(0) them first");
   dim = wrap_dim("concat", dim, first.dim());
-  check_same_dtypes("concat", xs);
 
   Shape out_shape = first.shape();
   out_shape[dim] = 0;
@@ -149,9 +153,8 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
 // y = the x_i stacked along a new dim:  stack(xs, d) = concat(x_i.unsqueeze(d), d)
 // backward: through concat and unsqueeze
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
-  if (xs.empty()) throw ValueError("stack: the list of tensors is empty; give at least one");
+  check_list("stack", xs);
   dim = wrap_dim("stack", dim, xs[0].dim() + 1);  // the new dim may go after the last
-  check_same_dtypes("stack", xs);
   for (size_t i = 1; i < xs.size(); ++i)
     if (xs[i].shape() != xs[0].shape())
       throw ShapeError(msg("stack: tensor 0 is ", xs[0].shape(), ", tensor ", i, " is ",

@@ -151,6 +151,12 @@ TEST_CASE("concat") {
     CHECK_THROWS_CONTAINING(concat({a, a.to(kFloat64)}, 0), "tensor 1 has float64", DTypeError);
     CHECK_THROWS_CONTAINING(concat({Tensor::scalar(1), Tensor::scalar(2)}, 0), "0-d", ShapeError);
     CHECK_THROWS_CONTAINING(concat({a, a}, 2), "concat: dim 2 is out of range", IndexError);
+    // An undefined tensor is named by its place in the list, first or not.
+    CHECK_THROWS_CONTAINING(concat({a, Tensor(), a}, 0), "concat: tensor 1 of the list (of 3) is undefined",
+                            ValueError);
+    CHECK_THROWS_CONTAINING(concat({Tensor(), a}, 0), "concat: tensor 0 of the list (of 2) is undefined",
+                            ValueError);
+    CHECK_THROWS_CONTAINING(stack({a, Tensor()}, 0), "stack: tensor 1 of the list (of 2) is undefined", ValueError);
   }
 }
 

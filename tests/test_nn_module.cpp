@@ -180,6 +180,13 @@ TEST_CASE("Module: state_dict and load_state_dict") {
     CHECK_THROWS_CONTAINING(net.load_state_dict(wrong),
                             "'head.bias' has shape [5] in the state dict but [4] in the module", ShapeError);
 
+    StateDict hollow = other.state_dict();
+    hollow.set("head.bias", Tensor());
+    CHECK_THROWS_CONTAINING(net.load_state_dict(hollow), "the tensor under key 'head.bias' is undefined",
+                            ValueError);
+    extra.set("head.beta", Tensor());
+    CHECK_THROWS_CONTAINING(net.load_state_dict(extra), "unexpected key 'head.gamma' (shape [4])", ValueError);
+
     CHECK(net.embed.to_vector<double>() == embed_before);
     CHECK(net.head->bias.to_vector<double>() == before);
 

@@ -57,7 +57,19 @@ TEST_CASE("factories: filled tensors") {
     // a product that overflows int64 itself (2^62 * 4) is caught, not wrapped around
     CHECK_THROWS_CONTAINING(Tensor::empty({int64_t{1} << 62, 4}), "more than 2^50 elements", ValueError);
     CHECK_THROWS_CONTAINING(Tensor::empty({3, int64_t{1} << 62, 0}), "more than 2^50 elements", ValueError);
-    CHECK(Tensor::empty({0, int64_t{1} << 62}).numel() == 0);  // a zero first keeps the count at 0
+  }
+  SUBCASE("an empty tensor is bounded too: its strides multiply the other sizes") {
+    // [0, 2^62, 2^62] holds nothing, but its first stride would be 2^124.
+    CHECK_THROWS_CONTAINING(Tensor::zeros({0, int64_t{1} << 62, int64_t{1} << 62}), "more than 2^50 elements",
+                            ValueError);
+    CHECK_THROWS_CONTAINING(Tensor::empty({0, int64_t{1} << 62}), "more than 2^50 elements", ValueError);
+    Tensor wide = Tensor::empty({0, int64_t{1} << 25, int64_t{1} << 25});  // 2^50: the most allowed
+    CHECK(wide.numel() == 0);
+    CHECK(wide.strides()[0] == int64_t{1} << 50);
+  }
+  SUBCASE("at most 64 dims") {
+    CHECK(Tensor::zeros(Shape(64, 1)).dim() == 64);
+    CHECK_THROWS_CONTAINING(Tensor::zeros(Shape(65, 1)), "has more than 64 dims", ValueError);
   }
 }
 

@@ -1,0 +1,55 @@
+// The JSON header of a safetensors file, both ways: written from a list of
+// entries, and read back into one with every rule checked. nn/serialize.cpp
+// moves the bytes around it; this file is only the header's text.
+//
+//   {"__metadata__": {"epoch": "3"},
+//    "fc.weight": {"dtype": "F32", "shape": [3, 4], "data_offsets": [0, 48]}, ...}
+//
+// Both directions take time linear in the header's length: a checkpoint may
+// hold a million small tensors, and a hostile file may claim to.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "heed/core/dtype.h"
+#include "heed/core/shape.h"
+
+namespace heed::safetensors {
+
+inline constexpr const char* kMetadataKey = "__metadata__";
+
+// One tensor as the header describes it.
+struct Entry {
+  std::string key;
+  DType dtype;
+  Shape shape;
+  uint64_t begin, end;  // its bytes, as offsets into the data after the header
+};
+
+struct Header {
+  std::vector<Entry> entries;                   // in the header's order
+  std::map<std::string, std::string> metadata;  // "__metadata__"
+};
+
+// "F32", "F64" or "I64".
+const char* dtype_code(DType t);
+
+// The header's text for `header`, padded with spaces so that 8 + its length is
+// a multiple of 8 (the data then starts 8-byte aligned, as the format
+// recommends). Throws a ValueError naming `op` for a key that is not valid
+// UTF-8 or is "__metadata__".
+std::string write_header(const Header& header, std::string_view op);
+
+// Reads `text`, the header of the file `path` whose data after the header has
+// `data_size` bytes, and checks it against the rules load_safetensors lists
+// (nn/serialize.h). A broken rule raises an IOError "load_safetensors: <path>:
+// tensor '<key>': <the rule>". Memory stays proportional to the tensors the
+// header describes: nothing is kept of a value the format does not use, and a
+// shape of more than kMaxDims sizes is refused without storing them.
+Header read_header(std::string_view text, uint64_t data_size, const std::string& path);
+
+}  // namespace heed::safetensors
