@@ -66,6 +66,17 @@ void accumulate_into_leaf(LeafState& leaf, Tensor g) {
   }
 }
 
+// The node whose backward is running on this thread (outside anomaly mode), for
+// gradient_sum_of_input. A guard sets it around apply() and restores the previous
+// one, since a backward may itself run a backward (a gradient check inside a hook).
+thread_local Node* running_node = nullptr;
+
+struct RunningNode {
+  Node* previous;
+  explicit RunningNode(Node* node) : previous(running_node) { running_node = node; }
+  ~RunningNode() { running_node = previous; }
+};
+
 // Each backward() gets its own number, so a node can tell whether this backward
 // has visited it (its backward_state.task is the number) or another one has.
 uint64_t next_task_number() {
@@ -196,7 +207,12 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
       if (g.defined()) accumulate_into_leaf(*leaf_state(*node->leaf), run_hooks(*node, std::move(g), anomaly));
     } else if (g.defined()) {
       g = run_hooks(*node, std::move(g), anomaly);
-      input_grads = anomaly ? apply_with_creation_context(*node, g) : node->apply(g);
+      if (anomaly) {  // every contribution on its own, so a NaN is blamed on the op that made it
+        input_grads = apply_with_creation_context(*node, g);
+      } else {
+        RunningNode running(node);
+        input_grads = node->apply(g);
+      }
       if (!retain_graph) node->release();
       check_gradients(*node, input_grads);
       if (anomaly) check_gradients_finite(*node, input_grads);
@@ -218,6 +234,14 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
       if (--next->backward_state.dependencies == 0) ready.push_back(next);
     }
   }
+}
+
+Tensor* gradient_sum_of_input(size_t i) {
+  if (!running_node) return nullptr;
+  const auto edges = running_node->next_edges();
+  if (i >= edges.size() || !edges[i].node) return nullptr;
+  Tensor& sum = edges[i].node->backward_state.grad;
+  return sum.defined() && exclusively_owned(sum) ? &sum : nullptr;
 }
 
 }  // namespace heed

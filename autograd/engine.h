@@ -11,4 +11,17 @@ namespace heed {
 // Tensor::backward() calls this.
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 
+// For an op's backward, while it runs: the sum of the gradients that input `i`
+// has received so far from its other consumers, when the backward may add its
+// own contribution into that sum in place; nullptr otherwise (no sum yet, a sum
+// someone else can see, anomaly mode, or no backward running).
+//
+// A backward that adds into it returns an undefined tensor for input i. Why: a
+// weight used at every step of a decoder gets one gradient per step, and the
+// product that makes each one (dW = dz^T x) can add itself to the sum directly
+// (gemm's C += A B) instead of zeroing and writing a fresh [out, in] tensor that
+// the engine then adds: one pass over the gradient's memory instead of three.
+// The sum has the input's shape and dtype, is contiguous and owns its memory.
+Tensor* gradient_sum_of_input(size_t i);
+
 }  // namespace heed

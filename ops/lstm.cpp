@@ -22,6 +22,7 @@
 // exp or tanh at all.
 #include "heed/ops/lstm.h"
 
+#include "heed/autograd/engine.h"
 #include "heed/autograd/node.h"
 #include "heed/ops/blas.h"
 #include "heed/ops/elementwise.h"
@@ -191,18 +192,26 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
       gemm(dz2, w_ih, dx);
       dx = dx.view(x_shape);
     }
+    // A weight's gradient goes straight into the sum the engine holds for it when
+    // there is one (a cell run at every step of a decoder: each step's product adds
+    // itself, autograd/engine.h); otherwise into a fresh tensor, returned.
+    auto weight_grad = [&](size_t input, const Tensor& w, Tensor& fresh) -> std::pair<Tensor, double> {
+      if (Tensor* sum = gradient_sum_of_input(input)) return {*sum, 1.0};
+      fresh = make_tensor(w.shape(), dy.dtype(), false);
+      return {fresh, 0.0};
+    };
     if (need.w_ih) {
-      dw_ih = make_tensor(w_ih.shape(), dy.dtype(), false);
-      gemm(dz2.t(), saved_x.get(op), dw_ih);
+      auto [dw, beta] = weight_grad(1, w_ih, dw_ih);
+      gemm(dz2.t(), saved_x.get(op), dw, 1.0, beta);
     }
     if (need.w_hh) {
       // dW_hh = sum_t dz_t^T h_{t-1}. For t >= 2 the h_{t-1} are h_1 .. h_{T-1}, back
       // to back in the output, so those T-1 steps are one product with K = (T-1) B.
-      dw_hh = make_tensor(w_hh.shape(), dy.dtype(), false);
-      gemm(dz.select(0, 0).t(), saved_h0.get(op), dw_hh);
+      auto [dw, beta] = weight_grad(2, w_hh, dw_hh);
+      gemm(dz.select(0, 0).t(), saved_h0.get(op), dw, 1.0, beta);
       if (T > 1)
         gemm(dz.slice(0, 1, T).reshape({(T - 1) * B, 4 * H}).t(),
-             saved_out.get(op).slice(0, 0, T - 1).reshape({(T - 1) * B, H}), dw_hh, 1.0, 1.0);
+             saved_out.get(op).slice(0, 0, T - 1).reshape({(T - 1) * B, H}), dw, 1.0, 1.0);
     }
     if (need.b) db = sum(dz2, {0});  // b_ih and b_hh enter z alike: one gradient serves both
     if (need.h0) {                   // h0 fed z_1 through h0 W_hh^T

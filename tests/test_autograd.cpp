@@ -451,6 +451,47 @@ TEST_CASE("autograd/engine edge cases") {
 
 // ---- gradcheck itself ---------------------------------------------------------------
 
+TEST_CASE("autograd/a backward may add its gradient into the sum its input has so far") {
+  // x feeds three ops whose backward adds dy into the sum the engine offers, and
+  // returns a fresh gradient when none is offered. The first to run sees no sum
+  // (there is none yet); the other two each see the one before them.
+  std::vector<bool> offered;
+  auto adding_identity = [&](const Tensor& x) {
+    return custom_identity("adding_identity", x, [&offered](const Tensor& dy) -> TensorList {
+      Tensor* sum = gradient_sum_of_input(0);
+      offered.push_back(sum != nullptr);
+      if (!sum) return {dy.clone()};
+      sum->add_(dy);
+      return {Tensor()};  // already added
+    });
+  };
+  Tensor x = Tensor({1., 2.}).requires_grad_();
+  auto loss = [&] { return (adding_identity(x) + 2 * adding_identity(x) + 3 * adding_identity(x)).sum(); };
+  loss().backward();
+  check_values(x.grad(), {6, 6});
+  CHECK(offered == std::vector<bool>{false, true, true});
+  CHECK(gradient_sum_of_input(0) == nullptr);  // no backward running
+
+  // In anomaly mode nothing is offered: each contribution is checked on its own.
+  offered.clear();
+  x.zero_grad();
+  {
+    DetectAnomalyGuard anomaly;
+    loss().backward();
+  }
+  check_values(x.grad(), {6, 6});
+  CHECK(offered == std::vector<bool>{false, false, false});
+
+  // A sum that someone else can see is not offered: here the first gradient to
+  // arrive is dy itself, which add's backward also sends to its other input.
+  offered.clear();
+  x.zero_grad();
+  Tensor y = adding_identity(x);
+  (y + x).sum().backward();  // x gets dy from add, then from the identity
+  check_values(x.grad(), {2, 2});
+  CHECK(offered == std::vector<bool>{false});
+}
+
 TEST_CASE("autograd/gradcheck") {
   SUBCASE("it fails for a wrong backward, and says where") {
     std::string report;

@@ -423,6 +423,39 @@ TEST_CASE("LSTMCell") {
       return flat({h, c});
     }));
   }
+  SUBCASE("a cell run at several steps: each step adds its weight gradients into the sum") {
+    // The engine offers each step's backward the sum of the later steps' gradients
+    // (autograd/engine.h: gradient_sum_of_input), and the cell's products add into
+    // it. Checked numerically in float64, and in float32 against anomaly mode,
+    // where the engine offers no sum and adds fresh tensors as before.
+    manual_seed(7);
+    auto run = [](const LSTMCell& cell, const Tensor& xs) {  // xs [steps, B, in]
+      Tensor h, c, total = Tensor::zeros({}, xs.dtype());
+      for (int64_t t = 0; t < xs.size(0); ++t) {
+        auto s = cell(xs.select(0, t), h, c);
+        h = s.h, c = s.c;
+        total = total + (h * h).sum();
+      }
+      return total;
+    };
+    LSTMCell cell64(3, 4);
+    cell64.to(kFloat64);
+    Tensor xs64 = randn64({5, 2, 3});
+    CHECK(module_gradcheck(cell64, [&] { return run(cell64, xs64); }));
+
+    LSTMCell cell(8, 16);
+    Tensor xs = Tensor::randn({6, 4, 8});
+    run(cell, xs).backward();
+    std::vector<std::vector<double>> in_place;
+    for (const Tensor& p : cell.parameters()) in_place.push_back(p.grad().to_vector<double>());
+    cell.zero_grad();
+    {
+      DetectAnomalyGuard anomaly;
+      run(cell, xs).backward();
+    }
+    size_t i = 0;
+    for (const Tensor& p : cell.parameters()) check_values(p.grad(), in_place[i++], 1e-5);
+  }
   SUBCASE("unbatched shapes") {
     LSTMCell cell(3, 2);
     auto [h, c] = cell(Tensor::randn({3}));
