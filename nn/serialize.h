@@ -35,7 +35,8 @@ class Module;
 void save_safetensors(const StateDict& state, const std::string& path,
                       const std::map<std::string, std::string>& metadata = {});
 
-// Reads and validates a file; the tensors come back in the header's order. A
+// Reads and validates a file; the tensors come back in the header's order, in
+// time linear in the file's size (the header is read in one streamed pass). A
 // truncated, corrupt or hostile file raises an IOError naming the key and the
 // rule it breaks, and nothing is allocated from an unchecked size or read out of
 // bounds. The rules:
@@ -44,7 +45,8 @@ void save_safetensors(const StateDict& state, const std::string& path,
 //   - the header is one JSON object with no duplicate keys; "__metadata__", if
 //     present, maps strings to strings;
 //   - every other entry is an object with "dtype" (F32, F64 or I64), "shape"
-//     (integers >= 0 whose product, in bytes, fits in 64 bits) and
+//     (integers under the size rule of every heed tensor, core/shape.h: at most
+//     64 dims, each >= 0, the nonzero ones' product at most 2^50) and
 //     "data_offsets" ([begin, end] with begin <= end <= the data size);
 //   - end - begin equals numel * element size;
 //   - the tensors, sorted by offset, cover the data exactly: no overlap, no gap
