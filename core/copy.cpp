@@ -1,5 +1,8 @@
 #include "heed/core/copy.h"
 
+#include <algorithm>
+#include <atomic>
+
 #include "heed/core/iterate.h"
 
 namespace heed {
@@ -20,8 +23,27 @@ void check_broadcasts(const char* op, const Tensor& dst, const Tensor& src) {
 }
 }  // namespace
 
+void check_convertible(const Tensor& src, DType dtype) {
+  if (dtype != kInt64 || !is_floating(src.dtype())) return;
+  dispatch_floating(src.dtype(), [&](auto tag) {
+    using S = decltype(tag);
+    const S* in = static_cast<const S*>(src.raw_data_ptr());
+    std::atomic<bool> bad{false};  // set from the threads; the error is raised after them
+    for_each_offset<1>(src.shape(), {&src.strides()}, [&](int64_t i) {
+      if (!has_int64_value(in[i])) bad.store(true, std::memory_order_relaxed);
+    });
+    if (!bad) return;
+    // The error path: find the first offender in a contiguous copy, to name it.
+    const Tensor c = copy_of(src);
+    const S* first = static_cast<const S*>(c.raw_data_ptr());
+    element_value<int64_t>(*std::find_if(first, first + c.numel(), [](S v) { return !has_int64_value(v); }),
+                           "copy to int64");
+  });
+}
+
 void copy_elements(const Tensor& dst, const Tensor& src) {
   check_broadcasts("copy", dst, src);
+  check_convertible(src, dst.dtype());  // before anything is written
   Strides ss = broadcast_strides(src, dst.shape());
   dispatch(dst.dtype(), [&](auto dtag) {
     using D = decltype(dtag);

@@ -7,6 +7,10 @@
 // of the work and not a step of the computation autograd must see.
 #pragma once
 
+#include <string_view>
+#include <type_traits>
+
+#include "heed/core/error.h"
 #include "heed/core/tensor.h"
 
 namespace heed {
@@ -19,6 +23,29 @@ Strides broadcast_strides(const Tensor& t, const Shape& to);
 // dst's shape; both may be strided views. Throws a ShapeError if src does not
 // broadcast to dst.
 void copy_elements(const Tensor& dst, const Tensor& src);
+
+// Whether a float has an int64 value: finite and, truncated toward zero, inside
+// [-2^63, 2^63). C++ leaves every other float-to-int64 conversion undefined
+// (PyTorch returns whatever the CPU's instruction gives: INT64_MIN on x86), so
+// heed refuses them. No float or double lies strictly between -2^63 - 1 and
+// -2^63, so the bounds alone decide; NaN fails both comparisons.
+inline bool has_int64_value(double v) { return v >= -0x1p63 && v < 0x1p63; }
+
+// `value` as an element of type T; for int64 a value without one (above) is a
+// ValueError naming `op`.
+template <class T>
+T element_value(double value, std::string_view op) {
+  if constexpr (std::is_same_v<T, int64_t>)
+    if (!has_int64_value(value))
+      throw ValueError(msg(op, ": ", value, " has no int64 value; a float must be finite and, truncated toward ",
+                           "zero, within int64's range [-2^63, 2^63)"));
+  return static_cast<T>(value);
+}
+
+// Throws the ValueError above if some value of src has no value in `dtype` (only
+// float-to-int64 can fail). copy_elements checks this before it writes anything;
+// a caller that copies several tensors (load_state_dict) checks them all first.
+void check_convertible(const Tensor& src, DType dtype);
 
 // A fresh contiguous copy of t, converted to dtype (t's own by default).
 Tensor copy_of(const Tensor& t, DType dtype);

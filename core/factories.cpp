@@ -1,6 +1,7 @@
 // Tensor factories: fresh contiguous tensors, filled.
 #include <cmath>
 
+#include "heed/core/copy.h"
 #include "heed/core/iterate.h"
 #include "heed/core/random.h"
 #include "heed/core/tensor.h"
@@ -49,6 +50,7 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype) {
 Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
 Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
   check_sizes("full", shape);
+  if (dtype == kInt64) element_value<int64_t>(value, "full");  // NaN, inf or out of range: no int64 value
   return fill_with(shape, dtype, [&](int64_t) { return value; });
 }
 Tensor Tensor::scalar(double value, DType dtype) { return full({}, value, dtype); }

@@ -34,7 +34,9 @@ int64_t Generator::randint(int64_t low, int64_t high) {
   uint64_t x;
   do x = next_u64();
   while (x >= limit);
-  return low + static_cast<int64_t>(x % range);
+  // low + offset in uint64, where wrapping is defined: with low = INT64_MIN the
+  // offset can exceed INT64_MAX, and int64 arithmetic would overflow.
+  return static_cast<int64_t>(static_cast<uint64_t>(low) + x % range);
 }
 
 Generator& default_generator() {

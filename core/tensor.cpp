@@ -1,5 +1,6 @@
 #include "heed/core/tensor.h"
 
+#include "heed/core/copy.h"
 #include "heed/core/iterate.h"
 #include "heed/core/object_pool.h"
 
@@ -80,7 +81,7 @@ Tensor::Tensor(std::initializer_list<NestedValues> list, DType dtype) {
   dispatch(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* p = t.data_ptr<T>();
-    for (size_t i = 0; i < flat.size(); ++i) p[i] = static_cast<T>(flat[i]);
+    for (size_t i = 0; i < flat.size(); ++i) p[i] = element_value<T>(flat[i], "Tensor");
   });
   impl_ = t.impl_;
 }
@@ -147,6 +148,8 @@ double Tensor::item() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  // float -> int64 goes through copy's check: not every float has an int64 value.
+  if (std::is_same_v<T, int64_t> && is_floating(dtype())) return copy_of(*this, kInt64).to_vector<T>();
   std::vector<T> out(numel());
   dispatch(dtype(), [&](auto tag) {
     using S = decltype(tag);

@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "heed/autograd/grad_mode.h"
+#include "heed/core/copy.h"
 
 namespace heed::nn {
 
@@ -135,6 +136,11 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     if (src.shape() != t.shape())
       throw ShapeError(msg("load_state_dict: '", name, "' has shape ", src.shape(),
                            " in the state dict but ", t.shape(), " in the module"));
+    try {  // a float NaN into an int64 buffer, say: refused here, before anything is copied
+      check_convertible(src, t.dtype());
+    } catch (const ValueError& e) {
+      throw ValueError(msg("load_state_dict: '", name, "': ", e.what()));
+    }
   }
   if (strict) {
     std::unordered_set<std::string> known;

@@ -43,7 +43,8 @@ Tensor& Tensor::fill_(double value) {
   dispatch(dtype(), [&](auto tag) {
     using T = decltype(tag);
     T* p = data_ptr<T>();
-    for_each_offset<1>(shape(), {&strides()}, [&](int64_t o) { p[o] = static_cast<T>(value); });
+    const T v = element_value<T>(value, "fill_");
+    for_each_offset<1>(shape(), {&strides()}, [&](int64_t o) { p[o] = v; });
   });
   impl().storage->bump_version();
   return *this;

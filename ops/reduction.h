@@ -126,14 +126,17 @@ void run_reduction(const ReduceView& p, const Op& op) {
 // stay int64 (exact). divisor is 1 for sum, n for mean, n - correction for var.
 template <class T>
 struct SumOp {
-  using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
+  // Integers add up modulo 2^64, as PyTorch's int64 sum wraps around. The sum runs
+  // in uint64, where wrapping is defined; in int64 an overflow is undefined
+  // behaviour (the compiler may assume it never happens).
+  using Acc = std::conditional_t<std::is_integral_v<T>, uint64_t, double>;
   T* out;
   double divisor = 1;
   Acc start() const { return 0; }
-  void add(Acc& a, T v, int64_t) const { a += v; }
+  void add(Acc& a, T v, int64_t) const { a += static_cast<Acc>(v); }
   void merge(Acc& a, const Acc& b) const { a += b; }
   void finish(const Acc& a, int64_t k) const {
-    if constexpr (std::is_integral_v<T>) out[k] = a;
+    if constexpr (std::is_integral_v<T>) out[k] = static_cast<T>(a);  // modulo 2^64 (C++20)
     else out[k] = static_cast<T>(a / divisor);
   }
 };

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -66,7 +67,9 @@ uint64_t header_length(const std::string& file) {
 // Same names in the same order, same dtypes, shapes and bit-identical values.
 void check_same_state(const StateDict& got, const StateDict& want) {
   REQUIRE(got.keys() == want.keys());
-  for (const auto& [key, w] : want) {
+  for (const auto& item : want) {
+    const std::string& key = item.first;  // not a structured binding: INFO's lambda uses it
+    const Tensor& w = item.second;
     INFO("key " << key);
     const Tensor& g = got.at(key);
     CHECK(g.dtype() == w.dtype());
@@ -481,5 +484,27 @@ TEST_CASE("checkpoint: save and load a module") {
     save(wrong, dir / "wrong.safetensors");
     CHECK_THROWS_CONTAINING(load(lin, dir / "wrong.safetensors"), "'weight' has shape [5, 3]", ShapeError);
     CHECK(lin.weight.to_vector<double>() == before.to_vector<double>());
+  }
+  SUBCASE("a float with no int64 value for an int64 buffer is refused and changes nothing") {
+    // An int64 buffer after a layer: a file may hold it as a float, and NaN has no
+    // int64 value (C++ leaves the conversion undefined). The check comes before
+    // any copy, so the layer, which comes first, keeps its weights.
+    struct Counted : nn::Module {
+      Counted()
+          : fc(register_module("fc", std::make_shared<nn::Linear>(2, 2))),
+            count(register_buffer("count", Tensor::scalar(0, kInt64))) {}
+      std::shared_ptr<nn::Linear> fc;
+      Tensor count;
+    };
+    Counted model;
+    const std::vector<double> before = model.fc->weight.to_vector<double>();
+    StateDict s = Counted().state_dict();  // other weights, so a copy would show
+    s.set("count", Tensor::scalar(std::nan("")));
+    CHECK_THROWS_CONTAINING(model.load_state_dict(s), "load_state_dict: 'count': copy to int64: nan has no int64 value",
+                            ValueError);
+    CHECK(model.fc->weight.to_vector<double>() == before);
+    s.set("count", Tensor::scalar(3.0));  // a float that has one loads
+    model.load_state_dict(s);
+    CHECK(model.count.item() == 3);
   }
 }

@@ -464,3 +464,36 @@ TEST_CASE("object pool: blocks are recycled per size, across threads, and too-bi
   dropper.join();
   CHECK(made.empty());
 }
+
+TEST_CASE("what C++ leaves undefined, heed defines") {
+  SUBCASE("a float with no int64 value is refused, wherever it would be converted") {
+    const double nan = std::nan(""), inf = INFINITY;
+    CHECK_THROWS_CONTAINING(Tensor({1.0, nan}).to(kInt64), "copy to int64: nan has no int64 value", ValueError);
+    CHECK_THROWS_CONTAINING(Tensor({-inf}, kFloat64).to(kInt64), "-inf has no int64 value", ValueError);
+    CHECK_THROWS_CONTAINING(Tensor({9.3e18}).to(kInt64), "has no int64 value", ValueError);  // > 2^63
+    CHECK_THROWS_CONTAINING(Tensor::full({2}, nan, kInt64), "full: nan has no int64 value", ValueError);
+    CHECK_THROWS_CONTAINING(Tensor({nan}, kInt64), "Tensor: nan has no int64 value", ValueError);
+    CHECK_THROWS_CONTAINING(Tensor::zeros({2}, kInt64).fill_(inf), "fill_: inf has no int64 value", ValueError);
+    CHECK_THROWS_CONTAINING(Tensor({nan}).to_vector<int64_t>(), "has no int64 value", ValueError);
+    // A failed copy writes nothing.
+    Tensor dst = Tensor::full({3}, 7, kInt64);
+    CHECK_THROWS_CONTAINING(dst.copy_(Tensor({1.0, 2.0, nan})), "nan has no int64 value", ValueError);
+    CHECK(dst.to_vector<int64_t>() == std::vector<int64_t>{7, 7, 7});
+    // The edges: -2^63 has a value, and truncation toward zero keeps -2.9 and 2.9.
+    CHECK(Tensor({-0x1p63, -2.9, 2.9}, kFloat64).to(kInt64).to_vector<int64_t>() ==
+          std::vector<int64_t>{INT64_MIN, -2, 2});
+    CHECK_THROWS_CONTAINING(Tensor({0x1p63}, kFloat64).to(kInt64), "has no int64 value", ValueError);
+  }
+  SUBCASE("an int64 sum wraps around modulo 2^64, as PyTorch's does") {
+    Tensor t = Tensor::from_vector(std::vector<int64_t>{INT64_MAX, 1, 5}, {3});
+    CHECK(t.sum().to_vector<int64_t>() == std::vector<int64_t>{INT64_MIN + 5});
+  }
+  SUBCASE("randint over the whole int64 range") {
+    manual_seed(3);
+    Tensor r = Tensor::randint(INT64_MIN, INT64_MAX, {1000});
+    std::vector<int64_t> v = r.to_vector<int64_t>();
+    CHECK(std::any_of(v.begin(), v.end(), [](int64_t x) { return x < 0; }));
+    CHECK(std::any_of(v.begin(), v.end(), [](int64_t x) { return x > 0; }));
+    CHECK(std::none_of(v.begin(), v.end(), [](int64_t x) { return x == INT64_MAX; }));  // high is excluded
+  }
+}
