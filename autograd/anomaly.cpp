@@ -26,12 +26,12 @@ thread_local uint64_t t_forward_ops = 0;
 
 constexpr int kMaxFrames = 32;
 
-// source_location gives the path the compiler saw ("/home/me/heed/ops/elementwise.cpp").
+// SourceSite gives the path the compiler saw ("/home/me/heed/ops/elementwise.cpp").
 // This file's own path tells where the source root is, so the rest of heed's
 // paths can be shown relative to it: "ops/elementwise.cpp".
 std::string_view relative_to_source_root(std::string_view file) {
   constexpr std::string_view self = "autograd/anomaly.cpp";
-  std::string_view here = std::source_location::current().file_name();
+  std::string_view here = SourceSite::current().file_name();
   if (here.size() < self.size() || here.substr(here.size() - self.size()) != self) return file;
   std::string_view root = here.substr(0, here.size() - self.size());
   if (file.substr(0, root.size()) == root) file.remove_prefix(root.size());
@@ -93,7 +93,7 @@ void set_detect_anomaly(bool on) {
 void reset_forward_op_count() { t_forward_ops = 0; }
 
 // noinline: the frames skipped below are this function and record(), its caller.
-[[gnu::noinline]] std::shared_ptr<const CreationSite> capture_creation_site(std::source_location where) {
+[[gnu::noinline]] std::shared_ptr<const CreationSite> capture_creation_site(SourceSite where) {
   auto site = std::make_shared<CreationSite>();
   site->ordinal = ++t_forward_ops;
   site->where = where;

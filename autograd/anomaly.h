@@ -31,11 +31,11 @@
 
 #include <cstdint>
 #include <memory>
-#include <source_location>
 #include <string>
 #include <vector>
 
 #include "heed/autograd/node.h"
+#include "heed/autograd/source_site.h"
 
 namespace heed {
 
@@ -59,7 +59,7 @@ class DetectAnomalyGuard {
 // (Node::creation_site) while anomaly mode is on, and only then.
 struct CreationSite {
   uint64_t ordinal = 0;        // the n-th op recorded since the last backward (from 1)
-  std::source_location where;  // the record() call in heed (file, line, function)
+  SourceSite where;  // the record() call in heed (file, line, function)
   std::vector<void*> frames;   // return addresses of the call stack, most recent first
 
   // "ops/elementwise.cpp:144 in heed::Tensor heed::log(const Tensor&), op #1 of the forward"
@@ -71,7 +71,7 @@ struct CreationSite {
 // ---- used by record() and the engine ------------------------------------------
 
 // Makes the CreationSite of the op being recorded now (the next ordinal, the stack).
-std::shared_ptr<const CreationSite> capture_creation_site(std::source_location where);
+std::shared_ptr<const CreationSite> capture_creation_site(SourceSite where);
 // The forward's op count restarts at 1: the engine calls it after each backward.
 void reset_forward_op_count();
 

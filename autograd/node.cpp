@@ -119,7 +119,7 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
 }
 
 Tensor attach_node(std::shared_ptr<Node> node, Tensor out, std::span<const Tensor> inputs,
-                   const std::source_location& where) {
+                   const SourceSite& where) {
   node->set_inputs(inputs);
   node->set_output(out.shape(), out.dtype());
   if (is_anomaly_enabled()) node->creation_site = capture_creation_site(where);  // the one branch when off

@@ -34,7 +34,6 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
-#include <source_location>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -42,6 +41,7 @@
 
 #include "heed/autograd/hooks.h"
 #include "heed/autograd/leaf.h"
+#include "heed/autograd/source_site.h"
 #include "heed/core/autograd_meta.h"
 #include "heed/core/object_pool.h"
 #include "heed/core/tensor.h"
@@ -183,11 +183,11 @@ bool needs_grad(const TensorList& inputs);
 // `backward` is any callable taking the output's gradient and returning a
 // TensorList (usually a lambda).
 Tensor attach_node(std::shared_ptr<Node> node, Tensor out, std::span<const Tensor> inputs,
-                   const std::source_location& where);  // record()'s non-template part
+                   const SourceSite& where);  // record()'s non-template part
 
 template <class F>
 Tensor record(const char* name, Tensor out, std::span<const Tensor> inputs, F&& backward,
-              std::source_location where = std::source_location::current()) {
+              SourceSite where = SourceSite::current()) {
   // From a per-thread pool (core/object_pool.h): every recorded op makes one.
   auto node = std::allocate_shared<FunctionNode<std::decay_t<F>>>(PoolAllocator<FunctionNode<std::decay_t<F>>>(),
                                                                   name, std::forward<F>(backward));
@@ -196,7 +196,7 @@ Tensor record(const char* name, Tensor out, std::span<const Tensor> inputs, F&& 
 // The same, for inputs written in braces: record("mul", y, {a, b}, ...).
 template <class F>
 Tensor record(const char* name, Tensor out, std::initializer_list<Tensor> inputs, F&& backward,
-              std::source_location where = std::source_location::current()) {
+              SourceSite where = SourceSite::current()) {
   return record(name, std::move(out), std::span<const Tensor>(inputs.begin(), inputs.size()),
                 std::forward<F>(backward), where);
 }

@@ -56,7 +56,9 @@ void adam_update(Tensor& p, const Tensor& g_in, AdamState& s, const Options& o, 
     s.max_exp_avg_sq = Tensor::zeros(p.shape(), p.dtype());
   s.step += 1;
 
-  const auto [beta1, beta2] = o.betas;
+  // Named copies, not a structured binding: the lambda below uses them, and
+  // capturing a structured binding is C++20 that clang 14 does not implement.
+  const double beta1 = o.betas.first, beta2 = o.betas.second;
   corrections.update(beta1, beta2, s.step);
   const double bias_correction1 = corrections.bc1, bias_correction2 = corrections.bc2;
   const double step_size = o.lr / bias_correction1;
@@ -91,12 +93,12 @@ void adam_update(Tensor& p, const Tensor& g_in, AdamState& s, const Options& o, 
 
 }  // namespace
 
-template <double kDefaultWeightDecay>
-void AdamOptionsWith<kDefaultWeightDecay>::check(const char* name, const AdamOptionsWith& o) {
+template <class Defaults>
+void AdamOptionsWith<Defaults>::check(const char* name, const AdamOptionsWith& o) {
   check_adam_options(name, o);
 }
-template struct AdamOptionsWith<0.0>;
-template struct AdamOptionsWith<1e-2>;
+template struct AdamOptionsWith<AdamDefaults>;
+template struct AdamOptionsWith<AdamWDefaults>;
 
 void Adam::step() {
   NoGradGuard no_grad;  // the update is not part of any graph

@@ -19,12 +19,21 @@ namespace heed::optim {
 
 // Adam's and AdamW's options: the same fields, and only weight_decay's default
 // differs (PyTorch's Adam uses 0, its AdamW 1e-2), so one template makes both.
-template <double kDefaultWeightDecay>
+// The default comes from a tag type rather than a `double` template argument,
+// which clang 14 does not support yet.
+struct AdamDefaults {
+  static constexpr double weight_decay = 0.0;
+};
+struct AdamWDefaults {
+  static constexpr double weight_decay = 1e-2;
+};
+
+template <class Defaults>
 struct AdamOptionsWith {
   double lr = 1e-3;
   std::pair<double, double> betas{0.9, 0.999};
   double eps = 1e-8;
-  double weight_decay = kDefaultWeightDecay;
+  double weight_decay = Defaults::weight_decay;
   bool amsgrad = false;
 
   template <class V>
@@ -37,8 +46,8 @@ struct AdamOptionsWith {
   }
   static void check(const char* name, const AdamOptionsWith& o);
 };
-using AdamOptions = AdamOptionsWith<0.0>;
-using AdamWOptions = AdamOptionsWith<1e-2>;
+using AdamOptions = AdamOptionsWith<AdamDefaults>;
+using AdamWOptions = AdamOptionsWith<AdamWDefaults>;
 
 struct AdamState {
   int64_t step = 0;       // updates this parameter has had

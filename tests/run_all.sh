@@ -3,7 +3,9 @@
 # again built with AddressSanitizer + UndefinedBehaviorSanitizer (HEED_SANITIZE=ON),
 # where any leak, overflow or undefined behaviour fails the run; and built on the
 # reference kernels alone (HEED_REFERENCE_KERNELS=ON), which must pass the same
-# tests with the plain loops.
+# tests with the plain loops. Then the tests of heed used from several threads
+# at once under ThreadSanitizer (HEED_SANITIZE_THREAD=ON), where any data race
+# fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -25,3 +27,12 @@ LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
 cmake -S . -B build-reference -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEED_REFERENCE_KERNELS=ON >/dev/null
 cmake --build build-reference -j "$jobs"
 ctest --test-dir build-reference --output-on-failure -j "$jobs"
+
+# ThreadSanitizer sees the threads a user starts, not OpenMP's: Debian's libgomp
+# is not built for it, so every parallel region would look like a race. Hence
+# one OpenMP thread, and the tests whose point is concurrency between threads.
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_SANITIZE_THREAD=ON \
+  -DHEED_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-tsan -j "$jobs" --target heed_tests
+OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 \
+  build-tsan/tests/heed_tests -tc="threads:*,object pool*"

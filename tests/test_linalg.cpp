@@ -604,7 +604,8 @@ TEST_CASE("small_gemm: matrix times one column, contiguous or strided, matches a
   // a strided one (a column sliced out of a wider matrix) stays with BLAS.
   manual_seed(6);
   for (DType dt : {kFloat32, kFloat64}) {
-    for (auto [m, k] : std::vector<std::pair<int64_t, int64_t>>{{10, 50}, {3, 1}, {7, 9}}) {
+    for (auto mk : std::vector<std::pair<int64_t, int64_t>>{{10, 50}, {3, 1}, {7, 9}}) {
+      const int64_t m = mk.first, k = mk.second;  // not a structured binding: CAPTURE's lambda uses them
       for (bool ta : {false, true}) {
         for (bool strided : {false, true}) {
           CAPTURE(m); CAPTURE(k); CAPTURE(ta); CAPTURE(strided);
@@ -630,7 +631,8 @@ TEST_CASE("small_gemm: one-row products in every layout match a plain double loo
   // dtypes, both transposes, with row strides (lda, ldb, ldc) larger than the rows.
   manual_seed(5);
   for (DType dt : {kFloat32, kFloat64}) {
-    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {10, 10}, {5, 10}, {20, 128}, {33, 7}, {2, 700}}) {
+    for (auto nk : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {10, 10}, {5, 10}, {20, 128}, {33, 7}, {2, 700}}) {
+      const int64_t n = nk.first, k = nk.second;  // not a structured binding: CAPTURE's lambda uses them
       for (bool ta : {false, true}) {
         for (bool tb : {false, true}) {
           for (double beta : {0.0, 1.0, 0.5}) {

@@ -301,7 +301,9 @@ TEST_CASE("LSTM") {
   SUBCASE("init: U(-1/sqrt(H), 1/sqrt(H)) for every parameter") {
     manual_seed(3);
     LSTM lstm(5, 16, 2);
-    for (auto& [name, p] : lstm.named_parameters()) {
+    for (auto& named : lstm.named_parameters()) {
+      const std::string& name = named.first;  // not a structured binding: INFO's lambda uses it
+      Tensor& p = named.second;
       INFO(name);
       double m = 0;
       for (double v : p.to_vector<double>()) m = std::max(m, std::abs(v));

@@ -45,7 +45,7 @@ for i in "${!layers[@]}"; do
     echo "#include \"heed/$header\"" >"$work/up.cpp"
     if "$cxx" -std=c++20 -fopenmp -fsyntax-only "${cxx_flags[@]}" "${flags[@]}" "$work/up.cpp" 2>"$work/err"; then
       fail "heed/$header (layer $up) can be included from layer $layer"
-    elif ! grep -q "No such file" "$work/err"; then
+    elif ! grep -q -e "No such file" -e "file not found" "$work/err"; then  # g++'s words, clang's
       fail "including heed/$header from layer $layer failed, but not for want of the file:"
       head -5 "$work/err"
     fi

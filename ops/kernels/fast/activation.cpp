@@ -8,6 +8,7 @@
 #include "heed/core/parallel.h"
 #include "heed/ops/kernels/activation.h"
 #include "heed/ops/kernels/fast/fast_math.h"
+#include "heed/ops/kernels/fast/target_clones.h"
 
 namespace heed::kernels::fast {
 
@@ -29,7 +30,7 @@ namespace detail {
   return sigmoid_fast(2 * kSqrt2OverPi * (v + kCubic * v * v * v));
 }
 
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void gelu_tanh_block(const float* x, float* y, float* s, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
@@ -39,7 +40,7 @@ void gelu_tanh_block(const float* x, float* y, float* s, int64_t n) {
   }
 }
 
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void gelu_tanh_backward_block(const float* x, const float* s, const float* dy, float* dx, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {

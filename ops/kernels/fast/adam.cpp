@@ -9,6 +9,7 @@
 
 #include "heed/core/parallel.h"
 #include "heed/ops/kernels/adam.h"
+#include "heed/ops/kernels/fast/target_clones.h"
 
 namespace heed::kernels::fast {
 
@@ -55,11 +56,11 @@ template <class T>
 // functions only). Same results on all: every element is computed on its own,
 // and sqrt and division are exactly rounded in each.
 namespace detail {
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void adam_elements(int64_t n, float* p, const float* g, float* m, float* v, float* vmax, const AdamStep<float>& s) {
   adam_loops(n, p, g, m, v, vmax, s);
 }
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void adam_elements(int64_t n, double* p, const double* g, double* m, double* v, double* vmax,
                    const AdamStep<double>& s) {
   adam_loops(n, p, g, m, v, vmax, s);

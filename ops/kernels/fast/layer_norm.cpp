@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "heed/core/parallel.h"
+#include "heed/ops/kernels/fast/target_clones.h"
 #include "heed/ops/kernels/layer_norm.h"
 
 namespace heed::kernels::fast {
@@ -26,7 +27,7 @@ constexpr int64_t kRowBlock = 16;  // rows per unit of a thread's work
 // different order of additions from a plain loop), the same in every copy.
 namespace detail {
 
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void layer_norm_row_block(const float* x, const float* w, const float* b, float* y, double* mean, double* rstd,
                           int64_t rows, int64_t D, float eps) {
   for (int64_t r = 0; r < rows; ++r) {
@@ -53,7 +54,7 @@ void layer_norm_row_block(const float* x, const float* w, const float* b, float*
 
 // Rows [0, rows) of the block: dx (if wanted), and the block's own sums of
 // dy xhat and dy per column into sw and sb (if wanted), while the rows are in cache.
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void layer_norm_backward_row_block(const float* x, const float* w /* not null */, const float* dy,
                                    const double* mean, const double* rstd, float* dx, double* sw, double* sb,
                                    int64_t rows, int64_t D) {

@@ -9,6 +9,7 @@
 
 #include "heed/core/parallel.h"
 #include "heed/ops/kernels/fast/fast_math.h"
+#include "heed/ops/kernels/fast/target_clones.h"
 #include "heed/ops/kernels/gemm.h"
 #include "heed/ops/kernels/lstm.h"
 
@@ -106,7 +107,7 @@ template <class T>
 // with -ffp-contract=off, so all three compute the same numbers.
 namespace detail {
 
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void lstm_forward_rows(float* z, const float* bias, const float* c_prev, float* c, float* h, float* k,
                        int64_t rows, int64_t n, int64_t H) {
   forward_rows(z, bias, c_prev, c, h, k, rows, n, H);
@@ -116,7 +117,7 @@ void lstm_forward_rows(double* z, const double* bias, const double* c_prev, doub
   forward_rows(z, bias, c_prev, c, h, k, rows, n, H);
 }
 
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void lstm_backward_rows(const float* a, const float* c_prev, const float* k, const float* dh, float* dc, float* dz,
                         int64_t rows, int64_t n, int64_t H) {
   backward_rows(a, c_prev, k, dh, dc, dz, rows, n, H);

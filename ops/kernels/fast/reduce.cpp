@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "heed/core/parallel.h"
+#include "heed/ops/kernels/fast/target_clones.h"
 #include "heed/ops/kernels/reduce.h"
 
 namespace heed::kernels::fast {
@@ -97,11 +98,11 @@ template <class T>
 // runs (target_clones, of external functions only; always_inline above puts the
 // loop inside each copy).
 namespace detail {
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void sum_column_block_of(const float* p, int64_t rows, int64_t rs, double* out) {
   sum_column_block(p, rows, rs, out);
 }
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void sum_column_block_of(const double* p, int64_t rows, int64_t rs, double* out) {
   sum_column_block(p, rows, rs, out);
 }

@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "heed/ops/kernels/fast/target_clones.h"
+
 namespace heed::kernels::fast {
 
 namespace {
@@ -80,13 +82,13 @@ template <class T>
 
 }  // namespace
 
-[[gnu::target_clones("avx2", "default")]]
+HEED_TARGET_CLONES("avx2", "default")
 void small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                 int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   small_gemm_loops(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-[[gnu::target_clones("avx2", "default")]]
+HEED_TARGET_CLONES("avx2", "default")
 void small_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
                 int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   small_gemm_loops(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

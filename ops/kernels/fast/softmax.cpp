@@ -9,6 +9,7 @@
 
 #include "heed/core/parallel.h"
 #include "heed/ops/kernels/fast/fast_math.h"
+#include "heed/ops/kernels/fast/target_clones.h"
 #include "heed/ops/kernels/softmax.h"
 
 namespace heed::kernels::fast {
@@ -208,15 +209,15 @@ template <class T>
 // -ffp-contract=off makes all three compute the same numbers). The loader picks
 // the one the CPU runs.
 namespace detail {
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void rows_forward(const float* x, float* y, int64_t rows, int64_t D, bool log) { forward_rows(x, y, rows, D, log); }
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void rows_forward(const double* x, double* y, int64_t rows, int64_t D, bool log) { forward_rows(x, y, rows, D, log); }
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void rows_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t D, bool log) {
   backward_rows(y, dy, dx, rows, D, log);
 }
-[[gnu::target_clones("avx512f", "avx2", "default")]]
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
 void rows_backward(const double* y, const double* dy, double* dx, int64_t rows, int64_t D, bool log) {
   backward_rows(y, dy, dx, rows, D, log);
 }
