@@ -12,10 +12,12 @@
 #include "heed/nn/serialize.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <bit>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -62,11 +64,41 @@ std::string build_header(const StateDict& state, const std::map<std::string, std
   return safetensors::write_header(header, "save_safetensors");
 }
 
-// A file opened under a fresh random name beside `path`. Unless commit() renames
-// it over `path`, the destructor removes it: every error path cleans up.
+// Temporary files of earlier saves to `path` whose writer is gone: a process
+// killed mid-save cannot remove its own, so the next save to the same path does.
+// A writer holds an exclusive flock on its temporary file for as long as it
+// lives (the kernel drops the lock when the process dies), so a file whose lock
+// can be taken has no writer, with one exception: a writer between its open()
+// and its flock(). That file is still empty (the writer writes only once it holds
+// the lock), so an empty file is left alone unless it is over 10 s old.
+void remove_abandoned_temp_files(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string prefix = target.filename().string() + ".tmp-";
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() != prefix.size() + 8 || name.compare(0, prefix.size(), prefix) != 0) continue;
+    std::error_code size_ec, age_ec;
+    const bool empty = fs::file_size(e.path(), size_ec) == 0;
+    const auto age = fs::file_time_type::clock::now() - fs::last_write_time(e.path(), age_ec);
+    if (size_ec || age_ec || (empty && age < std::chrono::seconds(10))) continue;
+    const int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlink(e.path().c_str());  // no writer: abandoned
+    ::close(fd);
+  }
+}
+
+// A file opened under a fresh random name beside `path`, locked (flock) while it
+// is being written. Unless commit() renames it over `path`, the destructor
+// removes it: every error path cleans up. A kill leaves it behind, until the
+// next save to `path` removes it (remove_abandoned_temp_files).
 class TempFile {
  public:
   explicit TempFile(const std::string& path) : target_(path) {
+    remove_abandoned_temp_files(path);
     std::random_device rd;
     for (int attempt = 0; attempt < 16 && fd_ < 0; ++attempt) {
       char suffix[16];
@@ -77,6 +109,7 @@ class TempFile {
       if (fd_ < 0 && errno != EEXIST) fail("cannot create");
     }
     if (fd_ < 0) fail("cannot create");
+    ::flock(fd_, LOCK_EX);  // "a writer is alive": held until close, or until the process dies
   }
   ~TempFile() {
     if (fd_ >= 0) ::close(fd_);

@@ -28,8 +28,11 @@ class Module;
 //
 // Writes atomically: to "<path>.tmp-XXXXXXXX", flushed and fsync'ed, then renamed
 // over path, so a crash or an error mid-save leaves the previous file intact (the
-// temporary file is removed on error). `metadata` goes under the header's
-// "__metadata__" (string values only, as the format requires).
+// temporary file is removed on error). A process killed mid-save cannot remove
+// its temporary file; the next save to the same path removes every one that no
+// living writer holds (each writer keeps an flock on its own; an empty one only
+// once it is 10 s old, as its writer may not have locked it yet). `metadata` goes under the header's "__metadata__" (string values
+// only, as the format requires).
 // Errors: ValueError for an undefined tensor or a tensor named "__metadata__";
 // IOError (with the OS's reason) when the file cannot be written.
 void save_safetensors(const StateDict& state, const std::string& path,

@@ -1,6 +1,8 @@
 // safetensors checkpoints: round trips, files from PyTorch (tests/reference/checkpoint.py),
 // atomic saves, and a corrupt file for every rule the loader checks.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -250,6 +252,42 @@ TEST_CASE("safetensors: save is atomic") {
     }
     CHECK(entries == 1);  // the temp file was removed
   }
+}
+
+TEST_CASE("safetensors: a save removes the temporary files that killed saves left behind") {
+  // A save writes "<path>.tmp-XXXXXXXX", flocked while its writer lives. A kill
+  // leaves the file behind; the next save to the same path removes every such
+  // file whose lock it can take (an empty one only once it is 10 s old), and
+  // nothing else.
+  TempDir dir;
+  const std::string path = dir / "ckpt.safetensors";
+  auto make = [&](const std::string& name, const std::string& bytes, bool old) {
+    const std::string p = dir / name;
+    write_bytes(p, bytes);
+    if (old) fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(1));
+    return p;
+  };
+  const std::string abandoned = make("ckpt.safetensors.tmp-0badf00d", "partial", false);
+  const std::string abandoned_empty = make("ckpt.safetensors.tmp-0e0e0e0e", "", true);
+  const std::string live = make("ckpt.safetensors.tmp-11ee11ee", "partial", true);
+  const std::string young = make("ckpt.safetensors.tmp-22222222", "", false);
+  const std::string other = make("other.safetensors.tmp-33333333", "partial", true);
+  const std::string unlike = make("ckpt.safetensors.tmp-123", "partial", true);
+  const int writer = ::open(live.c_str(), O_RDONLY);  // a save still writing this one
+  REQUIRE(writer >= 0);
+  REQUIRE(::flock(writer, LOCK_EX) == 0);
+
+  StateDict s;
+  s.set("a", Tensor({1.0, 2.0}));
+  save_safetensors(s, path);
+  ::close(writer);
+  CHECK_FALSE(fs::exists(abandoned));
+  CHECK_FALSE(fs::exists(abandoned_empty));
+  CHECK(fs::exists(live));    // its writer holds the lock
+  CHECK(fs::exists(young));   // empty and new: may be a writer between open() and flock()
+  CHECK(fs::exists(other));   // another checkpoint's
+  CHECK(fs::exists(unlike));  // not a name save makes
+  check_values(load_safetensors(path).at("a"), {1, 2});
 }
 
 TEST_CASE("safetensors: a header of many tensors saves and loads in time linear in its length") {
