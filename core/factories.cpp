@@ -87,26 +87,37 @@ Tensor Tensor::eye(int64_t n, DType dtype) {
   return fill_with({n, n}, dtype, [&](int64_t i) { return i / n == i % n ? 1.0 : 0.0; });
 }
 
-Tensor Tensor::rand(const Shape& shape, DType dtype) {
+// Each factory fills its tensor under the generator's lock (core/random.h).
+Tensor Tensor::rand(const Shape& shape, DType dtype, Generator& gen) {
   check_floating("rand", dtype);
   check_sizes("rand", shape);
-  Generator& g = default_generator();
-  return fill_with(shape, dtype, [&](int64_t) { return g.uniform(); });
+  return gen.locked([&](RandomStream& s) { return fill_with(shape, dtype, [&](int64_t) { return s.uniform(); }); });
 }
 
-Tensor Tensor::randn(const Shape& shape, DType dtype) {
+Tensor Tensor::randn(const Shape& shape, DType dtype, Generator& gen) {
   check_floating("randn", dtype);
   check_sizes("randn", shape);
-  Generator& g = default_generator();
-  return fill_with(shape, dtype, [&](int64_t) { return g.normal(); });
+  return gen.locked([&](RandomStream& s) { return fill_with(shape, dtype, [&](int64_t) { return s.normal(); }); });
 }
 
-Tensor Tensor::randint(int64_t low, int64_t high, const Shape& shape) {
+Tensor Tensor::randint(int64_t low, int64_t high, const Shape& shape, Generator& gen) {
   if (high <= low)
     throw ValueError(msg("randint: low is ", low, ", high is ", high, "; need low < high"));
   check_sizes("randint", shape);
-  Generator& g = default_generator();
-  return fill_with(shape, kInt64, [&](int64_t) { return g.randint(low, high); });
+  return gen.locked(
+      [&](RandomStream& s) { return fill_with(shape, kInt64, [&](int64_t) { return s.randint(low, high); }); });
+}
+
+// Fisher-Yates: position i takes a uniformly chosen one of the values not yet
+// placed, so each of the n! orders is equally likely.
+Tensor Tensor::randperm(int64_t n, Generator& gen) {
+  if (n < 0) throw ValueError(msg("randperm: n is ", n, "; it must be >= 0"));
+  Tensor t = arange(static_cast<double>(n), kInt64);
+  int64_t* p = t.data_ptr<int64_t>();
+  gen.locked([&](RandomStream& s) {
+    for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[s.randint(0, i + 1)]);
+  });
+  return t;
 }
 
 Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s) { return from_vector_impl(v, s); }

@@ -42,6 +42,8 @@
 namespace heed {
 
 class Node;  // autograd/node.h
+class Generator;  // core/random.h
+Generator& default_generator();
 class Tensor;
 
 struct TensorImpl {
@@ -83,10 +85,15 @@ class Tensor {
   static Tensor arange(double start, double end, double step = 1, DType dtype = kFloat32);
   static Tensor linspace(double start, double end, int64_t steps, DType dtype = kFloat32);
   static Tensor eye(int64_t n, DType dtype = kFloat32);
-  // Random factories draw from the global generator (core/random.h: manual_seed).
-  static Tensor rand(const Shape& shape, DType dtype = kFloat32);    // uniform [0, 1)
-  static Tensor randn(const Shape& shape, DType dtype = kFloat32);   // standard normal
-  static Tensor randint(int64_t low, int64_t high, const Shape& shape);  // int64 in [low, high)
+  // Random factories draw from `gen`, by default the global generator
+  // (core/random.h: manual_seed).
+  static Tensor rand(const Shape& shape, DType dtype = kFloat32,
+                     Generator& gen = default_generator());  // uniform [0, 1)
+  static Tensor randn(const Shape& shape, DType dtype = kFloat32,
+                      Generator& gen = default_generator());  // standard normal
+  static Tensor randint(int64_t low, int64_t high, const Shape& shape,
+                        Generator& gen = default_generator());  // int64 in [low, high)
+  static Tensor randperm(int64_t n, Generator& gen = default_generator());  // int64, a shuffle of 0..n-1
   static Tensor from_vector(const std::vector<float>& v, const Shape& shape);
   static Tensor from_vector(const std::vector<double>& v, const Shape& shape);
   static Tensor from_vector(const std::vector<int64_t>& v, const Shape& shape);

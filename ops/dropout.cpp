@@ -3,23 +3,23 @@
 #include "heed/ops/dropout.h"
 
 #include "heed/autograd/node.h"
-#include "heed/core/random.h"
 #include "heed/ops/map.h"
 
 namespace heed {
 
-// The mask is drawn serially, in row-major order of the shape, from the global
-// generator: the same manual_seed gives the same mask on every run and thread count.
+// The mask is drawn serially, in row-major order of the shape, under the
+// generator's lock: the same seed gives the same mask on every run and thread count.
 // A kept element is scaled by 1/(1-p); a dropped one is exactly 0 (not x * 0, which
 // is NaN for x = inf). With p == 1 nothing is kept, so 1/(1-p) = inf is never used.
-Tensor dropout_mask(const Shape& shape, DType dtype, double p) {
+Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
   Tensor mask = make_tensor(shape, dtype, /*zero_fill=*/false);
   dispatch_floating(dtype, [&](auto tag) {
     using T = decltype(tag);
     T* m = mask.data_ptr<T>();
     const T scale = p < 1 ? static_cast<T>(1 / (1 - p)) : T(0);
-    Generator& gen = default_generator();
-    for (int64_t i = 0; i < mask.numel(); ++i) m[i] = gen.uniform() >= p ? scale : T(0);
+    gen.locked([&](RandomStream& s) {
+      for (int64_t i = 0; i < mask.numel(); ++i) m[i] = s.uniform() >= p ? scale : T(0);
+    });
   });
   return mask;
 }
@@ -27,13 +27,13 @@ Tensor dropout_mask(const Shape& shape, DType dtype, double p) {
 // y = x * m,  m_i = 1/(1-p) with probability 1-p, else 0   (so E[y] = x)
 // dx = dy * m
 // saves: m (the mask with the scale folded in), not x
-Tensor dropout(const Tensor& x, double p, bool training) {
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   if (!(p >= 0 && p <= 1))  // written this way so NaN fails too
     throw ValueError(msg("dropout: p is ", p, "; it must be a probability in [0, 1]"));
   check_floating("dropout", x);
   if (!training || p == 0) return x;
 
-  const Tensor mask = dropout_mask(x.shape(), x.dtype(), p);
+  const Tensor mask = dropout_mask(x.shape(), x.dtype(), p, gen);
   Tensor y = binary_map("dropout", x, mask, [](auto v, auto m) { return m == 0 ? decltype(v)(0) : v * m; });
   if (!needs_grad({x})) return y;
   SavedTensor sm(mask);
