@@ -61,7 +61,10 @@ std::string write_header(const Header& header, std::string_view op) {
                            "' (the format reserves it for metadata)"));
     comma();
     text += quoted(e.key) + R"(:{"dtype":")" + dtype_code(e.dtype) + R"(","shape":[)";
-    for (size_t d = 0; d < e.shape.size(); ++d) text += (d ? "," : "") + std::to_string(e.shape[d]);
+    for (size_t d = 0; d < e.shape.size(); ++d) {
+      if (d > 0) text += ',';
+      text += std::to_string(e.shape[d]);
+    }
     text += R"(],"data_offsets":[)" + std::to_string(e.begin) + "," + std::to_string(e.end) + "]}";
   }
   text += '}';
@@ -72,6 +75,13 @@ std::string write_header(const Header& header, std::string_view op) {
 // ============================================================================
 // read
 // ============================================================================
+
+void LoadFailure::operator()(const std::string& why) const {
+  throw IOError(msg("load_safetensors: ", source, ": ", why));
+}
+void LoadFailure::operator()(const std::string& key, const std::string& why) const {
+  (*this)(msg("tensor '", key, "': ", why));
+}
 
 namespace {
 
@@ -105,14 +115,9 @@ constexpr uint64_t kMaxItems = kMaxDims + 1;  // enough to see that a shape has 
 // The checks, applied to one entry once its value has closed.
 class Checker {
  public:
-  Checker(const std::string& path, uint64_t data_size) : path_(path), data_size_(data_size) {}
+  Checker(const std::string& path, uint64_t data_size) : fail{path}, data_size_(data_size) {}
 
-  [[noreturn]] void fail(const std::string& why) const {
-    throw IOError(msg("load_safetensors: ", path_, ": ", why));
-  }
-  [[noreturn]] void fail(const std::string& key, const std::string& why) const {
-    fail(msg("tensor '", key, "': ", why));
-  }
+  const LoadFailure fail;  // public: the parse's own errors (Pass) are raised through it too
 
   void metadata(const Seen& value, const std::vector<std::pair<std::string, Seen>>& fields,
                 std::map<std::string, std::string>& out) const {
@@ -201,7 +206,6 @@ class Checker {
     return shape;
   }
 
-  const std::string& path_;
   uint64_t data_size_;
 };
 

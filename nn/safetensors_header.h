@@ -44,6 +44,15 @@ const char* dtype_code(DType t);
 // UTF-8 or is "__metadata__".
 std::string write_header(const Header& header, std::string_view op);
 
+// Raises every load error: an IOError "load_safetensors: <source>: <why>", or
+// "...: tensor '<key>': <why>", where source is the file's path (or what stands
+// for it when the bytes come from memory).
+struct LoadFailure {
+  std::string source;
+  [[noreturn]] void operator()(const std::string& why) const;
+  [[noreturn]] void operator()(const std::string& key, const std::string& why) const;
+};
+
 // Reads `text`, the header of the file `path` whose data after the header has
 // `data_size` bytes, and checks it against the rules load_safetensors lists
 // (nn/serialize.h). A broken rule raises an IOError "load_safetensors: <path>:

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -43,26 +44,42 @@ constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // real headers are kilobytes
 // save
 // ============================================================================
 
-// The header for `state` (nn/safetensors_header.h writes its text); `data`
-// receives each tensor as a contiguous tensor, in the same order.
-std::string build_header(const StateDict& state, const std::map<std::string, std::string>& metadata,
-                         std::vector<Tensor>& data) {
-  safetensors::Header header;
-  header.metadata = metadata;
-  uint64_t offset = 0;
-  for (const auto& [key, t] : state) {
-    if (!t.defined())
-      throw ValueError(msg("save_safetensors: the tensor '", key, "' is undefined"));
-    // contiguous() turns a strided view into the row-major values it shows;
-    // detach() keeps that copy out of any autograd graph.
-    Tensor c = t.detach().contiguous();
-    const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * element_size(c.dtype());
-    header.entries.push_back({key, c.dtype(), c.shape(), offset, offset + nbytes});
-    offset += nbytes;
-    data.push_back(std::move(c));
+// A file's contents for `state`, ready to write: the header's text (written by
+// nn/safetensors_header.h) and each tensor as a contiguous tensor, in the same
+// order. Building it throws on a bad state before a byte is written anywhere.
+struct Encoded {
+  std::string header;
+  std::vector<Tensor> data;
+
+  Encoded(const StateDict& state, const std::map<std::string, std::string>& metadata) {
+    safetensors::Header h;
+    h.metadata = metadata;
+    uint64_t offset = 0;
+    for (const auto& [key, t] : state) {
+      if (!t.defined())
+        throw ValueError(msg("save_safetensors: the tensor '", key, "' is undefined"));
+      // contiguous() turns a strided view into the row-major values it shows;
+      // detach() keeps that copy out of any autograd graph.
+      Tensor c = t.detach().contiguous();
+      const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * element_size(c.dtype());
+      h.entries.push_back({key, c.dtype(), c.shape(), offset, offset + nbytes});
+      offset += nbytes;
+      data.push_back(std::move(c));
+    }
+    header = safetensors::write_header(h, "save_safetensors");
   }
-  return safetensors::write_header(header, "save_safetensors");
-}
+
+  // Hands the file's bytes, in order, to write(pointer, size).
+  template <class Write>
+  void emit(Write&& write) const {
+    uint8_t length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(uint64_t{header.size()} >> (8 * i));
+    write(length, sizeof length);
+    write(header.data(), header.size());
+    for (const Tensor& t : data)
+      write(t.raw_data_ptr(), static_cast<size_t>(t.numel()) * element_size(t.dtype()));
+  }
+};
 
 // Temporary files of earlier saves to `path` whose writer is gone: a process
 // killed mid-save cannot remove its own, so the next save to the same path does.
@@ -169,82 +186,93 @@ class TempFile {
 // load
 // ============================================================================
 
-struct Loader {
-  std::string path;
+// Copies n bytes at `offset` of the input (a file or memory) to dst; returns
+// how many it copied, fewer only where the input ends.
+using ReadAt = std::function<uint64_t(uint64_t offset, void* dst, uint64_t n)>;
 
-  [[noreturn]] void fail(const std::string& why) const {
-    throw IOError(msg("load_safetensors: ", path, ": ", why));
+// Reads and checks a safetensors image of `size` bytes (nn/serialize.h lists the
+// rules). Each size is checked against `size` before anything is allocated or
+// read; the reads can still come up short if a file shrinks during the load.
+StateDict read_safetensors(uint64_t size, const ReadAt& read, const safetensors::LoadFailure& fail,
+                           std::map<std::string, std::string>* metadata) {
+  if (size < 8) fail(msg("the file has ", size, " bytes; it needs at least 8 (the header length)"));
+  uint8_t length[8] = {};
+  if (read(0, length, 8) != 8) fail("cannot read the header length (did the file change during the load?)");
+  uint64_t header_size = 0;
+  for (int i = 0; i < 8; ++i) header_size |= uint64_t{length[i]} << (8 * i);
+  if (header_size > kMaxHeaderBytes)
+    fail(msg("the header length (", header_size, " bytes) is over the ", kMaxHeaderBytes,
+             "-byte limit; the file is corrupt or not safetensors"));
+  if (header_size > size - 8)
+    fail(msg("the header length (", header_size, " bytes) runs past the end of the file (", size, " bytes)"));
+  std::string text(header_size, '\0');
+  if (read(8, text.data(), header_size) != header_size) fail("the file ended inside the header");
+
+  const uint64_t data_start = 8 + header_size;
+  const safetensors::Header header = safetensors::read_header(text, size - data_start, fail.source);
+  if (metadata)
+    for (const auto& [k, v] : header.metadata) (*metadata)[k] = v;
+
+  // Every size below is now proven to lie inside the input.
+  StateDict out;
+  for (const safetensors::Entry& e : header.entries) {
+    Tensor t = make_tensor(e.shape, e.dtype, /*zero_fill=*/false);
+    const uint64_t nbytes = e.end - e.begin;
+    if (read(data_start + e.begin, t.raw_data_ptr(), nbytes) != nbytes)
+      fail(e.key, "the file ended while reading its data (did it change during the load?)");
+    out.set(e.key, t);
   }
-  [[noreturn]] void fail(const std::string& key, const std::string& why) const {
-    fail(msg("tensor '", key, "': ", why));
-  }
-};
+  return out;
+}
 
 }  // namespace
 
 void save_safetensors(const StateDict& state, const std::string& path,
                       const std::map<std::string, std::string>& metadata) {
-  std::vector<Tensor> data;
-  const std::string header = build_header(state, metadata, data);  // may throw: nothing written yet
+  const Encoded encoded(state, metadata);  // may throw: nothing written yet
   TempFile file(path);
-  uint8_t length[8];
-  for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(uint64_t{header.size()} >> (8 * i));
-  file.write(length, sizeof length);
-  file.write(header.data(), header.size());
-  for (const Tensor& t : data)
-    file.write(t.raw_data_ptr(), static_cast<size_t>(t.numel()) * element_size(t.dtype()));
+  encoded.emit([&](const void* p, size_t n) { file.write(p, n); });
   file.commit();
 }
 
+std::string save_safetensors_to_bytes(const StateDict& state, const std::map<std::string, std::string>& metadata) {
+  const Encoded encoded(state, metadata);
+  std::string bytes;
+  encoded.emit([&](const void* p, size_t n) { bytes.append(static_cast<const char*>(p), n); });
+  return bytes;
+}
+
 StateDict load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
-  Loader loader{path};
+  const safetensors::LoadFailure fail{path};
   std::ifstream in(path, std::ios::binary);
-  if (!in) loader.fail(msg("cannot open: ", std::strerror(errno)));
+  if (!in) fail(msg("cannot open: ", std::strerror(errno)));
   // A directory or a pipe opens too, but has no size to check the header against.
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) loader.fail("not a regular file");
+  if (!std::filesystem::is_regular_file(path, ec)) fail("not a regular file");
   in.seekg(0, std::ios::end);
-  const std::streamoff file_size_signed = in.tellg();
-  if (file_size_signed < 0) loader.fail("cannot determine the file size");
-  const uint64_t file_size = static_cast<uint64_t>(file_size_signed);
-  if (file_size < 8)
-    loader.fail(msg("the file has ", file_size, " bytes; it needs at least 8 (the header length)"));
+  const std::streamoff size = in.tellg();
+  if (size < 0) fail("cannot determine the file size");
+  return read_safetensors(
+      static_cast<uint64_t>(size),
+      [&](uint64_t offset, void* dst, uint64_t n) {
+        in.clear();  // a short read sets eof; the next seek must still work
+        in.seekg(static_cast<std::streamoff>(offset));
+        in.read(static_cast<char*>(dst), static_cast<std::streamsize>(n));
+        return static_cast<uint64_t>(in.gcount());
+      },
+      fail, metadata);
+}
 
-  // The header length, then the header, each checked against the file size first.
-  in.seekg(0);
-  uint8_t length[8] = {};
-  in.read(reinterpret_cast<char*>(length), 8);
-  if (in.gcount() != 8) loader.fail("cannot read the header length (did the file change during the load?)");
-  uint64_t header_size = 0;
-  for (int i = 0; i < 8; ++i) header_size |= uint64_t{length[i]} << (8 * i);
-  if (header_size > kMaxHeaderBytes)
-    loader.fail(msg("the header length (", header_size, " bytes) is over the ", kMaxHeaderBytes,
-                    "-byte limit; the file is corrupt or not safetensors"));
-  if (header_size > file_size - 8)
-    loader.fail(msg("the header length (", header_size, " bytes) runs past the end of the file (",
-                    file_size, " bytes)"));
-  std::string text(header_size, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(header_size));
-  if (static_cast<uint64_t>(in.gcount()) != header_size) loader.fail("the file ended inside the header");
-
-  const uint64_t data_start = 8 + header_size;
-  const uint64_t data_size = file_size - data_start;
-  const safetensors::Header header = safetensors::read_header(text, data_size, path);
-  if (metadata)
-    for (const auto& [k, v] : header.metadata) (*metadata)[k] = v;
-
-  // Every size below is now proven to lie inside the file.
-  StateDict out;
-  for (const safetensors::Entry& e : header.entries) {
-    Tensor t = make_tensor(e.shape, e.dtype, /*zero_fill=*/false);
-    const uint64_t nbytes = e.end - e.begin;
-    in.seekg(static_cast<std::streamoff>(data_start + e.begin));
-    in.read(static_cast<char*>(t.raw_data_ptr()), static_cast<std::streamsize>(nbytes));
-    if (static_cast<uint64_t>(in.gcount()) != nbytes)
-      loader.fail(e.key, "the file ended while reading its data (did it change during the load?)");
-    out.set(e.key, t);
-  }
-  return out;
+StateDict load_safetensors_from_bytes(std::string_view bytes, std::map<std::string, std::string>* metadata,
+                                      const std::string& name) {
+  return read_safetensors(
+      bytes.size(),
+      [&](uint64_t offset, void* dst, uint64_t n) {
+        const uint64_t available = offset < bytes.size() ? std::min<uint64_t>(n, bytes.size() - offset) : 0;
+        if (available > 0) std::memcpy(dst, bytes.data() + offset, available);
+        return available;
+      },
+      safetensors::LoadFailure{name}, metadata);
 }
 
 void save(const nn::Module& module, const std::string& path) {

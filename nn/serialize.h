@@ -6,6 +6,7 @@
 //   save(model, "model.safetensors");                    // model.state_dict() to a file
 //   load(model, "model.safetensors");                    // and back, key by key
 //   StateDict s = load_safetensors("opt.safetensors");   // any named tensors
+//   std::string b = save_safetensors_to_bytes(s);        // the same bytes, in memory
 //
 // heed reads and writes the dtypes it has: F32, F64 and I64. A file holding any
 // other dtype (F16, BF16, I32, BOOL, ...) raises an IOError naming the key.
@@ -13,6 +14,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "heed/nn/state_dict.h"
 
@@ -58,6 +60,14 @@ void save_safetensors(const StateDict& state, const std::string& path,
 //     file is accounted for.
 StateDict load_safetensors(const std::string& path,
                            std::map<std::string, std::string>* metadata = nullptr);
+
+// The same two in memory: a file's bytes as a string, to send, embed or keep,
+// and back, under the same rules. `name` stands for the path in error messages.
+std::string save_safetensors_to_bytes(const StateDict& state,
+                                      const std::map<std::string, std::string>& metadata = {});
+StateDict load_safetensors_from_bytes(std::string_view bytes,
+                                      std::map<std::string, std::string>* metadata = nullptr,
+                                      const std::string& name = "<bytes>");
 
 // A module's state_dict to / from a file. load() raises what load_safetensors
 // and Module::load_state_dict raise (a missing or unexpected key when strict).

@@ -164,6 +164,15 @@ TEST_CASE("safetensors: round trip of every dtype, 0-d, empty and strided tensor
     for (const auto& [k, t] : s) data += t.numel() * static_cast<int64_t>(element_size(t.dtype()));
     CHECK(static_cast<int64_t>(bytes.size()) == 8 + static_cast<int64_t>(header_length(bytes)) + data);
   }
+  SUBCASE("in memory: the same bytes as the file, and back") {
+    const std::string bytes = save_safetensors_to_bytes(s, meta);
+    CHECK(bytes == read_bytes(dir / "all.safetensors"));
+    std::map<std::string, std::string> meta_mem;
+    check_same_state(load_safetensors_from_bytes(bytes, &meta_mem), s);
+    CHECK(meta_mem == meta);
+    CHECK_THROWS_CONTAINING(load_safetensors_from_bytes(bytes.substr(0, 20), nullptr, "upload #3"),
+                            "load_safetensors: upload #3: the header length", IOError);
+  }
   SUBCASE("an empty state dict round-trips too") {
     save_safetensors(StateDict{}, dir / "none.safetensors");
     CHECK(load_safetensors(dir / "none.safetensors").empty());
@@ -318,9 +327,22 @@ TEST_CASE("safetensors: corrupt and hostile files raise IOError naming the rule"
   REQUIRE(good.substr(8, header_length(good)).find(R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})") !=
           std::string::npos);
   REQUIRE(good.substr(8, header_length(good)).find(R"("data_offsets":[8,20])") != std::string::npos);
+  // Each file is loaded from disk and from memory: the same rule must refuse it
+  // with the same words (the memory load given the path as its name).
   auto load_bad = [&](const std::string& bytes) {
+    std::string memory_error = "(none)";
+    try {
+      load_safetensors_from_bytes(bytes, nullptr, path);
+    } catch (const IOError& e) {
+      memory_error = e.what();
+    }
     write_bytes(path, bytes);
-    return load_safetensors(path);
+    try {
+      return load_safetensors(path);
+    } catch (const IOError& e) {
+      CHECK(memory_error == e.what());
+      throw;
+    }
   };
   const uint64_t n = header_length(good);
 
