@@ -20,7 +20,7 @@ namespace heed {
 
 namespace {
 
-std::atomic<bool> g_anomaly{false};
+std::atomic<bool> g_anomaly{false}, g_anomaly_forward{false};
 // Per thread: two threads running forwards would otherwise number each other's ops.
 thread_local uint64_t t_forward_ops = 0;
 
@@ -83,8 +83,10 @@ std::string stack_of(const Node& node) {
 }  // namespace
 
 bool is_anomaly_enabled() { return g_anomaly.load(std::memory_order_relaxed); }
+bool is_anomaly_forward_check_enabled() { return g_anomaly_forward.load(std::memory_order_relaxed); }
 
-void set_detect_anomaly(bool on) {
+void set_detect_anomaly(bool on, bool check_forward) {
+  g_anomaly_forward.store(on && check_forward);
   // Turning it on starts the op count afresh; re-setting the same value changes nothing.
   if (on && !g_anomaly.exchange(true)) t_forward_ops = 0;
   if (!on) g_anomaly.store(false);
@@ -150,6 +152,34 @@ NonFiniteCount count_non_finite(const Tensor& t) {
     count.inf = inf;
   });
   return count;
+}
+
+void check_output_finite(const Node& node, const Tensor& out, std::span<const Tensor> inputs) {
+  const NonFiniteCount made = count_non_finite(out);
+  if (!made.any()) return;  // the common case: one scan of the output
+  NonFiniteCount brought;
+  for (const Tensor& x : inputs) {
+    if (!x.defined()) continue;
+    NonFiniteCount c = count_non_finite(x);
+    brought.nan += c.nan;
+    brought.inf += c.inf;
+  }
+  const bool new_nan = made.nan > 0 && brought.nan == 0, new_inf = made.inf > 0 && brought.inf == 0;
+  if (new_nan || new_inf)
+    throw AutogradError(msg("anomaly: forward of ", op_with_site(node), " produced ", new_nan ? "NaN" : "Inf",
+                            " (shape ", out.shape(), "): ", tally(made, out.numel()), "; none of its inputs held ",
+                            new_nan ? "a NaN" : "an Inf", stack_of(node)));
+  // Passed on, not made. A NaN made by a recorded op was reported there; one
+  // from outside the graph has no such op, so it is reported where it enters.
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined() || grad_fn_of(inputs[i].impl())) continue;
+    NonFiniteCount c = count_non_finite(inputs[i]);
+    if (c.nan == 0) continue;  // an Inf from outside is often meant: an additive mask's -inf
+    throw AutogradError(msg("anomaly: input ", i, " of ", op_with_site(node), " (shape ", inputs[i].shape(),
+                            ") holds NaN: ", tally(c, inputs[i].numel()),
+                            "; no recorded op made it (it is data, a leaf, or was computed under no-grad)",
+                            stack_of(node)));
+  }
 }
 
 void check_root_gradient_finite(const Tensor& grad) {

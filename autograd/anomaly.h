@@ -19,6 +19,24 @@
 //
 //   { DetectAnomalyGuard anomaly; Tensor loss = model(x); loss.backward(); }
 //
+// With check_forward as well, the forward is checked too: each op the graph
+// records scans its output, and the first op whose output holds a kind of
+// non-finite value (NaN, Inf) that none of its inputs held throws, named with
+// its creation site:
+//
+//       anomaly: forward of 'log' (created at ops/elementwise.cpp:144 in heed::Tensor
+//       heed::log(const Tensor&), op #3 of the forward) produced Inf (shape [4]):
+//       0 of 4 elements NaN, 1 Inf; none of its inputs held an Inf
+//
+// Values an op only passes on are not its doing: an additive mask's -inf that a
+// sum carries is fine (softmax turns it into 0), but a softmax over a row that is
+// all -inf makes NaN, and that is reported. A NaN that enters the graph from
+// outside (a data tensor, a leaf, a result computed under no-grad) is reported
+// at the first recorded op it reaches. Ops that record nothing (under no-grad,
+// or with no input that requires grad) are not checked.
+//
+//   { DetectAnomalyGuard anomaly(true, /*check_forward=*/true); Tensor loss = model(x); ... }
+//
 // Like PyTorch's torch.autograd.detect_anomaly it is for debugging: it copies
 // every gradient once more to scan it and records a call stack per op. Off (the
 // default), it costs one branch per op and one per backward. With it off, NaN
@@ -31,6 +49,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,18 +60,22 @@ namespace heed {
 
 // Process-wide, like PyTorch's: turn it on once for a whole training run.
 bool is_anomaly_enabled();
-void set_detect_anomaly(bool on);
+bool is_anomaly_forward_check_enabled();  // on only while anomaly mode is
+void set_detect_anomaly(bool on, bool check_forward = false);
 
 // RAII: anomaly mode is `on` for this object's lifetime, then back as it was.
 class DetectAnomalyGuard {
  public:
-  explicit DetectAnomalyGuard(bool on = true) : was_(is_anomaly_enabled()) { set_detect_anomaly(on); }
-  ~DetectAnomalyGuard() { set_detect_anomaly(was_); }
+  explicit DetectAnomalyGuard(bool on = true, bool check_forward = false)
+      : was_(is_anomaly_enabled()), was_forward_(is_anomaly_forward_check_enabled()) {
+    set_detect_anomaly(on, check_forward);
+  }
+  ~DetectAnomalyGuard() { set_detect_anomaly(was_, was_forward_); }
   DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
   DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
 
  private:
-  bool was_;
+  bool was_, was_forward_;
 };
 
 // Where an op was made in the forward pass. record() stores one in the op's Node
@@ -80,6 +103,11 @@ struct NonFiniteCount {
   bool any() const { return nan > 0 || inf > 0; }
 };
 NonFiniteCount count_non_finite(const Tensor& t);  // 0, 0 for integer tensors
+
+// The forward check (check_forward): throws an AutogradError naming `node`'s op
+// and creation site when `out` holds a kind of non-finite value none of
+// `inputs` held, or when an input from outside the graph holds a NaN.
+void check_output_finite(const Node& node, const Tensor& out, std::span<const Tensor> inputs);
 
 // Each throws an AutogradError naming the op, its creation site and the input
 // when a gradient holds a NaN or an Inf.

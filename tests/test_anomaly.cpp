@@ -197,3 +197,70 @@ TEST_CASE("anomaly/count_non_finite") {
   big.data_ptr<float>()[77777] = std::numeric_limits<float>::quiet_NaN();
   CHECK(count_non_finite(big).nan == 1);
 }
+
+TEST_CASE("anomaly/check_forward: the op that first makes a NaN or an Inf") {
+  DetectAnomalyGuard anomaly(true, /*check_forward=*/true);
+  CHECK(is_anomaly_forward_check_enabled());
+  Tensor w = Tensor({1, 2, 0, 3}, kFloat64).requires_grad_();
+
+  SUBCASE("log(0) makes an Inf: named in the forward, before any backward") {
+    Tensor y = w * 2.0;  // op #1, finite
+    std::string err = error_of([&] { log(y); });
+    INFO(err);
+    CHECK(err.find("anomaly: forward of 'log' (created at ops/elementwise.cpp:") == 0);
+    CHECK(err.find("op #2 of the forward) produced Inf (shape [4]): 0 of 4 elements NaN, 1 Inf; none of its "
+                   "inputs held an Inf") != std::string::npos);
+    CHECK(err.find("forward call stack where 'log' was created") != std::string::npos);
+  }
+  SUBCASE("sqrt of a negative makes a NaN") {
+    CHECK_THROWS_CONTAINING(sqrt(w - 1.0), "forward of 'sqrt'", AutogradError);
+    CHECK_THROWS_CONTAINING(sqrt(w - 1.0), "produced NaN (shape [4]): 1 of 4 elements NaN, 0 Inf", AutogradError);
+  }
+  SUBCASE("an Inf passed on is not reported; the NaN it later makes is") {
+    const double kMinusInf = -kInf;
+    Tensor mask = Tensor({0.0, kMinusInf, 0.0, 0.0}, kFloat64);  // an additive mask: data, not recorded
+    Tensor scores = (w + mask).reshape({2, 2});                  // -inf carried: fine
+    Tensor p = softmax(scores, 1);                               // a row with one -inf: fine
+    CHECK(p.to_vector<double>()[1] == 0);
+    Tensor all_masked = w.reshape({2, 2}) + Tensor({{kMinusInf, kMinusInf}, {0.0, 0.0}}, kFloat64);
+    std::string err = error_of([&] { softmax(all_masked, 1); });  // a row of nothing but -inf: 0/0
+    INFO(err);
+    CHECK(err.find("anomaly: forward of 'softmax'") == 0);
+    CHECK(err.find("produced NaN (shape [2, 2]): 2 of 4 elements NaN, 0 Inf; none of its inputs held a NaN") !=
+          std::string::npos);
+  }
+  SUBCASE("a NaN from outside the graph is reported where it enters") {
+    Tensor data = Tensor({1.0, kNaN, 3.0, 4.0}, kFloat64);
+    std::string err = error_of([&] { data * w; });
+    INFO(err);
+    CHECK(err.find("anomaly: input 0 of 'mul' (created at ") == 0);
+    CHECK(err.find("(shape [4]) holds NaN: 1 of 4 elements NaN, 0 Inf; no recorded op made it") !=
+          std::string::npos);
+  }
+  SUBCASE("finite forwards pass, and the backward is still checked") {
+    Tensor loss = (tanh(w) * w).sum();
+    loss.backward();
+    CHECK(w.grad().defined());
+  }
+  SUBCASE("ops that record nothing are not checked") {
+    NoGradGuard no_grad;
+    CHECK(std::isinf(log(w).to_vector<double>()[2]));
+  }
+}
+
+TEST_CASE("anomaly/check_forward is off unless asked for") {
+  Tensor w = Tensor({1, 0}, kFloat64).requires_grad_();
+  {
+    DetectAnomalyGuard anomaly;  // backward checks only, as before
+    CHECK_FALSE(is_anomaly_forward_check_enabled());
+    CHECK(std::isinf(log(w).to_vector<double>()[1]));
+    {
+      DetectAnomalyGuard forward_too(true, true);
+      CHECK_THROWS_AS(log(w), AutogradError);
+    }
+    CHECK_FALSE(is_anomaly_forward_check_enabled());  // the guard put it back
+  }
+  DetectAnomalyGuard off_with_forward(false, true);  // no anomaly mode, no forward check
+  CHECK_FALSE(is_anomaly_forward_check_enabled());
+  CHECK(std::isinf(log(w).to_vector<double>()[1]));
+}
