@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, three times: the Release build under ctest; everything
-# again built with AddressSanitizer + UndefinedBehaviorSanitizer (HEED_SANITIZE=ON),
-# where any leak, overflow or undefined behaviour fails the run; and built on the
-# reference kernels alone (HEED_REFERENCE_KERNELS=ON), which must pass the same
-# tests with the plain loops. Then the tests of heed used from several threads
-# at once under ThreadSanitizer (HEED_SANITIZE_THREAD=ON), where any data race
-# fails the run.
+# again built with clang's AddressSanitizer + UndefinedBehaviorSanitizer and its
+# implicit-conversion checks, where any leak, overflow, undefined behaviour or
+# value-changing conversion fails the run, and with the checkpoint loader's
+# fuzz target (HEED_FUZZ=ON: tests/fuzz/, a brief run from a seed corpus); and
+# built on the reference kernels alone (HEED_REFERENCE_KERNELS=ON), which must
+# pass the same tests with the plain loops. Then the tests of heed used from
+# several threads at once under ThreadSanitizer (HEED_SANITIZE_THREAD=ON),
+# where any data race fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -18,7 +20,10 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_SANITIZE=ON >/dev/null
+# Built with clang: libFuzzer and the implicit-conversion checks are clang's.
+# The Release, reference and TSan stages use the default compiler (g++).
+cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+  -DHEED_FUZZ=ON >/dev/null
 cmake --build build-sanitize -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
