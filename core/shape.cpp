@@ -52,6 +52,9 @@ Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
   return out;
 }
 
+// The messages below name the limits in words; this keeps them true.
+static_assert(kMaxDims == 64 && kMaxElements == int64_t{1} << 50, "size_rule_violation's messages name 64 and 2^50");
+
 const char* size_rule_violation(const Shape& s) {
   if (static_cast<int64_t>(s.size()) > kMaxDims) return "has more than 64 dims";
   // (Every new tensor passes through here, so the check multiplies, with an

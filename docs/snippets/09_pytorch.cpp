@@ -53,6 +53,16 @@ int main() {
           "where, masked_fill");
   }
 
+  {
+    Generator g(7);
+    Tensor u = Tensor::rand({3}, kFloat32, g), perm = Tensor::randperm(10);
+    const std::string state = get_rng_state();
+    Tensor again = Tensor::randn({2});
+    set_rng_state(state);
+    check(u.numel() == 3 && perm.sum().item() == 45 && Tensor::randn({2}).to_vector() == again.to_vector(),
+          "Generator, randperm, get_rng_state, set_rng_state");
+  }
+
   // ---- autograd ----
   Tensor w = Tensor::randn({3});
   w.requires_grad_();
@@ -70,6 +80,10 @@ int main() {
     auto f = [](const TensorList& in) { return tanh(in[0]); };
     check(gradcheck(f, {x}), "DetectAnomalyGuard, gradcheck");
   }
+  {
+    DetectAnomalyGuard anomaly(true, true);
+    check(is_anomaly_forward_check_enabled(), "DetectAnomalyGuard anomaly(true, true): the forward too");
+  }
 
   // ---- nn ----
   auto model = std::make_shared<nn::Sequential>();
@@ -82,6 +96,11 @@ int main() {
   const std::string path = "pytorch_table.safetensors";
   save(*model, path);
   load(*model, path);
+  {
+    const StateDict s = model->state_dict();
+    const std::string b = save_safetensors_to_bytes(s);
+    check(load_safetensors_from_bytes(b).size() == s.size(), "save_safetensors_to_bytes, load_safetensors_from_bytes");
+  }
 
   nn::Sequential mlp{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::Tanh>()};
   nn::LSTM lstm(4, 8, /*num_layers=*/2, /*bias=*/true, /*batch_first=*/true);
