@@ -96,8 +96,10 @@ std::vector<std::string> tokenize(const std::string& text) {
   std::istringstream in(text);
   for (std::string raw; in >> raw;) {
     std::string word;
-    for (unsigned char c : raw)
+    for (char ch : raw) {
+      const auto c = static_cast<unsigned char>(ch);  // the <cctype> functions take a byte's value
       if (std::isalnum(c)) word += static_cast<char>(std::tolower(c));
+    }
     if (!word.empty()) words.push_back(word);
   }
   return words;

@@ -86,7 +86,7 @@ std::string default_corpus() {
 // that ignores context. A model that learns anything of the context goes below it.
 double unigram_entropy(const std::string& text) {
   std::vector<double> count(256, 0.0);
-  for (unsigned char c : text) count[c] += 1;
+  for (char c : text) count[static_cast<unsigned char>(c)] += 1;
   double h = 0;
   for (double n : count)
     if (n > 0) h -= n / static_cast<double>(text.size()) * std::log(n / static_cast<double>(text.size()));
@@ -151,7 +151,7 @@ std::vector<std::string> draw_attention(const gpt::GPT& model, const std::string
   std::vector<Tensor> maps;
   model.forward(gpt::encode(prompt), nullptr, &maps);  // each [1, H, T, T]
   std::vector<std::string> labels;
-  for (unsigned char c : prompt) labels.push_back(gpt::byte_label(c));
+  for (char c : prompt) labels.push_back(gpt::byte_label(static_cast<unsigned char>(c)));
   std::vector<std::string> written;
   for (size_t l = 0; l < maps.size(); ++l)
     for (int64_t h = 0; h < model.config.n_head; ++h)

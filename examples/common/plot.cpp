@@ -136,7 +136,9 @@ enum class Format { Png, Svg };
 
 Format format_of(const std::string& path, const char* who) {
   std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  });
   if (ext == ".png") return Format::Png;
   if (ext == ".svg") return Format::Svg;
   throw ValueError(msg(who, ": '", path, "' has extension '", ext, "'; it must be .png or .svg"));

@@ -75,9 +75,10 @@ std::vector<std::string> split_lines(const std::string& s) {
 // A line's characters (UTF-8 code points), so column positions can be compared.
 std::vector<std::string> code_points(const std::string& line) {
   std::vector<std::string> out;
-  for (unsigned char c : line) {
+  for (char ch : line) {
+    const auto c = static_cast<unsigned char>(ch);
     if ((c & 0xC0) != 0x80) out.emplace_back();
-    out.back() += static_cast<char>(c);
+    out.back() += ch;
   }
   return out;
 }

@@ -25,7 +25,7 @@ using heed::ValueError;
 // 10xxxxxx starts one.) Wide characters such as CJK, two columns each, are not handled.
 
 size_t display_width(const std::string& s) {
-  return std::count_if(s.begin(), s.end(), [](unsigned char c) { return (c & 0xC0) != 0x80; });
+  return std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
 }
 
 // The first n code points of s.
