@@ -13,6 +13,8 @@
 // call: thousands of threads created and destroyed in a short training run.
 #pragma once
 
+#include <omp.h>
+
 #include <cstdint>
 
 namespace heed {
@@ -20,6 +22,17 @@ namespace heed {
 // Below this many elements a loop stays serial: starting threads costs more than
 // the work (about a microsecond, i.e. thousands of simple flops).
 inline constexpr int64_t kParallelGrain = 32768;
+
+// How many ways work is cut when the cut must not follow the thread count:
+// the processors this process may run on, read once. heed's results are the
+// same bits on any number of threads because work whose result depends on how
+// it is cut (a matrix product cut into BLAS calls, ops/kernels/fast/gemm.cpp)
+// is cut by this fixed number, and the threads only share out the pieces. With
+// as many threads as processors (OpenMP's default) that is one piece each.
+inline int processor_count() {
+  static const int n = omp_get_num_procs();
+  return n;
+}
 
 template <class F>
 void parallel_for(int64_t n, bool parallel, F&& body) {

@@ -5,10 +5,26 @@
 #include "heed/autograd/grad_mode.h"
 #include "heed/core/iterate.h"
 #include "heed/ops/elementwise.h"
+#include "heed/ops/reduction.h"
 
 namespace heed::nn {
 
 namespace {
+
+// sum |v|^p, as an accumulator for reduce_flat (ops/reduction.h): its chunks
+// are fixed by the element count and added in order, so the norm is the same
+// on any number of threads.
+struct PowerSum {
+  using Acc = double;
+  double p;
+  Acc start() const { return 0; }
+  template <class T>
+  void add(Acc& a, T v, int64_t) const {
+    const double x = static_cast<double>(v);
+    a += p == 2 ? x * x : std::pow(std::abs(x), p);
+  }
+  void merge(Acc& a, const Acc& b) const { a += b; }
+};
 
 // sum |g|^p over the elements of g (or max |g| when p is inf), in double.
 double grad_power_sum(const Tensor& grad, double p) {
@@ -24,13 +40,8 @@ double grad_power_sum(const Tensor& grad, double p) {
         double a = std::abs(static_cast<double>(v[i]));
         if (std::isnan(a) || a > acc) acc = a;
       }
-    } else if (p == 2) {
-      // OpenMP's reduction gives each thread its own partial sum: no race.
-#pragma omp parallel for reduction(+ : acc) if (n >= kParallelGrain)
-      for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(v[i]) * v[i];
-    } else {
-#pragma omp parallel for reduction(+ : acc) if (n >= kParallelGrain)
-      for (int64_t i = 0; i < n; ++i) acc += std::pow(std::abs(static_cast<double>(v[i])), p);
+    } else if (n > 0) {
+      acc = reduce_flat(v, n, PowerSum{p});
     }
   });
   return acc;

@@ -47,11 +47,12 @@ std::string gemm_library();  // "reference loops ..."
 int gemm_threads();          // 1
 }  // namespace reference
 
-// A one-row product in plain vectorized loops, the rest through OpenBLAS with
-// C's rows split between the OpenMP threads; a pair side by side on the two
-// halves of the threads; a batch shared out between the threads
-// (ops/kernels/fast/gemm.cpp). Inside a parallel region every product runs on
-// the calling thread.
+// A one-row product in plain vectorized loops, the rest through OpenBLAS, one
+// thread per call, with C cut into blocks of rows (or columns) that the OpenMP
+// threads share out; a pair side by side; a batch shared out between the
+// threads (ops/kernels/fast/gemm.cpp). The cut depends on the sizes alone, so
+// the bits do not depend on the thread count. Inside a parallel region every
+// product runs on the calling thread.
 namespace fast {
 template <class T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
@@ -60,6 +61,11 @@ template <class T>
 void gemm_pair(const GemmArgs<T>& first, const GemmArgs<T>& second);
 template <class T>
 void gemm_batch(const GemmArgs<T>& layout, int64_t count, const int64_t* a_offsets, const int64_t* b_offsets);
+// One product as a single BLAS call on this thread, not cut: for a kernel that
+// shares out its work itself, in pieces fixed by the sizes (the LSTM's chunks).
+template <class T>
+void gemm_uncut(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
+                int64_t ldb, T beta, T* c, int64_t ldc);
 std::string gemm_library();  // OpenBLAS's build description and the CPU kernel it picked
 int gemm_threads();          // the OpenMP threads a big product is split between
 }  // namespace fast

@@ -7,6 +7,7 @@
 // it, tol 1e-5 for float (eps 6e-8, times K up to a thousand terms, with room)
 // and 1e-12 for double.
 #include <cmath>
+#include <cstring>
 #include <tuple>
 
 #include "heed/ops/kernels/gemm.h"
@@ -158,4 +159,66 @@ TEST_CASE("kernels/gemm_pair and gemm_batch: fast equals reference") {
       check_kernel(msg("batch of ", count), fast, ref, 1e-5, 1e-5);
     }
   });
+}
+
+// Bitwise determinism across thread counts (tests/test_determinism.cpp) rests
+// on this: fast gemm cuts a product into single-threaded BLAS calls by its
+// sizes and the processor count, so 1, 2 and 3 threads make the same calls and
+// give the same bits. (OpenBLAS's result for an element depends on the shape
+// of the call it is computed in: a cut that followed the threads gave other
+// bits for the first two shapes here, and OpenBLAS's own threads for the last.)
+namespace {
+// Equal bit for bit (NaN padding included, which == would call unequal).
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+}  // namespace
+
+TEST_CASE("kernels/gemm: 1, 2 and 3 threads give the same bits, pairs and batches too") {
+  uint64_t seed = 500;
+  const std::vector<std::tuple<int64_t, int64_t, int64_t>> sizes{
+      {200, 150, 120}, {97, 64, 128}, {64, 512, 128}, {1030, 96, 64}, {600, 256, 40}, {40, 300, 200},
+      {40, 200, 600}};  // the last is not cut: OpenBLAS must not thread it either
+  for (const auto& size : sizes)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        // Plain variables, not a structured binding: the lambdas below use them,
+        // and clang 14 cannot capture a structured binding.
+        const int64_t M = std::get<0>(size), N = std::get<1>(size), K = std::get<2>(size);
+        const Case<float> x(ta, tb, M, N, K, 1.0, seed++), y(!ta, tb, K, N, M, 0.0, seed++);
+        std::vector<std::vector<float>> outs, pairs;
+        with_threads({1, 2, 3}, [&] {
+          std::vector<float> out = x.c;
+          kernels::fast::gemm(ta, tb, M, N, K, x.alpha, x.a.data(), x.lda, x.b.data(), x.ldb, x.beta, out.data(),
+                              x.ldc);
+          outs.push_back(out);
+          std::vector<float> px = x.c, py = y.c;
+          kernels::fast::gemm_pair(x.args(px), y.args(py));
+          px.insert(px.end(), py.begin(), py.end());
+          pairs.push_back(px);
+        });
+        INFO(msg("M ", M, " N ", N, " K ", K, ta ? " A^T" : "", tb ? " B^T" : ""));
+        CHECK(same_bits(outs[1], outs[0]));
+        CHECK(same_bits(outs[2], outs[0]));
+        CHECK(same_bits(pairs[1], pairs[0]));
+        CHECK(same_bits(pairs[2], pairs[0]));
+      }
+  // A batch of 5 (not a multiple of 2 or 3: shared out on one count, entry by
+  // entry on another).
+  for (const auto& size : sizes) {
+    const int64_t M = std::get<0>(size), N = std::get<1>(size), K = std::get<2>(size), count = 5;
+    const std::vector<float> a = random_values<float>(count * M * K, seed++), b = random_values<float>(K * N, seed++);
+    std::vector<int64_t> ao(count), bo(count, 0);
+    for (int64_t e = 0; e < count; ++e) ao[e] = e * M * K;
+    std::vector<std::vector<float>> outs;
+    with_threads({1, 2, 3}, [&] {
+      std::vector<float> out(count * M * N);
+      kernels::GemmArgs<float> g{false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, out.data(), N};
+      kernels::fast::gemm_batch(g, count, ao.data(), bo.data());
+      outs.push_back(out);
+    });
+    INFO(msg("batch of ", count, ": M ", M, " N ", N, " K ", K));
+    CHECK(same_bits(outs[1], outs[0]));
+    CHECK(same_bits(outs[2], outs[0]));
+  }
 }

@@ -36,29 +36,55 @@ void cblas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
 // OpenBLAS threads one product by having its threads share packed panels of the
 // operands, and they wait for each other at every panel: many small
 // synchronizations per call, each a round trip between the cores. heed instead
-// splits C's rows into one share per thread and makes one single-threaded BLAS
-// call per share (inside a parallel region the OpenMP build of OpenBLAS runs on
-// the calling thread): the shares have nothing in common but the operand they
-// all read, so the whole product costs one fork and one join.
+// cuts C's rows into blocks and makes one single-threaded BLAS call per block
+// (inside a parallel region the OpenMP build of OpenBLAS runs on the calling
+// thread): the blocks have nothing in common but the operand they all read, so
+// the whole product costs one fork and one join. bench/RESULTS.md has the
+// measurements (note 3).
 //
-// Rows, not columns: C and A are row-major, so a share of rows is a contiguous
-// block of both. Small products (under 2^19 multiply-adds, or under 32 rows a
-// share) stay one call: there the fork costs as much as it saves.
-// bench/RESULTS.md has the measurements (note 3).
+// The cut depends on the sizes and processor_count() (core/parallel.h), the
+// processors this process may run on, never on the thread count. OpenBLAS picks
+// its kernel by the shape of a call, so an element computed in a call of 40
+// rows can differ in its last bits from the same element computed in a call of
+// 200; and a call OpenBLAS threads itself blocks K differently from a call on
+// one thread. So every call heed makes runs on one thread, and 1, 2 or 16
+// threads make the same calls, deciding only which thread makes which: the
+// bits do not depend on the thread count (tests/test_determinism.cpp;
+// bench/RESULTS.md, "bitwise determinism", has the measurements). With as many
+// threads as processors, each thread makes one call; with fewer, some make
+// several, each packing its own copy of the operand the blocks share.
+//
+// Rows where there are enough of them: C and A are row-major, so a block of
+// rows is a contiguous block of both (whole tiles of 16 rows, at least 32). A
+// product of few rows is cut by columns instead (at least 64 each). Small
+// products (under 2^19 multiply-adds) are not cut: there the fork costs as
+// much as it saves.
 constexpr int64_t kSplitWork = int64_t{1} << 19;
-constexpr int64_t kShareRows = 32;
+constexpr int64_t kMinBlockRows = 32;
+constexpr int64_t kMinBlockCols = 64;
 
-int64_t row_shares(int64_t M, int64_t N, int64_t K) {
-  if (M * N * K < kSplitWork || omp_in_parallel()) return 1;  // small, or the threads are busy already
-  return std::min<int64_t>(omp_get_max_threads(), M / kShareRows);
+// How a product is cut: blocks of `rows` rows of C and `cols` columns (at least
+// one of the two whole). `ways` is how many blocks to aim for.
+struct Cut {
+  int64_t rows, cols;
+};
+Cut cut_of(int64_t M, int64_t N, int64_t K, int64_t ways = processor_count()) {
+  // n in at most `ways` blocks of at least `least`, each a whole number of 16
+  // (so a block's edge never cuts the tile BLAS's kernel computes at once).
+  auto block = [&](int64_t n, int64_t least) {
+    const int64_t blocks = std::min(ways, n / least);
+    if (blocks < 2) return n;
+    return ((n + blocks - 1) / blocks + 15) / 16 * 16;
+  };
+  if (M * N * K < kSplitWork) return {M, N};
+  const int64_t rows = block(M, kMinBlockRows);
+  if (rows < M) return {rows, N};
+  return {M, block(N, kMinBlockCols)};
 }
 
-// The rows of each share when M rows are cut into `shares`: whole blocks of 16
-// rows, so a thread's edge never cuts the block BLAS's kernel computes at once.
-int64_t rows_per_share(int64_t M, int64_t shares) {
-  const int64_t per = (M + shares - 1) / shares;
-  return (per + 15) / 16 * 16;
-}
+// Whether heed's threads share out `blocks` blocks (not when the threads are
+// busy already: then the blocks go one after another on this thread).
+bool heed_threads(int64_t blocks) { return blocks > 1 && omp_get_max_threads() > 1 && !omp_in_parallel(); }
 
 // op(A)'s rows [first, first + n) as BLAS sees them: rows of A as stored, or
 // columns of A^T.
@@ -66,6 +92,33 @@ template <class T>
 const T* rows_of(const T* a, bool ta, int64_t lda, int64_t first) {
   return ta ? a + first : a + first * lda;
 }
+// op(B)'s columns [first, first + n): columns of B as stored, or rows of B^T.
+template <class T>
+const T* cols_of(const T* b, bool tb, int64_t ldb, int64_t first) {
+  return tb ? b + first * ldb : b + first;
+}
+
+// OpenBLAS's OpenMP build spreads a call made outside a parallel region over
+// omp_get_max_threads() threads (openblas_set_num_threads(1) does not stop it:
+// each call reads OpenMP's count again). So for the call's length this
+// thread's count is 1. A product under 2^16 multiply-adds needs no guard: no
+// OpenBLAS threads one (its threshold is 2^18), and at about 14 ns the guard
+// would be a visible share of such a call.
+class OneThreadForBlas {
+ public:
+  explicit OneThreadForBlas(int64_t work)
+      : saved_(work < (int64_t{1} << 16) || omp_in_parallel() ? 0 : omp_get_max_threads()) {
+    if (saved_ > 1) omp_set_num_threads(1);
+  }
+  ~OneThreadForBlas() {
+    if (saved_ > 1) omp_set_num_threads(saved_);
+  }
+  OneThreadForBlas(const OneThreadForBlas&) = delete;
+  OneThreadForBlas& operator=(const OneThreadForBlas&) = delete;
+
+ private:
+  int saved_;
+};
 
 // One BLAS call. With beta == 0 OpenBLAS zeroes C itself, one column at a time
 // (as it sees a row-major C): for a [10, 50] output, fifty memset calls of 40
@@ -79,14 +132,30 @@ void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
     std::memset(c, 0, static_cast<size_t>(M * N) * sizeof(T));
     beta = 1;
   }
+  OneThreadForBlas one_thread(M * N * K);
   cblas_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// One product on this thread (or, outside a parallel region, its rows split
-// between the threads), for every size.
+// Block i of product g cut by `cut` (blocks numbered along the rows, or along
+// the columns), as one BLAS call.
 template <class T>
-void product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
-             int64_t ldb, T beta, T* c, int64_t ldc) {
+void block_call(const GemmArgs<T>& g, const Cut& cut, int64_t i) {
+  const int64_t along_cols = (g.N + cut.cols - 1) / cut.cols;
+  const int64_t r = i / along_cols * cut.rows, col = i % along_cols * cut.cols;
+  const int64_t m = std::min(cut.rows, g.M - r), n = std::min(cut.cols, g.N - col);
+  blas_call(g.ta, g.tb, m, n, g.K, g.alpha, rows_of(g.a, g.ta, g.lda, r), g.lda, cols_of(g.b, g.tb, g.ldb, col),
+            g.ldb, g.beta, g.c + r * g.ldc + col, g.ldc);
+}
+template <class T>
+int64_t block_count(const GemmArgs<T>& g, const Cut& cut) {
+  return (g.M + cut.rows - 1) / cut.rows * ((g.N + cut.cols - 1) / cut.cols);
+}
+
+// One product, for every size, cut by `cut`: its blocks shared out between the
+// threads, or one after another on this thread.
+template <class T>
+void product(const GemmArgs<T>& g, const Cut& cut) {
+  const auto [ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc] = g;
   if (M == 0 || N == 0) return;
   if (K == 0 || std::max({M, N, K, lda, ldb, ldc}) > INT_MAX) {
     // K == 0: A B is an empty sum and BLAS would reject the leading dimensions;
@@ -99,55 +168,49 @@ void product(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T
     small_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  const int64_t shares = row_shares(M, N, K);
-  if (shares < 2) {
-    blas_call(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  const int64_t rows = rows_per_share(M, shares);
-  // each share writes only its own rows of C (and zeroes only those)
-  parallel_for((M + rows - 1) / rows, true, [&](int64_t s) {
-    const int64_t first = s * rows, n = std::min(rows, M - first);
-    blas_call(ta, tb, n, N, K, alpha, rows_of(a, ta, lda, first), lda, b, ldb, beta, c + first * ldc, ldc);
-  });
+  const int64_t blocks = block_count(g, cut);
+  // each block writes only its own block of C (and zeroes only that)
+  parallel_for(blocks, heed_threads(blocks), [&](int64_t i) { block_call(g, cut, i); });
 }
 
 template <class T>
 void product(const GemmArgs<T>& g) {
-  product(g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc);
+  product(g, cut_of(g.M, g.N, g.K));
 }
 
-// Two products side by side. Split by rows, one product makes every thread pack
-// its own copy of the whole of B for its share; two independent products on
-// separate halves of the threads pack nothing twice and share no memory they
-// write, and both cost one fork and one join. (Measured: bench/RESULTS.md, note 6.)
+// Two products side by side. Cut by rows, one product makes every thread pack
+// its own copy of the whole of B; two independent products, each cut for half
+// of the processors, pack less twice and share no memory they write, and both
+// cost one fork and one join. (Measured: bench/RESULTS.md, note 6.) The cut is
+// fixed as for one product (the same whatever the thread count, though not the
+// same as each product's own cut).
 template <class T>
 void pair(const GemmArgs<T>& first, const GemmArgs<T>& second) {
-  const int64_t threads = omp_get_max_threads();
-  if (threads < 2 || row_shares(first.M, first.N, first.K) < 2 || row_shares(second.M, second.N, second.K) < 2) {
+  // Products BLAS does not get (empty, K = 0, too big for its ints, one row)
+  // go to product() whole.
+  auto to_blas = [](const GemmArgs<T>& g) {
+    return g.M > 0 && g.N > 0 && g.K > 0 && std::max({g.M, g.N, g.K, g.lda, g.ldb, g.ldc}) <= INT_MAX &&
+           !small_gemm_wins(g.M, g.N, g.K, g.tb, g.ldb);
+  };
+  if (!to_blas(first) || !to_blas(second)) {
     product(first);
     product(second);
     return;
   }
-  // Each product's rows in one block per thread it gets. Inside the parallel
-  // region each block is a single call on the thread that runs it.
-  struct Block {
-    const GemmArgs<T>* g;
-    int64_t first, n;
-  };
-  std::vector<Block> blocks;
-  auto cut = [&](const GemmArgs<T>& g, int64_t shares) {
-    const int64_t rows = rows_per_share(g.M, shares);
-    for (int64_t r = 0; r < g.M; r += rows) blocks.push_back({&g, r, std::min(rows, g.M - r)});
-  };
-  cut(first, (threads + 1) / 2);
-  cut(second, threads / 2);
-  // each block writes only its own rows of its own C
-  parallel_for(static_cast<int64_t>(blocks.size()), true, [&](int64_t i) {
-    const Block& k = blocks[i];
-    const GemmArgs<T>& g = *k.g;
-    product(g.ta, g.tb, k.n, g.N, g.K, g.alpha, rows_of(g.a, g.ta, g.lda, k.first), g.lda, g.b, g.ldb, g.beta,
-            g.c + k.first * g.ldc, g.ldc);
+  if (first.M * first.N * first.K < kSplitWork || second.M * second.N * second.K < kSplitWork) {
+    product(first);  // too small to share: one after the other
+    product(second);
+    return;
+  }
+  // The processors in two groups, one per product.
+  const int64_t ways = processor_count();
+  const Cut cut1 = cut_of(first.M, first.N, first.K, (ways + 1) / 2);
+  const Cut cut2 = cut_of(second.M, second.N, second.K, std::max<int64_t>(1, ways / 2));
+  const int64_t blocks1 = block_count(first, cut1), blocks = blocks1 + block_count(second, cut2);
+  // each block writes only its own block of its own C
+  parallel_for(blocks, heed_threads(blocks), [&](int64_t i) {
+    if (i < blocks1) block_call(first, cut1, i);
+    else block_call(second, cut2, i - blocks1);
   });
 }
 
@@ -161,11 +224,11 @@ void batch(const GemmArgs<T>& g, int64_t count, const int64_t* a_offsets, const 
   const int64_t threads = omp_get_max_threads();
   const bool even = count % threads == 0 || count >= 4 * threads;
   const bool shared_out =
-      count > 1 && count * g.M * g.N * g.K >= kParallelGrain && (even || row_shares(g.M, g.N, g.K) < 2);
+      count > 1 && count * g.M * g.N * g.K >= kParallelGrain && (even || block_count(g, cut_of(g.M, g.N, g.K)) == 1);
   // entry e writes only its own block of C
   parallel_for(count, shared_out, [&](int64_t e) {
-    product(g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.a + a_offsets[e], g.lda, g.b + b_offsets[e], g.ldb, g.beta,
-            g.c + e * g.M * g.N, g.ldc);
+    product(GemmArgs<T>{g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.a + a_offsets[e], g.lda, g.b + b_offsets[e], g.ldb,
+                        g.beta, g.c + e * g.M * g.N, g.ldc});
   });
 }
 
@@ -174,7 +237,12 @@ void batch(const GemmArgs<T>& g, int64_t count, const int64_t* a_offsets, const 
 template <class T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
           int64_t ldb, T beta, T* c, int64_t ldc) {
-  product(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+  product(GemmArgs<T>{ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc});
+}
+template <class T>
+void gemm_uncut(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
+                int64_t ldb, T beta, T* c, int64_t ldc) {
+  product(GemmArgs<T>{ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc}, Cut{M, N});
 }
 template <class T>
 void gemm_pair(const GemmArgs<T>& first, const GemmArgs<T>& second) {
@@ -192,5 +260,9 @@ int gemm_threads() { return omp_get_max_threads(); }
 
 HEED_GEMM_KERNELS_FOR(float)
 HEED_GEMM_KERNELS_FOR(double)
+template void gemm_uncut(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                         float, float*, int64_t);
+template void gemm_uncut(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+                         int64_t, double, double*, int64_t);
 
 }  // namespace heed::kernels::fast

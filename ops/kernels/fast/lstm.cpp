@@ -148,6 +148,14 @@ constexpr int64_t kGateGrain = 4096;
 // which every thread reads: one barrier per step, and one OpenMP team for all T
 // steps, each thread keeping its own rows of W_hh in its core's cache.
 //
+// The units come in chunks fixed by H and processor_count() (core/parallel.h),
+// one chunk per processor, and a thread owns a run of whole chunks. Every
+// product of a step is one chunk's, so 1, 2 or 16 threads make the same BLAS
+// calls and get the same bits: OpenBLAS's result for an element depends on the
+// shape of the call it is computed in (ops/kernels/fast/gemm.cpp). With as
+// many threads as processors each thread owns one chunk; with fewer, some own
+// several, a call per chunk and gate.
+//
 // The simple alternative, the product threaded by gemm and then the gate math by
 // parallel_for, starts two thread teams per step and makes each thread wait at
 // the end of both. Every wait is a chance to lose the CPU to another process,
@@ -157,21 +165,27 @@ constexpr int64_t kGateGrain = 4096;
 // thread's part is well above the barrier that ends a step (about a microsecond):
 // 2^18 multiply-adds take a few microseconds on one core.
 constexpr int64_t kStepGrain = int64_t{1} << 18;
-// A thread owns whole blocks of 16 units: whole cache lines of every row, whole SIMD vectors.
+// A chunk is whole blocks of 16 units: whole cache lines of every row, whole SIMD vectors.
 constexpr int64_t kUnitBlock = 16;
 
-int team_size(int64_t B, int64_t H) {
+// How many chunks the units come in (1: the step is not shared).
+int64_t chunk_count(int64_t B, int64_t H) {
   if (B * 4 * H * H < kStepGrain) return 1;
-  return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, H / kUnitBlock));
+  return std::clamp<int64_t>(processor_count(), 1, H / kUnitBlock);
+}
+// The first unit of chunk c of C (c = C: H, the end): H in blocks of
+// kUnitBlock, shared out as evenly as whole blocks allow.
+int64_t chunk_start(int64_t c, int64_t C, int64_t H) {
+  const int64_t blocks = (H + kUnitBlock - 1) / kUnitBlock;
+  return std::min(H, blocks * c / C * kUnitBlock);
 }
 
-// The units [first, last) of thread p of P: H in blocks of kUnitBlock, shared out
-// as evenly as whole blocks allow.
-std::pair<int64_t, int64_t> units_of(int p, int P, int64_t H) {
-  const int64_t blocks = (H + kUnitBlock - 1) / kUnitBlock;
-  auto edge = [&](int64_t q) { return std::min(H, blocks * q / P * kUnitBlock); };
-  return {edge(p), edge(p + 1)};
+int team_size(int64_t B, int64_t H) {
+  return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, chunk_count(B, H)));
 }
+
+// Thread p of P: its chunks [c0, c1) of C, shared out as evenly as whole chunks allow.
+std::pair<int64_t, int64_t> chunks_of(int p, int P, int64_t C) { return {C * p / P, C * (p + 1) / P}; }
 
 // body(p, P) on every thread p of a team of P (threads <= 1: on this thread, no
 // team). The team can be smaller than asked for (inside another parallel region
@@ -215,20 +229,24 @@ void lstm_gates_backward(const T* a, const T* c_prev, const T* k, const T* dh, T
 template <class T>
 void lstm_steps(T* z, const T* bias, const T* h0, const T* w_hh, T* cs, T* ks, T* hs, int64_t steps, int64_t B,
                 int64_t H) {
+  const int64_t C = chunk_count(B, H);
   run_team(team_size(B, H), [&](int p, int P) {
-    const auto [u0, u1] = units_of(p, P, H);
-    const int64_t n = u1 - u0;
+    const auto [c0, c1] = chunks_of(p, P, C);
+    const int64_t u0 = chunk_start(c0, C, H), n = chunk_start(c1, C, H) - u0;
     for (int64_t t = 1; t <= steps; ++t) {
       const T* h_prev = t == 1 ? h0 : hs + (t - 2) * B * H;  // [B, H]
       T* zt = z + (t - 1) * B * 4 * H;                         // [B, 4H]
-      // This thread's columns of h_{t-1} W_hh^T: rows [u0, u1) of each gate block
-      // of W_hh (all four at once when it owns every unit). beta = 1 adds them to
-      // the input side already in z.
-      if (n == H)
-        gemm(false, true, B, 4 * H, H, T(1), h_prev, H, w_hh, H, T(1), zt, 4 * H);
-      else
+      // This thread's columns of h_{t-1} W_hh^T: for each of its chunks, that
+      // chunk's rows of each gate block of W_hh (all of W_hh when there is one
+      // chunk). beta = 1 adds them to the input side already in z.
+      if (C == 1)  // one chunk: all four gate blocks in one product
+        gemm_uncut(false, true, B, 4 * H, H, T(1), h_prev, H, w_hh, H, T(1), zt, 4 * H);
+      for (int64_t c = c0; c < c1 && C > 1; ++c) {
+        const int64_t first = chunk_start(c, C, H), width = chunk_start(c + 1, C, H) - first;
         for (int64_t g = 0; g < 4; ++g)
-          gemm(false, true, B, n, H, T(1), h_prev, H, w_hh + (g * H + u0) * H, H, T(1), zt + g * H + u0, 4 * H);
+          gemm_uncut(false, true, B, width, H, T(1), h_prev, H, w_hh + (g * H + first) * H, H, T(1),
+                     zt + g * H + first, 4 * H);
+      }
       const int64_t at = (t - 1) * B * H + u0;  // unit u0 of row 0 of c_{t-1}, h_t and k_t
       lstm_forward_rows(zt + u0, bias ? bias + u0 : bias, cs + at, cs + at + B * H, hs + at, ks + at, B, n, H);
       step_barrier(P);  // h_t is whole before step t+1 reads it
@@ -236,21 +254,27 @@ void lstm_steps(T* z, const T* bias, const T* h0, const T* w_hh, T* cs, T* ks, T
   });
 }
 
-// Threads share a step by unit as in the forward: thread p computes columns
-// [u0, u1) of dh_t, which is all the row backward of its units needs, and writes
+// Threads share a step by chunks of units as in the forward: thread p computes
+// columns [u0, u1) of dh_t, which is all the row backward of its units needs, and writes
 // those units' columns of dz_t, which every thread reads at the next step.
 template <class T>
 void lstm_steps_backward(const T* acts, const T* cs, const T* ks, const T* dy, const T* w_hh, T* dz, T* dc, T* dh,
                          int64_t steps, int64_t B, int64_t H) {
   // With one step (an LSTMCell) there is no product to share, only the gate math.
+  const int64_t C = chunk_count(B, H);
   run_team(steps > 1 ? team_size(B, H) : 1, [&](int p, int P) {
-    const auto [u0, u1] = units_of(p, P, H);
-    const int64_t n = u1 - u0;
+    const auto [c0, c1] = chunks_of(p, P, C);
+    const int64_t u0 = chunk_start(c0, C, H), n = chunk_start(c1, C, H) - u0;
     for (int64_t t = steps; t >= 1; --t) {
       // h_t went to the output (dy_t) and, through h_t W_hh^T, into z_{t+1}:
-      // columns [u0, u1) of dz_{t+1} W_hh, added (beta = 1) to a copy of dy_t.
+      // columns [u0, u1) of dz_{t+1} W_hh, a product per chunk, added (beta = 1)
+      // to a copy of dy_t.
       for (int64_t b = 0; b < B; ++b) std::copy_n(dy + (t - 1) * B * H + b * H + u0, n, dh + b * H + u0);
-      if (t < steps) gemm(false, false, B, n, 4 * H, T(1), dz + t * B * 4 * H, 4 * H, w_hh + u0, H, T(1), dh + u0, H);
+      for (int64_t c = c0; c < c1 && t < steps; ++c) {
+        const int64_t first = chunk_start(c, C, H), width = chunk_start(c + 1, C, H) - first;
+        gemm_uncut(false, false, B, width, 4 * H, T(1), dz + t * B * 4 * H, 4 * H, w_hh + first, H, T(1), dh + first,
+                   H);
+      }
       const int64_t r = (t - 1) * B;  // step t's first row in the [T B, .] buffers
       lstm_backward_rows(acts + r * 4 * H + u0, cs + r * H + u0, ks + r * H + u0, dh + u0, dc + u0,
                          dz + r * 4 * H + u0, B, n, H);
