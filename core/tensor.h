@@ -195,6 +195,14 @@ class Tensor {
   Tensor pow(double exponent) const;
   Tensor softmax(int64_t dim) const;
   Tensor log_softmax(int64_t dim) const;
+  Tensor abs() const;  // the elementwise functions, as in PyTorch's x.abs()
+  Tensor neg() const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor relu() const;
 
   // ---- in-place writes (ops/inplace.cpp) --------------------------------------
   // Each bumps the version counter. On a tensor that requires grad they need grad

@@ -27,7 +27,7 @@ Tensor Tensor::expand(const Shape& s) const { return heed::expand(*this, s); }
 Tensor Tensor::slice(int64_t d, int64_t a, int64_t b, int64_t step) const { return heed::slice(*this, d, a, b, step); }
 Tensor Tensor::select(int64_t d, int64_t i) const { return heed::select(*this, d, i); }
 
-// ---- math (ops/reduce.cpp, ops/linalg.cpp, ops/elementwise.cpp, ops/softmax.cpp) ----
+// ---- math (ops/reduce.cpp, ops/linalg.cpp, ops/elementwise.cpp, ops/softmax.cpp, ops/activation.cpp) ----
 Tensor Tensor::sum() const { return heed::sum(*this); }
 Tensor Tensor::sum(const std::vector<int64_t>& d, bool k) const { return heed::sum(*this, d, k); }
 Tensor Tensor::mean() const { return heed::mean(*this); }
@@ -41,5 +41,13 @@ Tensor Tensor::matmul(const Tensor& o) const { return heed::matmul(*this, o); }
 Tensor Tensor::pow(double e) const { return heed::pow(*this, e); }
 Tensor Tensor::softmax(int64_t d) const { return heed::softmax(*this, d); }
 Tensor Tensor::log_softmax(int64_t d) const { return heed::log_softmax(*this, d); }
+Tensor Tensor::abs() const { return heed::abs(*this); }
+Tensor Tensor::neg() const { return heed::neg(*this); }
+Tensor Tensor::exp() const { return heed::exp(*this); }
+Tensor Tensor::log() const { return heed::log(*this); }
+Tensor Tensor::sqrt() const { return heed::sqrt(*this); }
+Tensor Tensor::tanh() const { return heed::tanh(*this); }
+Tensor Tensor::sigmoid() const { return heed::sigmoid(*this); }
+Tensor Tensor::relu() const { return heed::relu(*this); }
 
 }  // namespace heed

@@ -424,3 +424,18 @@ TEST_CASE("elementwise: a column [..., N, 1] against [..., N, M], either side") 
   (Tensor::randn({4, 5}) - c).sum().backward();
   check_values(c.grad(), {-5, -5, -5, -5});
 }
+
+TEST_CASE("elementwise: the unary functions as methods, x.abs() as in PyTorch") {
+  const Tensor x = Tensor({-1.5, 0.25, 2.0}, kFloat64);
+  const Tensor pos = Tensor({0.5, 1.0, 4.0}, kFloat64);
+  // Each method is its free function: the same values, and a gradient through it.
+  const std::vector<std::pair<Tensor, Tensor>> pairs{
+      {x.abs(), abs(x)},   {x.neg(), neg(x)},   {x.exp(), exp(x)},         {pos.log(), log(pos)},
+      {pos.sqrt(), sqrt(pos)}, {x.tanh(), tanh(x)}, {x.sigmoid(), sigmoid(x)}, {x.relu(), relu(x)}};
+  for (const auto& [method, free] : pairs) CHECK(method.to_vector<double>() == free.to_vector<double>());
+  check_values(x.abs(), {1.5, 0.25, 2.0});
+  Tensor w = x.clone().requires_grad_();
+  (w.abs().sum() + w.tanh().sum()).backward();
+  const std::vector<double> g = w.grad().to_vector<double>();
+  CHECK(g[0] == doctest::Approx(-1 + (1 - std::tanh(-1.5) * std::tanh(-1.5))));
+}

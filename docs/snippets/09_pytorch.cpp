@@ -45,6 +45,9 @@ int main() {
   check(x.sum({1}, true).shape() == Shape{2, 1} && x.mean().dim() == 0, "sum, mean");
   check(x.max(1).shape() == Shape{2} && x.argmax(1).dtype() == kInt64, "max, argmax");
   check(tour::max_diff(softmax(x, -1).sum({-1}), Tensor::ones({2})) < 1e-6, "softmax");
+  check(tour::max_diff(x.abs(), abs(x)) == 0 && tour::max_diff(x.exp(), exp(x)) == 0 &&
+            tour::max_diff(x.tanh(), tanh(x)) == 0 && tour::max_diff(x.relu(), relu(x)) == 0,
+        "x.abs(), x.exp(), x.tanh(), x.relu()");
   {
     Tensor a = Tensor::randn({2, 3}), b = Tensor::randn({2, 3});
     check(cat({a, b}, 0).shape() == Shape{4, 3} && stack({a, b}, 0).shape() == Shape{2, 2, 3}, "cat, stack");
