@@ -15,6 +15,7 @@
 //   autograd/     graph nodes, the backward engine, no-grad mode, gradcheck
 //   ops/          every differentiable op, each with its backward (ops/ops.h)
 //   ops/kernels/  the loops behind the ops: reference and fast versions (kernels.h)
+//   data/         datasets, samplers, batching, the DataLoader (data/data.h)
 //   nn/           modules, layers, losses, checkpoints (nn/nn.h)
 //   optim/        optimizers and schedulers (optim/optim.h)
 #pragma once
@@ -30,6 +31,7 @@
 #include "heed/core/random.h"
 #include "heed/core/shape.h"
 #include "heed/core/tensor.h"
+#include "heed/data/data.h"
 #include "heed/nn/nn.h"
 #include "heed/ops/ops.h"
 #include "heed/optim/optim.h"

@@ -35,9 +35,10 @@ ctest --test-dir build-reference --output-on-failure -j "$jobs"
 
 # ThreadSanitizer sees the threads a user starts, not OpenMP's: Debian's libgomp
 # is not built for it, so every parallel region would look like a race. Hence
-# one OpenMP thread, and the tests whose point is concurrency between threads.
+# one OpenMP thread, and the tests whose point is concurrency between threads
+# (the DataLoader's workers among them).
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_SANITIZE_THREAD=ON \
   -DHEED_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j "$jobs" --target heed_tests
 OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 \
-  build-tsan/tests/heed_tests -tc="threads:*,object pool*"
+  build-tsan/tests/heed_tests -tc="threads:*,object pool*,DataLoader workers*"
