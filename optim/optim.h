@@ -3,5 +3,6 @@
 
 #include "heed/optim/adam.h"
 #include "heed/optim/optimizer.h"
+#include "heed/optim/plateau.h"
 #include "heed/optim/scheduler.h"
 #include "heed/optim/sgd.h"

@@ -20,6 +20,12 @@ void Optimizer::set_lr(double lr) {
   for (size_t g = 0; g < num_groups(); ++g) set_lr(g, lr);
 }
 
+void Optimizer::set_initial_lrs(std::vector<double> lrs) {
+  if (lrs.size() != num_groups())
+    throw ValueError(msg("set_initial_lrs: ", lrs.size(), " lrs for ", num_groups(), " groups; one per group"));
+  initial_lrs_ = std::move(lrs);
+}
+
 namespace detail {
 
 void check_params(const char* name, const std::vector<std::vector<Tensor>>& groups) {

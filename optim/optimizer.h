@@ -70,6 +70,18 @@ class Optimizer {
   // optimizer's. A missing or unexpected key is a ValueError naming it, a state
   // tensor of the wrong shape a ShapeError; nothing changes unless all of it fits.
   virtual void load_state_dict(const StateDict& state) = 0;
+
+  // The lr each group started from, which schedulers count from (PyTorch's
+  // group["initial_lr"]). The first scheduler built on this optimizer sets it to
+  // the lrs of that moment. state_dict() saves it (param_groups.0.initial_lr) and
+  // load_state_dict() restores it, so a scheduler built after loading a
+  // checkpoint counts from the original lr, not from the decayed one the
+  // checkpoint left in lr(). Empty until set.
+  const std::vector<double>& initial_lrs() const { return initial_lrs_; }
+  void set_initial_lrs(std::vector<double> lrs);  // one per group
+
+ protected:
+  std::vector<double> initial_lrs_;
 };
 
 // Parameters that share hyperparameters. Options is the optimizer's options struct.
@@ -182,6 +194,7 @@ StateDict OptimizerBase<Options, State>::state_dict() const {
     out.set(prefix + "params", Tensor::from_vector(ids, {static_cast<int64_t>(ids.size())}));
     Options o = groups_[g].options;  // visit() takes non-const fields; this is a copy
     o.visit([&](const char* name, auto& value) { out.set(prefix + name, detail::to_state_tensor(value)); });
+    if (!initial_lrs_.empty()) out.set(prefix + "initial_lr", detail::to_state_tensor(initial_lrs_[g]));
   }
   index = 0;
   for (const Group& g : groups_) {
@@ -201,6 +214,7 @@ void OptimizerBase<Options, State>::load_state_dict(const StateDict& state) {
   // Everything is read into copies first, so a bad dict leaves this optimizer as it was.
   std::vector<Group> groups = groups_;
   std::vector<State> states(state_.size());
+  std::vector<double> initial;  // the groups' initial_lr, when the dict has them
   std::set<std::string> used;
   auto take = [&](const std::string& key) -> const Tensor& {
     used.insert(key);
@@ -223,8 +237,15 @@ void OptimizerBase<Options, State>::load_state_dict(const StateDict& state) {
       detail::from_state_tensor(prefix + name, take(prefix + name), value);
     });
     Options::check(name_, groups[g].options);
+    if (state.contains(prefix + "initial_lr")) {  // only where a scheduler ran
+      initial.emplace_back();
+      detail::from_state_tensor(prefix + "initial_lr", take(prefix + "initial_lr"), initial.back());
+    }
     index += static_cast<int64_t>(groups[g].params.size());
   }
+  if (!initial.empty() && initial.size() != groups.size())
+    throw ValueError(msg(name_, ".load_state_dict: initial_lr is given for ", initial.size(), " of ", groups.size(),
+                         " groups; it must be given for all or none"));
 
   index = 0;
   for (const Group& g : groups) {
@@ -251,6 +272,7 @@ void OptimizerBase<Options, State>::load_state_dict(const StateDict& state) {
                            "); is it another optimizer's state, or were there more groups?"));
   groups_ = std::move(groups);
   state_ = std::move(states);
+  initial_lrs_ = std::move(initial);
 }
 
 }  // namespace heed::optim

@@ -6,16 +6,26 @@
 //   optim::CosineAnnealingLR sched(opt, /*T_max=*/100);
 //   for (int epoch = 0; epoch < 100; ++epoch) { train_one_epoch(opt); sched.step(); }
 //
-// Each scheduler is a closed-form function lr(base_lr, epoch), applied to every
-// parameter group with that group's own lr at construction as base_lr. (PyTorch's
-// step() updates the lr recursively from its current value; the closed forms give
-// the same sequence, to the last few bits, and cannot drift.) Constructing a
-// scheduler already applies epoch 0's lr. The optimizer must outlive it.
+// Each scheduler is a closed-form function lr_at(base_lr, epoch), applied to
+// every parameter group with that group's initial lr as base_lr (the lr it had
+// when the first scheduler was built on the optimizer: Optimizer::initial_lrs()).
+// PyTorch's step() updates the lr recursively from its current value; the closed
+// forms give the same sequence, to the last few bits, and cannot drift. And they
+// make a scheduler's whole state one number, the epoch: set_last_epoch() jumps
+// to any epoch, and state_dict() / load_state_dict() resume exactly.
+// Constructing a scheduler applies epoch 0's lr. The optimizer must outlive it.
+//
+// Chaining: SequentialLR runs one scheduler after another (warmup, then cosine).
+// ReduceLROnPlateau, which reacts to a metric instead of following a formula,
+// is in optim/plateau.h.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <vector>
 
+#include "heed/nn/state_dict.h"
 #include "heed/optim/optimizer.h"
 
 namespace heed::optim {
@@ -28,18 +38,29 @@ class LRScheduler {
 
   // Moves to the next epoch and sets every group's lr for it.
   void step();
+  // Jumps to `epoch` and sets every group's lr for it.
+  void set_last_epoch(int64_t epoch);
   // The lr of each group as this scheduler last set it.
   const std::vector<double>& get_last_lr() const { return last_lr_; }
   int64_t last_epoch() const { return last_epoch_; }
   const std::vector<double>& base_lrs() const { return base_lrs_; }
 
+  // The lr at `epoch` of a group that started at base_lr: the scheduler's formula.
+  virtual double lr_at(double base_lr, int64_t epoch) const = 0;
+
+  // {"last_epoch": int64 [], "base_lrs": float64 [groups]}. Loading sets the
+  // optimizer's lrs for that epoch at once.
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
+
  protected:
   explicit LRScheduler(Optimizer& optimizer);
-  // The lr at `epoch` of a group that started at base_lr.
-  virtual double lr_at(double base_lr, int64_t epoch) const = 0;
   // Derived constructors call this last, to apply epoch 0 (from the base
   // constructor, a virtual call would not reach the derived lr_at yet).
   void start() { apply(); }
+  // For schedulers that fix their own starting lr (OneCycleLR): sets the
+  // optimizer's initial lrs too, as PyTorch does.
+  void set_base_lrs(std::vector<double> lrs);
 
  private:
   void apply();
@@ -54,8 +75,6 @@ class LRScheduler {
 class StepLR : public LRScheduler {
  public:
   StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1);
-
- protected:
   double lr_at(double base_lr, int64_t epoch) const override;
 
  private:
@@ -68,8 +87,6 @@ class StepLR : public LRScheduler {
 class CosineAnnealingLR : public LRScheduler {
  public:
   CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double eta_min = 0);
-
- protected:
   double lr_at(double base_lr, int64_t epoch) const override;
 
  private:
@@ -85,13 +102,62 @@ class CosineAnnealingLR : public LRScheduler {
 class LinearWarmup : public LRScheduler {
  public:
   LinearWarmup(Optimizer& optimizer, int64_t warmup_steps, double start_factor = 1e-3);
-
- protected:
   double lr_at(double base_lr, int64_t epoch) const override;
 
  private:
   int64_t warmup_steps_;
   double start_factor_;
+};
+
+// lr = base_lr * factor(epoch), any factor you write (PyTorch's LambdaLR):
+//   optim::LambdaLR sched(opt, [](int64_t e) { return std::pow(0.95, e); });
+class LambdaLR : public LRScheduler {
+ public:
+  LambdaLR(Optimizer& optimizer, std::function<double(int64_t epoch)> factor);
+  double lr_at(double base_lr, int64_t epoch) const override;
+
+ private:
+  std::function<double(int64_t)> factor_;
+};
+
+// Schedulers one after another: schedulers[i] runs from milestones[i - 1] on,
+// counting its own epochs from 0 there. Warmup for 100 steps, then a cosine:
+//   auto warmup = std::make_shared<optim::LinearWarmup>(opt, 100);
+//   auto cosine = std::make_shared<optim::CosineAnnealingLR>(opt, 900);
+//   optim::SequentialLR sched(opt, {warmup, cosine}, {100});
+// Every scheduler must be built on `optimizer`; step only this one.
+class SequentialLR : public LRScheduler {
+ public:
+  SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,
+               std::vector<int64_t> milestones);
+  double lr_at(double base_lr, int64_t epoch) const override;
+
+ private:
+  std::vector<std::shared_ptr<LRScheduler>> schedulers_;
+  std::vector<int64_t> milestones_;
+};
+
+// The 1cycle policy (Smith and Topin, 2017; PyTorch's OneCycleLR with
+// cycle_momentum=False): from max_lr / div_factor up to max_lr over the first
+// pct_start of total_steps, then down to max_lr / (div_factor * final_div_factor)
+// at the last step, along half cosines (or straight lines: anneal "linear").
+// The optimizer's own lr is not used. Stepping past total_steps is an error.
+struct OneCycleOptions {
+  double pct_start = 0.3;
+  const char* anneal_strategy = "cos";  // or "linear"
+  double div_factor = 25;
+  double final_div_factor = 1e4;
+};
+class OneCycleLR : public LRScheduler {
+ public:
+  OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps, OneCycleOptions options = {});
+  double lr_at(double base_lr, int64_t epoch) const override;
+
+ private:
+  double max_lr_;
+  int64_t total_steps_;
+  OneCycleOptions options_;
+  bool cosine_;
 };
 
 }  // namespace heed::optim

@@ -95,7 +95,10 @@ void check_lrs(const std::vector<double>& got, const std::vector<double>& want) 
   REQUIRE(got.size() == want.size());
   for (size_t i = 0; i < got.size(); ++i) {
     INFO("epoch " << i);
-    CHECK(got[i] == doctest::Approx(want[i]).epsilon(1e-12).scale(0));
+    CAPTURE(got[i]);
+    CAPTURE(want[i]);
+    // Relative 1e-12, and absolute 1e-15 where the lr is 0 (a cosine's bottom).
+    CHECK(std::abs(got[i] - want[i]) <= 1e-12 * std::abs(want[i]) + 1e-15);
   }
 }
 
@@ -432,6 +435,78 @@ TEST_CASE("optim: schedulers match PyTorch") {
               {0.0001, 0.025075, 0.050050000000000004, 0.07502500000000001, 0.10000000000000002,
                0.10000000000000002, 0.10000000000000002, 0.10000000000000002});
   }
+  SUBCASE("LambdaLR") {
+    optim::SGD opt({a}, {.lr = 0.1});
+    optim::LambdaLR sched(opt, [](int64_t e) { return std::pow(0.9, static_cast<double>(e)) + 0.01 * static_cast<double>(e); });
+    check_lrs(lr_sequence(sched, opt, 6), {0.1, 0.09100000000000001, 0.08300000000000002, 0.07590000000000002, 0.06961,
+                                           0.06404900000000001, 0.05914410000000001});
+  }
+  SUBCASE("SequentialLR: a warmup, then a cosine, two groups") {
+    optim::SGD opt(std::vector<optim::SGD::Group>{{{a}, {.lr = 0.1}}, {{b}, {.lr = 0.05}}});
+    auto warmup = std::make_shared<optim::LinearWarmup>(opt, 3, 0.1);
+    auto cosine = std::make_shared<optim::CosineAnnealingLR>(opt, 5);
+    optim::SequentialLR sched(opt, {warmup, cosine}, {3});
+    check_lrs(lr_sequence(sched, opt, 10),
+              {0.010000000000000002, 0.04, 0.07, 0.1, 0.09045084971874738, 0.06545084971874737, 0.03454915028125263,
+               0.009549150281252633, 0.0, 0.009549150281252628, 0.03454915028125265});
+    sched.set_last_epoch(0);
+    check_lrs(lr_sequence(sched, opt, 10, 1),
+              {0.005000000000000001, 0.02, 0.035, 0.05, 0.04522542485937369, 0.032725424859373686, 0.017274575140626316,
+               0.004774575140626317, 0.0, 0.004774575140626314, 0.017274575140626323});
+    CHECK_THROWS_CONTAINING(optim::SequentialLR(opt, {warmup, cosine}, {}), "2 schedulers and 0 milestones", ValueError);
+    optim::SGD other({b}, {.lr = 0.5});
+    CHECK_THROWS_CONTAINING(optim::SequentialLR(other, {warmup}, {}), "built on another optimizer", ValueError);
+  }
+  SUBCASE("OneCycleLR, cosine and linear") {
+    optim::SGD opt({a}, {.lr = 0.1});
+    optim::OneCycleLR cos(opt, 0.1, 10);
+    check_lrs(lr_sequence(cos, opt, 10),
+              {0.0040000000000000036, 0.052000000000000005, 0.1, 0.09504846320134738, 0.0811745653949763,
+               0.06112620219362893, 0.03887419780637107, 0.0188258346050237, 0.004951936798652629, 4e-07,
+               0.004951936798652624});
+    CHECK_THROWS_CONTAINING(cos.step(), "stepped to 11 past total_steps (10)", ValueError);
+    CHECK(cos.last_epoch() == 10);  // the refused step changed nothing
+    optim::SGD opt2({b}, {.lr = 0.1});
+    optim::OneCycleLR lin(opt2, 0.1, 12, {.pct_start = 0.25, .anneal_strategy = "linear"});
+    check_lrs(lr_sequence(lin, opt2, 12),
+              {0.004, 0.052000000000000005, 0.1, 0.08888893333333334, 0.07777786666666667, 0.0666668,
+               0.055555733333333336, 0.04444466666666667, 0.033333600000000005, 0.022222533333333336,
+               0.011111466666666667, 3.999999999976245e-07, -0.011110666666666671});
+    CHECK_THROWS_CONTAINING(optim::OneCycleLR(opt2, 0.1, 3), "the warm-up phase needs more than one step", ValueError);
+    CHECK_THROWS_CONTAINING(optim::OneCycleLR(opt2, 0.1, 30, {.anneal_strategy = "exp"}), "'cos' or 'linear'", ValueError);
+  }
+  SUBCASE("ReduceLROnPlateau") {
+    const std::vector<double> metrics = {1.0, 0.9, 0.95, 0.91, 0.9, 0.899, 0.95, 0.96, 0.97, 0.5, 0.6, 0.6, 0.6, 0.6};
+    auto run = [&](optim::PlateauOptions o) {
+      optim::SGD opt({a}, {.lr = 0.1});
+      optim::ReduceLROnPlateau sched(opt, o);
+      std::vector<double> lrs;
+      for (double m : metrics) {
+        sched.step(m);
+        lrs.push_back(opt.lr());
+      }
+      return lrs;
+    };
+    check_lrs(run({.factor = 0.5, .patience = 2, .threshold = 0.01, .cooldown = 1, .min_lr = 0.01}),
+              {0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.025, 0.0125, 0.0125});
+    check_lrs(run({.mode = "max", .factor = 0.5, .patience = 1, .threshold = 0.05, .threshold_mode = "abs"}),
+              {0.1, 0.1, 0.05, 0.05, 0.025, 0.025, 0.0125, 0.0125, 0.00625, 0.00625, 0.003125, 0.003125, 0.0015625,
+               0.0015625});
+
+    // Its state resumes: 7 steps, save, a new one loads and takes the other 7.
+    optim::SGD opt({a}, {.lr = 0.1});
+    optim::ReduceLROnPlateau first(opt, {.factor = 0.5, .patience = 2, .threshold = 0.01, .cooldown = 1});
+    for (size_t i = 0; i < 7; ++i) first.step(metrics[i]);
+    optim::ReduceLROnPlateau second(opt, {.factor = 0.5, .patience = 2, .threshold = 0.01, .cooldown = 1});
+    second.load_state_dict(first.state_dict());
+    for (size_t i = 7; i < metrics.size(); ++i) first.step(metrics[i]);
+    const double lr_first = opt.lr();
+    opt.set_lr(0.05);  // where the first run stood after 7 steps
+    for (size_t i = 7; i < metrics.size(); ++i) second.step(metrics[i]);
+    CHECK(opt.lr() == lr_first);
+    CHECK(second.best() == first.best());
+    CHECK_THROWS_CONTAINING(optim::ReduceLROnPlateau(opt, {.factor = 2}), "factor is 2", ValueError);
+  }
   SUBCASE("errors") {
     optim::SGD opt({a}, {.lr = 0.1});
     CHECK_THROWS_CONTAINING(optim::StepLR(opt, 0), "StepLR: step_size is 0; it must be >= 1", ValueError);
@@ -441,4 +516,36 @@ TEST_CASE("optim: schedulers match PyTorch") {
     CHECK_THROWS_CONTAINING(optim::LinearWarmup(opt, 5, 1.5), "start_factor is 1.5", ValueError);
     CHECK(opt.lr() == 0.1);  // a scheduler that failed to construct set nothing
   }
+}
+
+TEST_CASE("optim: a scheduler resumes from a checkpoint, not from the decayed lr") {
+  Tensor w = Tensor({1.0, 2.0}).requires_grad_();
+  optim::Adam opt({w}, {.lr = 0.1});
+  optim::StepLR sched(opt, 2, 0.5);
+  for (int i = 0; i < 5; ++i) sched.step();
+  CHECK(opt.lr() == 0.025);  // 0.1 halved at epochs 2 and 4
+  const StateDict opt_state = opt.state_dict(), sched_state = sched.state_dict();
+  CHECK(opt_state.at("param_groups.0.initial_lr").item() == 0.1);
+  CHECK(sched_state.at("last_epoch").item() == 5);
+
+  // A new process: build, load the optimizer, then the scheduler.
+  Tensor w2 = Tensor({1.0, 2.0}).requires_grad_();
+  optim::Adam opt2({w2}, {.lr = 0.1});
+  opt2.load_state_dict(opt_state);
+  CHECK(opt2.lr() == 0.025);
+  optim::StepLR sched2(opt2, 2, 0.5);
+  CHECK(sched2.base_lrs() == std::vector<double>{0.1});  // the checkpoint's initial lr, not the decayed 0.025
+  sched2.load_state_dict(sched_state);
+  CHECK(sched2.last_epoch() == 5);
+  CHECK(opt2.lr() == 0.025);
+  sched.step();
+  sched2.step();
+  CHECK(opt2.lr() == opt.lr());
+  sched2.set_last_epoch(0);
+  CHECK(opt2.lr() == 0.1);
+
+  StateDict bad = sched_state;
+  bad.set("extra", Tensor::scalar(1));
+  CHECK_THROWS_CONTAINING(sched2.load_state_dict(bad), "unexpected key 'extra'", ValueError);
+  CHECK_THROWS_CONTAINING(sched2.set_last_epoch(-1), "epoch -1 is negative", ValueError);
 }

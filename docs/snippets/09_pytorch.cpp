@@ -3,6 +3,7 @@
 // each heed cell of the table occurs in this file word for word, and ctest runs it.
 #include <heed/heed.h>
 
+#include <cmath>
 #include <iostream>
 
 #include "check.h"
@@ -137,6 +138,25 @@ int main() {
   list.push_back(std::make_shared<nn::Linear>(16, 16));
   check(list.state_dict().contains("0.weight"), "ModuleList names its members 0, 1, ...");
 
+  // ---- data ----
+  {
+    Tensor xs = Tensor::randn({100, 3}), ys = Tensor::randn({100});
+    data::TensorDataset ds({xs, ys});
+    check(ds.size() == 100 && ds.get(3).size() == 2, "TensorDataset, size, get");
+    data::DataLoader loader(ds, {.batch_size = 32, .shuffle = true, .num_workers = 2});
+    int64_t seen = 0;
+    for (data::Batch& b : loader) { Tensor x = b[0], y = b[1]; seen += y.size(0); }
+    check(seen == 100 && loader.size() == 4, "DataLoader: 4 batches, the last one short");
+    data::SequencePairDataset pairs({{1, 2, 3}, {4}}, {{5}, {6, 7}});
+    data::DataLoader padded(pairs, {.batch_size = 2, .collate = data::pad_collate(0)});
+    data::Batch b = *padded.begin();
+    check(b[0].shape() == Shape{2, 3} && b.masks[0].sum().item() == 2 && b.lengths[1].sum().item() == 3,
+          "pad_collate: padded fields, their masks and lengths");
+    const int64_t r = 1, w = 2, seed = 0;
+    data::DataLoader shard(ds, {.batch_size = 10, .sampler = std::make_shared<data::ShardSampler>(std::make_shared<data::RandomSampler>(seed), r, w)});
+    check(shard.size() == 5, "a sampler that takes rank 1's half of each epoch");
+  }
+
   // ---- optim ----
   optim::Adam opt(model->parameters(), {.lr = 1e-3});
   optim::CosineAnnealingLR sched(opt, 100);
@@ -146,6 +166,27 @@ int main() {
   opt.step();
   sched.step();
   check(opt.lr() < 1e-3, "Adam, zero_grad, backward, clip_grad_norm_, step, CosineAnnealingLR");
+  {
+    optim::SGD opt(model->parameters(), {.lr = 0.1});  // this block's own optimizer
+    optim::LambdaLR decay(opt, [](int64_t e) { return std::pow(0.95, e); });
+    auto warmup = std::make_shared<optim::LinearWarmup>(opt, 10, 0.01);
+    auto cosine = std::make_shared<optim::CosineAnnealingLR>(opt, 90);
+    optim::SequentialLR chain(opt, {warmup, cosine}, {10});
+    optim::LRScheduler& sched = chain;
+    sched.set_last_epoch(5);
+    check(std::abs(opt.lr() - 0.1 * (0.01 + 0.99 * 0.5)) < 1e-12, "SequentialLR: epoch 5 is halfway up the warmup");
+    StateDict s = sched.state_dict();
+    sched.step();
+    sched.load_state_dict(s);
+    check(sched.last_epoch() == 5, "a scheduler's state_dict and load_state_dict");
+    optim::OneCycleLR one_cycle(opt, 0.1, 100);
+    check(std::abs(opt.lr() - 0.1 / 25) < 1e-12, "OneCycleLR starts at max_lr / 25");
+    optim::ReduceLROnPlateau plateau(opt, {.factor = 0.5, .patience = 3});
+    const double val_loss = 1.0;
+    for (int i = 0; i < 5; ++i) plateau.step(val_loss);
+    check(std::abs(opt.lr() - 0.1 / 25 / 2) < 1e-12, "ReduceLROnPlateau: the 4th epoch without progress halves the lr");
+    check(decay.lr_at(1.0, 2) == 0.95 * 0.95, "LambdaLR's factor");
+  }
   std::cout << x << "\n";
   return tour::failures();
 }

@@ -89,11 +89,37 @@ def print_schedules():
             lr_sequence(lambda o: S.CosineAnnealingLR(o, T_max=5, eta_min=0.001), [0.1], 12),
         "LinearLR(start_factor=0.001, end_factor=1.0, total_iters=4), lr 0.1":
             lr_sequence(lambda o: S.LinearLR(o, start_factor=0.001, end_factor=1.0, total_iters=4), [0.1], 7),
+        "LambdaLR(lambda e: 0.9 ** e + 0.01 * e), lr 0.1":
+            lr_sequence(lambda o: S.LambdaLR(o, lambda e: 0.9 ** e + 0.01 * e), [0.1], 6),
+        "SequentialLR([LinearLR(0.1, 1.0, 3), CosineAnnealingLR(T_max=5)], milestones=[3]), lr 0.1 and 0.05":
+            lr_sequence(lambda o: S.SequentialLR(o, [S.LinearLR(o, start_factor=0.1, end_factor=1.0, total_iters=3),
+                                                     S.CosineAnnealingLR(o, T_max=5)], milestones=[3]),
+                        [0.1, 0.05], 10),
+        "OneCycleLR(max_lr=0.1, total_steps=10, cycle_momentum=False)":
+            lr_sequence(lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=10, cycle_momentum=False), [0.1], 10),
+        "OneCycleLR(max_lr=0.1, total_steps=12, pct_start=0.25, anneal_strategy='linear', cycle_momentum=False)":
+            lr_sequence(lambda o: S.OneCycleLR(o, max_lr=0.1, total_steps=12, pct_start=0.25, anneal_strategy="linear",
+                                               cycle_momentum=False), [0.1], 12),
     }
     for name, seq in cases.items():
         print(f"// {name}")
         for g in range(len(seq[0])):
             print("{" + ", ".join(repr(s[g]) for s in seq) + "}")
+
+    # ReduceLROnPlateau reacts to metrics: the lr after each step(metric).
+    metrics = [1.0, 0.9, 0.95, 0.91, 0.9, 0.899, 0.95, 0.96, 0.97, 0.5, 0.6, 0.6, 0.6, 0.6]
+    for kwargs in [dict(factor=0.5, patience=2, threshold=0.01, cooldown=1, min_lr=0.01),
+                   dict(mode="max", factor=0.5, patience=1, threshold=0.05, threshold_mode="abs")]:
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([p], lr=0.1)
+        sched = S.ReduceLROnPlateau(opt, **kwargs)
+        lrs = []
+        for m in metrics:
+            opt.step()
+            sched.step(m)
+            lrs.append(opt.param_groups[0]["lr"])
+        print(f"// ReduceLROnPlateau({kwargs}), metrics {metrics}")
+        print("{" + ", ".join(repr(x) for x in lrs) + "}")
 
 
 if __name__ == "__main__":
