@@ -6,3 +6,4 @@
 #include "heed/optim/plateau.h"
 #include "heed/optim/scheduler.h"
 #include "heed/optim/sgd.h"
+#include "heed/optim/training_state.h"

@@ -187,6 +187,18 @@ int main() {
     check(std::abs(opt.lr() - 0.1 / 25 / 2) < 1e-12, "ReduceLROnPlateau: the 4th epoch without progress halves the lr");
     check(decay.lr_at(1.0, 2) == 0.95 * 0.95, "LambdaLR's factor");
   }
+  {
+    nn::Linear net(3, 2);
+    optim::SGD opt(net.parameters(), {.lr = 0.1});
+    optim::StepLR sched(opt, 10);
+    data::DataLoader loader(data::TensorDataset({Tensor::randn({8, 3})}), {.batch_size = 4});
+    optim::TrainingState run{.model = &net, .optimizer = &opt, .scheduler = &sched, .loader = &loader};
+    run.step = 3;
+    optim::save_training_state(run, "run.safetensors");
+    run.step = 0;
+    optim::load_training_state(run, "run.safetensors");
+    check(run.step == 3, "the whole training state in one file, and back");
+  }
   std::cout << x << "\n";
   return tour::failures();
 }
