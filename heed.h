@@ -28,6 +28,7 @@
 #include "heed/autograd/node.h"
 #include "heed/core/dtype.h"
 #include "heed/core/error.h"
+#include "heed/core/half.h"
 #include "heed/core/random.h"
 #include "heed/core/shape.h"
 #include "heed/core/tensor.h"

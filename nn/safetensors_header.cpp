@@ -19,13 +19,46 @@
 
 namespace heed::safetensors {
 
-const char* dtype_code(DType t) {
-  switch (t) {
-    case DType::Float32: return "F32";
-    case DType::Float64: return "F64";
-    case DType::Int64: return "I64";
+const char* stored_code(Stored s) {
+  switch (s) {
+    case Stored::F32: return "F32";
+    case Stored::F64: return "F64";
+    case Stored::I64: return "I64";
+    case Stored::F16: return "F16";
+    case Stored::BF16: return "BF16";
   }
   return "?";
+}
+
+uint64_t stored_size(Stored s) {
+  switch (s) {
+    case Stored::F64:
+    case Stored::I64: return 8;
+    case Stored::F32: return 4;
+    case Stored::F16:
+    case Stored::BF16: return 2;
+  }
+  return 0;
+}
+
+DType loaded_dtype(Stored s) {
+  switch (s) {
+    case Stored::F64: return kFloat64;
+    case Stored::I64: return kInt64;
+    case Stored::F32:
+    case Stored::F16:
+    case Stored::BF16: return kFloat32;
+  }
+  return kFloat32;
+}
+
+Stored stored_as(DType t) {
+  switch (t) {
+    case DType::Float32: return Stored::F32;
+    case DType::Float64: return Stored::F64;
+    case DType::Int64: return Stored::I64;
+  }
+  return Stored::F32;
 }
 
 // ============================================================================
@@ -60,7 +93,7 @@ std::string write_header(const Header& header, std::string_view op) {
       throw ValueError(msg(op, ": a tensor may not be named '", kMetadataKey,
                            "' (the format reserves it for metadata)"));
     comma();
-    text += quoted(e.key) + R"(:{"dtype":")" + dtype_code(e.dtype) + R"(","shape":[)";
+    text += quoted(e.key) + R"(:{"dtype":")" + stored_code(e.stored) + R"(","shape":[)";
     for (size_t d = 0; d < e.shape.size(); ++d) {
       if (d > 0) text += ',';
       text += std::to_string(e.shape[d]);
@@ -136,7 +169,7 @@ class Checker {
       if (field->type.empty()) fail(key, msg("the entry has no \"", name, "\""));
     Entry e;
     e.key = key;
-    e.dtype = parse_dtype(key, dtype);
+    e.stored = parse_dtype(key, dtype);
     e.shape = parse_shape(key, shape);
     const bool pair = offsets.type == "array" && offsets.count == 2 &&
                       offsets.items[0].kind == Seen::Item::Unsigned && offsets.items[1].kind == Seen::Item::Unsigned;
@@ -148,10 +181,10 @@ class Checker {
       fail(key, msg("data_offsets [", e.begin, ", ", e.end, "] ends beyond the data, which has ", data_size_,
                     " bytes"));
     // The size rule bounds numel by 2^50, so the byte count cannot overflow.
-    const uint64_t expected = static_cast<uint64_t>(numel(e.shape)) * element_size(e.dtype);
+    const uint64_t expected = static_cast<uint64_t>(numel(e.shape)) * stored_size(e.stored);
     if (e.end - e.begin != expected)
       fail(key, msg("data_offsets [", e.begin, ", ", e.end, "] span ", e.end - e.begin, " bytes, but shape ",
-                    e.shape, " of ", dtype_code(e.dtype), " needs ", expected));
+                    e.shape, " of ", stored_code(e.stored), " needs ", expected));
     return e;
   }
 
@@ -177,16 +210,16 @@ class Checker {
   }
 
  private:
-  DType parse_dtype(const std::string& key, const Seen& field) const {
+  Stored parse_dtype(const std::string& key, const Seen& field) const {
     if (field.type != "string") fail(key, msg("\"dtype\" must be a string, not a ", field.type));
     const std::string& name = field.text;
-    if (name == "F32") return kFloat32;
-    if (name == "F64") return kFloat64;
-    if (name == "I64") return kInt64;
-    static const std::unordered_set<std::string> known = {"BOOL", "U8",  "I8",  "U16", "I16",     "F16",
-                                                          "BF16", "U32", "I32", "U64", "F8_E4M3", "F8_E5M2"};
-    if (known.count(name)) fail(key, msg("dtype ", name, " is not supported by heed (F32, F64 and I64 are)"));
-    fail(key, msg("unknown dtype \"", name, "\" (heed reads F32, F64 and I64)"));
+    for (Stored s : {Stored::F32, Stored::F64, Stored::I64, Stored::F16, Stored::BF16})
+      if (name == stored_code(s)) return s;
+    static const std::unordered_set<std::string> known = {"BOOL", "U8",  "I8",  "U16", "I16",
+                                                          "U32",  "I32", "U64", "F8_E4M3", "F8_E5M2"};
+    if (known.count(name))
+      fail(key, msg("dtype ", name, " is not supported by heed (F32, F64, I64, F16 and BF16 are)"));
+    fail(key, msg("unknown dtype \"", name, "\" (heed reads F32, F64, I64, F16 and BF16)"));
   }
 
   // The shape, under the one size rule every heed tensor obeys (core/shape.h).

@@ -22,10 +22,19 @@ namespace heed::safetensors {
 
 inline constexpr const char* kMetadataKey = "__metadata__";
 
+// How a tensor's numbers are stored in a file. Three are heed's own dtypes;
+// F16 and BF16 are 16-bit floats (core/half.h), loaded into float32 tensors.
+enum class Stored : uint8_t { F32, F64, I64, F16, BF16 };
+
+const char* stored_code(Stored s);   // "F32", ..., "BF16": the header's "dtype"
+uint64_t stored_size(Stored s);      // bytes per element
+DType loaded_dtype(Stored s);        // the dtype of the tensor it loads into
+Stored stored_as(DType t);           // a dtype stored as itself
+
 // One tensor as the header describes it.
 struct Entry {
   std::string key;
-  DType dtype;
+  Stored stored;
   Shape shape;
   uint64_t begin, end;  // its bytes, as offsets into the data after the header
 };
@@ -34,9 +43,6 @@ struct Header {
   std::vector<Entry> entries;                   // in the header's order
   std::map<std::string, std::string> metadata;  // "__metadata__"
 };
-
-// "F32", "F64" or "I64".
-const char* dtype_code(DType t);
 
 // The header's text for `header`, padded with spaces so that 8 + its length is
 // a multiple of 8 (the data then starts 8-byte aligned, as the format

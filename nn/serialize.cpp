@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <chrono>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "heed/autograd/grad_mode.h"
+#include "heed/core/half.h"
 #include "heed/nn/module.h"
 #include "heed/nn/safetensors_header.h"
 
@@ -39,6 +41,9 @@ static_assert(std::endian::native == std::endian::little,
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // real headers are kilobytes; refuse absurd ones
+// 16-bit floats are converted through a buffer of this many elements (128 KB),
+// so converting never needs a second copy of a whole tensor.
+constexpr int64_t kConvertChunk = 65536;
 
 // ============================================================================
 // save
@@ -50,8 +55,9 @@ constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // real headers are kilobytes
 struct Encoded {
   std::string header;
   std::vector<Tensor> data;
+  std::vector<safetensors::Stored> stored;  // how each of them goes to the file
 
-  Encoded(const StateDict& state, const std::map<std::string, std::string>& metadata) {
+  Encoded(const StateDict& state, const std::map<std::string, std::string>& metadata, FloatFormat floats) {
     safetensors::Header h;
     h.metadata = metadata;
     uint64_t offset = 0;
@@ -61,10 +67,14 @@ struct Encoded {
       // contiguous() turns a strided view into the row-major values it shows;
       // detach() keeps that copy out of any autograd graph.
       Tensor c = t.detach().contiguous();
-      const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * element_size(c.dtype());
-      h.entries.push_back({key, c.dtype(), c.shape(), offset, offset + nbytes});
+      safetensors::Stored as = safetensors::stored_as(c.dtype());
+      if (c.dtype() == kFloat32 && floats == FloatFormat::F16) as = safetensors::Stored::F16;
+      if (c.dtype() == kFloat32 && floats == FloatFormat::BF16) as = safetensors::Stored::BF16;
+      const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * safetensors::stored_size(as);
+      h.entries.push_back({key, as, c.shape(), offset, offset + nbytes});
       offset += nbytes;
       data.push_back(std::move(c));
+      stored.push_back(as);
     }
     header = safetensors::write_header(h, "save_safetensors");
   }
@@ -76,8 +86,23 @@ struct Encoded {
     for (int i = 0; i < 8; ++i) length[i] = static_cast<uint8_t>(uint64_t{header.size()} >> (8 * i));
     write(length, sizeof length);
     write(header.data(), header.size());
-    for (const Tensor& t : data)
-      write(t.raw_data_ptr(), static_cast<size_t>(t.numel()) * element_size(t.dtype()));
+    for (size_t k = 0; k < data.size(); ++k) {
+      const Tensor& t = data[k];
+      if (stored[k] == safetensors::stored_as(t.dtype())) {
+        write(t.raw_data_ptr(), static_cast<size_t>(t.numel()) * element_size(t.dtype()));
+        continue;
+      }
+      // float32 narrowed to 16 bits, a buffer's worth at a time.
+      auto narrow = stored[k] == safetensors::Stored::F16 ? float_to_half : float_to_bfloat16;
+      const float* values = t.data_ptr<float>();
+      std::vector<uint16_t> buffer;
+      for (int64_t at = 0; at < t.numel(); at += kConvertChunk) {
+        const int64_t n = std::min(kConvertChunk, t.numel() - at);
+        buffer.resize(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; ++i) buffer[static_cast<size_t>(i)] = narrow(values[at + i]);
+        write(buffer.data(), buffer.size() * sizeof(uint16_t));
+      }
+    }
   }
 };
 
@@ -216,10 +241,25 @@ StateDict read_safetensors(uint64_t size, const ReadAt& read, const safetensors:
   // Every size below is now proven to lie inside the input.
   StateDict out;
   for (const safetensors::Entry& e : header.entries) {
-    Tensor t = make_tensor(e.shape, e.dtype, /*zero_fill=*/false);
-    const uint64_t nbytes = e.end - e.begin;
-    if (read(data_start + e.begin, t.raw_data_ptr(), nbytes) != nbytes)
-      fail(e.key, "the file ended while reading its data (did it change during the load?)");
+    const DType dtype = safetensors::loaded_dtype(e.stored);
+    Tensor t = make_tensor(e.shape, dtype, /*zero_fill=*/false);
+    auto short_read = [&] { fail(e.key, "the file ended while reading its data (did it change during the load?)"); };
+    if (e.stored == safetensors::stored_as(dtype)) {  // straight into the tensor's storage
+      const uint64_t nbytes = e.end - e.begin;
+      if (read(data_start + e.begin, t.raw_data_ptr(), nbytes) != nbytes) short_read();
+    } else {  // 16-bit floats, widened to float32 a buffer's worth at a time
+      auto widen = e.stored == safetensors::Stored::F16 ? half_to_float : bfloat16_to_float;
+      float* values = t.data_ptr<float>();
+      std::vector<uint16_t> buffer;
+      for (int64_t at = 0; at < t.numel(); at += kConvertChunk) {
+        const int64_t n = std::min(kConvertChunk, t.numel() - at);
+        buffer.resize(static_cast<size_t>(n));
+        const uint64_t nbytes = buffer.size() * sizeof(uint16_t);
+        if (read(data_start + e.begin + static_cast<uint64_t>(at) * sizeof(uint16_t), buffer.data(), nbytes) != nbytes)
+          short_read();
+        for (int64_t i = 0; i < n; ++i) values[at + i] = widen(buffer[static_cast<size_t>(i)]);
+      }
+    }
     out.set(e.key, t);
   }
   return out;
@@ -228,15 +268,16 @@ StateDict read_safetensors(uint64_t size, const ReadAt& read, const safetensors:
 }  // namespace
 
 void save_safetensors(const StateDict& state, const std::string& path,
-                      const std::map<std::string, std::string>& metadata) {
-  const Encoded encoded(state, metadata);  // may throw: nothing written yet
+                      const std::map<std::string, std::string>& metadata, FloatFormat floats) {
+  const Encoded encoded(state, metadata, floats);  // may throw: nothing written yet
   TempFile file(path);
   encoded.emit([&](const void* p, size_t n) { file.write(p, n); });
   file.commit();
 }
 
-std::string save_safetensors_to_bytes(const StateDict& state, const std::map<std::string, std::string>& metadata) {
-  const Encoded encoded(state, metadata);
+std::string save_safetensors_to_bytes(const StateDict& state, const std::map<std::string, std::string>& metadata,
+                                      FloatFormat floats) {
+  const Encoded encoded(state, metadata, floats);
   std::string bytes;
   encoded.emit([&](const void* p, size_t n) { bytes.append(static_cast<const char*>(p), n); });
   return bytes;

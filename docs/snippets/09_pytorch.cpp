@@ -104,6 +104,9 @@ int main() {
     const StateDict s = model->state_dict();
     const std::string b = save_safetensors_to_bytes(s);
     check(load_safetensors_from_bytes(b).size() == s.size(), "save_safetensors_to_bytes, load_safetensors_from_bytes");
+    save_safetensors(s, path, {}, FloatFormat::BF16);
+    const StateDict halves = load_safetensors(path);
+    check(halves.at("0.weight").dtype() == kFloat32, "a BF16 file loads into float32 tensors");
   }
 
   nn::Sequential mlp{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::Tanh>()};

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   kinds.set("empty", Tensor::zeros({0, 3}));
   kinds.set("strided", Tensor::randn({2, 3}).t());
   save_safetensors(kinds, dir / "kinds.safetensors");
+  save_safetensors(kinds, dir / "kinds_f16.safetensors", {}, FloatFormat::F16);  // the 16-bit float path
+  save_safetensors(kinds, dir / "kinds_bf16.safetensors", {}, FloatFormat::BF16);
 
   save_safetensors(StateDict{}, dir / "nothing.safetensors");
   save_safetensors(StateDict{}, dir / "metadata_only.safetensors", {{"a", "b"}, {"note", "ünïcode"}});

@@ -1,4 +1,5 @@
-"""Minimal safetensors reader/writer for the reference scripts (float32, float64, int64).
+"""Minimal safetensors reader/writer for the reference scripts (float32, float64, int64;
+and float16 and bfloat16 torch tensors when writing).
 
 The format is tiny: an 8-byte little-endian header length N, N bytes of JSON
 mapping each name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets
@@ -14,12 +15,25 @@ _DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
 _NAMES = {np.dtype(v): k for k, v in _DTYPES.items()}
 
 
+def torch_int16():
+    import torch
+    return torch.int16
+
+
 def save(tensors, path, metadata=None):
     """tensors: dict name -> numpy array or torch tensor (insertion order kept)."""
     header, blobs, offset = {}, [], 0
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, t in tensors.items():
+        if hasattr(t, "dtype") and str(t.dtype) in ("torch.float16", "torch.bfloat16"):
+            # numpy has no bfloat16: write torch's own 16-bit patterns as they are.
+            code = "F16" if str(t.dtype) == "torch.float16" else "BF16"
+            data = t.detach().contiguous().view(-1).view(torch_int16()).numpy().astype("<i2").tobytes()
+            header[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+            blobs.append(data)
+            offset += len(data)
+            continue
         a = t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
         a = np.ascontiguousarray(a).reshape(a.shape)  # ascontiguousarray makes 0-d arrays 1-d
         data = a.astype(a.dtype.newbyteorder("<")).tobytes()
