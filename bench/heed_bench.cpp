@@ -93,8 +93,7 @@ Workload make_w2(int64_t T) {
 // x [B, T, in] -> output [B, T, H]; loss = output.sum(); backward into the weights.
 Workload make_w3(int64_t T) {
   const int64_t B = bench::kW3Batch;
-  auto lstm = std::make_shared<nn::LSTM>(bench::kW3In, bench::kW3Hidden, /*num_layers=*/1, /*bias=*/true,
-                                         /*batch_first=*/true);
+  auto lstm = std::make_shared<nn::LSTM>(bench::kW3In, bench::kW3Hidden, nn::LSTMOptions{.batch_first = true});
   Tensor x = Tensor::randn({B, T, bench::kW3In});
   auto loss = std::make_shared<Tensor>();
   auto step = [=] {
@@ -116,8 +115,8 @@ Workload make_w3(int64_t T) {
 struct Seq2Seq : nn::Module {
   Seq2Seq()
       : embed(register_module("embed", std::make_shared<nn::Embedding>(bench::kW4Vocab, bench::kW4Embed))),
-        encoder(register_module("encoder", std::make_shared<nn::LSTM>(bench::kW4Embed, bench::kW4Hidden, 1, true,
-                                                                      /*batch_first=*/true))),
+        encoder(register_module("encoder", std::make_shared<nn::LSTM>(bench::kW4Embed, bench::kW4Hidden,
+                                                                      nn::LSTMOptions{.batch_first = true}))),
         decoder(register_module("decoder", std::make_shared<nn::LSTMCell>(bench::kW4Embed + bench::kW4Hidden,
                                                                           bench::kW4Hidden))),
         attention(register_module("attention", std::make_shared<nn::DotAttention>())),

@@ -115,8 +115,8 @@ class Encoder : public nn::Module {
         attention_dim(attention_dim),
         hidden_dim(hidden_dim),
         dropout_prob(dropout_prob),
-        lstm(register_module("lstm", std::make_shared<nn::LSTM>(encoder_dim, hidden_dim, /*num_layers=*/1,
-                                                                /*bias=*/true, /*batch_first=*/true))),
+        lstm(register_module("lstm", std::make_shared<nn::LSTM>(encoder_dim, hidden_dim,
+                                                                nn::LSTMOptions{.batch_first = true}))),
         // FIX (5): PyTorch's one-layer LSTM ignored dropout=0.2; here it is a real layer.
         dropout(register_module("dropout", std::make_shared<nn::Dropout>(dropout_prob))) {}
   // FIX (4): no self.attention here; the article's Attention(256, 256) was never called.
@@ -150,8 +150,8 @@ class Decoder : public nn::Module {
         attention_dim(attention_dim),
         hidden_dim(hidden_dim),
         dropout_prob(dropout_prob),
-        lstm(register_module("lstm", std::make_shared<nn::LSTM>(decoder_dim, hidden_dim, /*num_layers=*/1,
-                                                                /*bias=*/true, /*batch_first=*/true))),
+        lstm(register_module("lstm", std::make_shared<nn::LSTM>(decoder_dim, hidden_dim,
+                                                                nn::LSTMOptions{.batch_first = true}))),
         out(register_module("out", std::make_shared<nn::Linear>(hidden_dim, decoder_dim))),
         dropout(register_module("dropout", std::make_shared<nn::Dropout>(dropout_prob))) {}
   // FIX (4): no self.attention = Attention(512, 512) either: it could not take the

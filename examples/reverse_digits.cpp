@@ -199,8 +199,8 @@ class Reverser : public nn::Module {
       : hidden_size(H),
         // One table for both sides: a digit is the same digit in the source and the output.
         embed(register_module("embed", std::make_shared<nn::Embedding>(kVocab, E, kPad))),
-        encoder(register_module("encoder", std::make_shared<nn::LSTM>(E, H, 1, true, /*batch_first=*/true))),
-        decoder(register_module("decoder", std::make_shared<nn::LSTM>(E, H, 1, true, /*batch_first=*/true))),
+        encoder(register_module("encoder", std::make_shared<nn::LSTM>(E, H, nn::LSTMOptions{.batch_first = true}))),
+        decoder(register_module("decoder", std::make_shared<nn::LSTM>(E, H, nn::LSTMOptions{.batch_first = true}))),
         attention(register_module("attention", std::make_shared<nn::GeneralAttention>(H, H))),
         out(register_module("out", std::make_shared<nn::Linear>(H + E, kVocab))) {}
 

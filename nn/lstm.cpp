@@ -1,5 +1,6 @@
 #include "heed/nn/lstm.h"
 
+#include <map>
 #include <string>
 
 #include "heed/nn/init.h"
@@ -86,21 +87,59 @@ LSTMState LSTMCell::forward(const Tensor& x, const Tensor& h, const Tensor& c) c
 
 // ==== LSTM =========================================================================
 
-LSTM::LSTM(int64_t in, int64_t hidden, int64_t layers, bool bias, bool batch_first)
-    : input_size(in), hidden_size(hidden), num_layers(layers), batch_first(batch_first) {
+LSTM::LSTM(int64_t in, int64_t hidden, LSTMOptions options)
+    : input_size(in), hidden_size(hidden), num_layers(options.num_layers), batch_first(options.batch_first),
+      bidirectional(options.bidirectional), dropout(options.dropout) {
   check_layer_sizes("LSTM", in, hidden);
-  if (layers < 1) throw ValueError(msg("LSTM: num_layers is ", layers, "; it must be >= 1"));
-  // PyTorch's names and order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, weight_ih_l1, ...
-  for (int64_t k = 0; k < layers; ++k) {
-    const std::string s = std::to_string(k);
-    const int64_t layer_in = k == 0 ? in : hidden;
-    weight_ih.push_back(register_parameter("weight_ih_l" + s, init::fan_in_uniform({4 * hidden, layer_in}, hidden)));
-    weight_hh.push_back(register_parameter("weight_hh_l" + s, init::fan_in_uniform({4 * hidden, hidden}, hidden)));
-    if (bias) {
-      bias_ih.push_back(register_parameter("bias_ih_l" + s, init::fan_in_uniform({4 * hidden}, hidden)));
-      bias_hh.push_back(register_parameter("bias_hh_l" + s, init::fan_in_uniform({4 * hidden}, hidden)));
+  if (num_layers < 1) throw ValueError(msg("LSTM: num_layers is ", num_layers, "; it must be >= 1"));
+  if (!(dropout >= 0 && dropout < 1))
+    throw ValueError(msg("LSTM: dropout is ", dropout, "; it must be in [0, 1)"));
+  // PyTorch's names and order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0,
+  // then the same with _reverse (bidirectional), then weight_ih_l1, ...
+  const int64_t D = directions();
+  for (int64_t k = 0; k < num_layers; ++k) {
+    for (int64_t d = 0; d < D; ++d) {
+      const std::string s = std::to_string(k) + (d == 1 ? "_reverse" : "");
+      const int64_t layer_in = k == 0 ? in : D * hidden;
+      weight_ih.push_back(register_parameter("weight_ih_l" + s, init::fan_in_uniform({4 * hidden, layer_in}, hidden)));
+      weight_hh.push_back(register_parameter("weight_hh_l" + s, init::fan_in_uniform({4 * hidden, hidden}, hidden)));
+      if (options.bias) {
+        bias_ih.push_back(register_parameter("bias_ih_l" + s, init::fan_in_uniform({4 * hidden}, hidden)));
+        bias_hh.push_back(register_parameter("bias_hh_l" + s, init::fan_in_uniform({4 * hidden}, hidden)));
+      }
     }
   }
+}
+
+LSTMOutput LSTM::run(const Tensor& seq, const Tensor& h0, const Tensor& c0) const {
+  const int64_t T = seq.size(0), B = seq.size(1), H = hidden_size, D = directions();
+  // The backward direction reads the sequence from its end: x_{T-1}, ..., x_0.
+  // It runs as an ordinary LSTM on the reversed sequence, whose outputs are then
+  // reversed back, so its output at t has seen x_t .. x_{T-1}.
+  const Tensor backwards = D == 2 ? Tensor::arange(static_cast<double>(T - 1), -1, -1, kInt64) : Tensor();
+  Tensor layer_in = seq;  // [T, B, in], then [T, B, D H]
+  std::vector<Tensor> h_last, c_last;
+  for (int64_t k = 0; k < num_layers; ++k) {
+    std::vector<Tensor> outputs;
+    for (int64_t d = 0; d < D; ++d) {
+      const auto i = static_cast<size_t>(k * D + d);
+      Tensor h = h0.defined() ? h0.select(0, k * D + d) : Tensor::zeros({B, H}, seq.dtype());
+      Tensor c = c0.defined() ? c0.select(0, k * D + d) : Tensor::zeros({B, H}, seq.dtype());
+      Tensor b_ih = bias_ih.empty() ? Tensor() : bias_ih[i], b_hh = bias_hh.empty() ? Tensor() : bias_hh[i];
+      Tensor input = d == 0 ? layer_in : index_select(layer_in, 0, backwards);
+      // One op for the whole layer (ops/lstm.h): the input side of all T steps is
+      // one matrix product, and the backward is one pass back through time.
+      Tensor packed = lstm_layer(input, weight_ih[i], weight_hh[i], b_ih, b_hh, h, c);  // [T+1, B, H]
+      Tensor out = packed.slice(0, 0, T);  // h_1 .. h_T
+      outputs.push_back(d == 0 ? out : index_select(out, 0, backwards));
+      h_last.push_back(packed.select(0, T - 1));
+      c_last.push_back(packed.select(0, T));
+    }
+    layer_in = D == 1 ? outputs[0] : cat(outputs, 2);
+    // PyTorch's inter-layer dropout: on every layer's output but the last.
+    if (dropout > 0 && is_training() && k + 1 < num_layers) layer_in = heed::dropout(layer_in, dropout, true);
+  }
+  return {layer_in, stack(h_last, 0), stack(c_last, 0)};  // h, c: [L D, B, H]
 }
 
 LSTMOutput LSTM::forward(const Tensor& x, const Tensor& h0, const Tensor& c0) const {
@@ -112,31 +151,58 @@ LSTMOutput LSTM::forward(const Tensor& x, const Tensor& h0, const Tensor& c0) co
   const bool batched = x.dim() == 3;
   // Work time-major, [T, B, in]: each step then reads one contiguous [B, in] block.
   Tensor seq = !batched ? x.unsqueeze(1) : batch_first ? x.transpose(0, 1) : x;
-  const int64_t T = seq.size(0), B = seq.size(1), H = hidden_size, L = num_layers;
+  const int64_t T = seq.size(0), B = seq.size(1), H = hidden_size, LD = num_layers * directions();
   if (T == 0)
     throw ShapeError(msg("LSTM: input is ", x.shape(), "; the sequence length T must be > 0"));
-  check_states("LSTM", h0, c0, batched ? Shape{L, B, H} : Shape{L, H},
-               batched ? "[num_layers, B, H]" : "[num_layers, H]", weight_ih[0]);
-  Tensor h_init = h0.defined() && !batched ? h0.unsqueeze(1) : h0;  // [L, B, H]
-  Tensor c_init = c0.defined() && !batched ? c0.unsqueeze(1) : c0;
+  check_states("LSTM", h0, c0, batched ? Shape{LD, B, H} : Shape{LD, H},
+               batched ? "[num_layers * directions, B, H]" : "[num_layers * directions, H]", weight_ih[0]);
+  LSTMOutput r = run(seq, h0.defined() && !batched ? h0.unsqueeze(1) : h0,
+                     c0.defined() && !batched ? c0.unsqueeze(1) : c0);
+  if (!batched) return {r.output.squeeze(1), r.h.squeeze(1), r.c.squeeze(1)};
+  return {batch_first ? r.output.transpose(0, 1) : r.output, r.h, r.c};
+}
 
-  Tensor layer_in = seq;  // [T, B, in], then [T, B, H]
-  std::vector<Tensor> h_last, c_last;
-  for (int64_t k = 0; k < L; ++k) {
-    Tensor hk = h_init.defined() ? h_init.select(0, k) : Tensor::zeros({B, H}, x.dtype());
-    Tensor ck = c_init.defined() ? c_init.select(0, k) : Tensor::zeros({B, H}, x.dtype());
-    Tensor b_ih = bias_ih.empty() ? Tensor() : bias_ih[k], b_hh = bias_hh.empty() ? Tensor() : bias_hh[k];
-    // One op for the whole layer (ops/lstm.h): the input side of all T steps is
-    // one matrix product, and the backward is one pass back through time.
-    Tensor packed = lstm_layer(layer_in, weight_ih[k], weight_hh[k], b_ih, b_hh, hk, ck);  // [T+1, B, H]
-    layer_in = packed.slice(0, 0, T);       // h_1 .. h_T
-    h_last.push_back(packed.select(0, T - 1));
-    c_last.push_back(packed.select(0, T));
+LSTMOutput LSTM::forward_padded(const Tensor& x, const Tensor& lengths, const Tensor& h0, const Tensor& c0) const {
+  if (x.dim() != 3 || x.size(-1) != input_size)
+    throw ShapeError(msg("LSTM.forward_padded: input is ", x.shape(), "; it must be ",
+                         batch_first ? "[B, T, input_size]" : "[T, B, input_size]", " with input_size = ", input_size));
+  check_dtype("LSTM.forward_padded", "input", x, weight_ih[0]);
+  Tensor seq = batch_first ? x.transpose(0, 1) : x;  // [T, B, in]
+  const int64_t T = seq.size(0), B = seq.size(1), LD = num_layers * directions();
+  if (!lengths.defined() || lengths.dtype() != kInt64 || lengths.shape() != Shape{B})
+    throw ShapeError(msg("LSTM.forward_padded: lengths must be int64 [B] = [", B, "], one per sequence"));
+  check_states("LSTM.forward_padded", h0, c0, Shape{LD, B, hidden_size}, "[num_layers * directions, B, H]",
+               weight_ih[0]);
+
+  // Sequences of one length run together: their real steps are a plain batch.
+  const std::vector<int64_t> len = lengths.to_vector<int64_t>();
+  std::map<int64_t, std::vector<int64_t>> groups;  // length -> the sequences that have it
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t n = len[static_cast<size_t>(b)];
+    if (n < 1 || n > T)
+      throw ValueError(msg("LSTM.forward_padded: lengths[", b, "] is ", n, "; each length must be in [1, T = ", T, "]"));
+    groups[n].push_back(b);
   }
-
-  Tensor h = stack(h_last, 0), c = stack(c_last, 0);  // [L, B, H]
-  if (!batched) return {layer_in.squeeze(1), h.squeeze(1), c.squeeze(1)};
-  return {batch_first ? layer_in.transpose(0, 1) : layer_in, h, c};
+  std::vector<Tensor> outputs, hs, cs;
+  std::vector<int64_t> order;  // the batch rows in the order the groups hold them
+  for (const auto& [n, rows] : groups) {
+    const Tensor pick = Tensor::from_vector(rows, {static_cast<int64_t>(rows.size())});
+    LSTMOutput r = run(index_select(seq, 1, pick).slice(0, 0, n), h0.defined() ? index_select(h0, 1, pick) : Tensor(),
+                       c0.defined() ? index_select(c0, 1, pick) : Tensor());
+    Tensor out = r.output;  // [n, rows, D H]
+    if (n < T) out = cat({out, Tensor::zeros({T - n, out.size(1), out.size(2)}, out.dtype())}, 0);  // zeros at the padding
+    outputs.push_back(out);
+    hs.push_back(r.h);
+    cs.push_back(r.c);
+    order.insert(order.end(), rows.begin(), rows.end());
+  }
+  // Back to the batch's own order: row order[i] of the batch is row i of the groups.
+  std::vector<int64_t> where(static_cast<size_t>(B));
+  for (size_t i = 0; i < order.size(); ++i) where[static_cast<size_t>(order[i])] = static_cast<int64_t>(i);
+  const Tensor back = Tensor::from_vector(where, {B});
+  Tensor output = index_select(cat(outputs, 1), 1, back);  // [T, B, D H]
+  return {batch_first ? output.transpose(0, 1) : output, index_select(cat(hs, 1), 1, back),
+          index_select(cat(cs, 1), 1, back)};
 }
 
 }  // namespace heed::nn

@@ -75,9 +75,10 @@ std::vector<std::shared_ptr<Module>> Module::children() const {
   return out;
 }
 
-int64_t Module::num_parameters() const {
+int64_t Module::num_parameters(bool trainable_only) const {
   int64_t n = 0;
-  for (const Tensor& p : parameters()) n += p.numel();
+  for (const Tensor& p : parameters())
+    if (!trainable_only || p.requires_grad()) n += p.numel();
   return n;
 }
 

@@ -49,7 +49,10 @@ class Module {
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
     return children_;
   }
-  int64_t num_parameters() const;  // total element count of all parameters
+  // The number of parameter elements, each shared parameter once, as
+  // sum(p.numel() for p in model.parameters()); trainable_only counts only those
+  // that require grad. heed's one parameter counter.
+  int64_t num_parameters(bool trainable_only = false) const;
 
   // ---- training state -------------------------------------------------------
   void zero_grad();                  // drops every parameter's grad

@@ -88,11 +88,4 @@ void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
   }
 }
 
-int64_t count_parameters(const std::vector<Tensor>& params, bool trainable_only) {
-  int64_t n = 0;
-  for (const Tensor& p : params)
-    if (!trainable_only || p.requires_grad()) n += p.numel();
-  return n;
-}
-
 }  // namespace heed::nn

@@ -28,8 +28,4 @@ inline constexpr double kInfNorm = std::numeric_limits<double>::infinity();  // 
 // Clamps every gradient element into [-clip_value, clip_value], in place.
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value);
 
-// The number of elements in params (all of them, or only those that require grad):
-//   count_parameters(model.parameters())   // as sum(p.numel() for p in model.parameters())
-int64_t count_parameters(const std::vector<Tensor>& params, bool trainable_only = false);
-
 }  // namespace heed::nn

@@ -47,7 +47,7 @@ struct TransformerModel : nn::Module {
 struct LSTMModel : nn::Module {
   LSTMModel()
       : embed(register_module("embed", std::make_shared<nn::Embedding>(V, 32))),
-        lstm(register_module("lstm", std::make_shared<nn::LSTM>(32, E, /*num_layers=*/2))),
+        lstm(register_module("lstm", std::make_shared<nn::LSTM>(32, E, nn::LSTMOptions{.num_layers = 2}))),
         attn(register_module("attn", std::make_shared<nn::MultiheadAttention>(
                                          E, 4, nn::MultiheadAttentionOptions{.dropout = 0.1}))),
         head(register_module("head", std::make_shared<nn::Linear>(E, V))) {}

@@ -255,7 +255,7 @@ TEST_CASE("lstm_layer") {
 
 TEST_CASE("LSTM") {
   SUBCASE("matches PyTorch: 2 layers, batch_first, with (h0, c0)") {
-    LSTM lstm(4, 6, /*num_layers=*/2, /*bias=*/true, /*batch_first=*/true);
+    LSTM lstm(4, 6, {.num_layers = 2, .batch_first = true});
     lstm.load_state_dict(params_of("lstm", lstm));
     Tensor x = fx_leaf("lstm.x"), h0 = fx_leaf("lstm.h0"), c0 = fx_leaf("lstm.c0");
     LSTMOutput r = lstm(x, h0, c0);
@@ -271,6 +271,62 @@ TEST_CASE("LSTM") {
     check_close("lstm grad c0", c0.grad(), fx("lstm.grad.c0"));
     check_param_grads("lstm", lstm);
   }
+  SUBCASE("matches PyTorch: bidirectional, 2 layers, dropout 0.3 in eval mode") {
+    LSTM lstm(4, 5, {.num_layers = 2, .batch_first = true, .dropout = 0.3, .bidirectional = true});
+    CHECK(names_of(lstm) == std::vector<std::string>{
+                                "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse",
+                                "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse", "weight_ih_l1",
+                                "weight_hh_l1", "bias_ih_l1", "bias_hh_l1", "weight_ih_l1_reverse",
+                                "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"});
+    CHECK(lstm.weight_ih[2].shape() == Shape{20, 10});  // layer 1 reads both directions: 2H
+    lstm.load_state_dict(params_of("bilstm", lstm));
+    lstm.eval();
+    Tensor x = fx_leaf("bilstm.x"), h0 = fx_leaf("bilstm.h0"), c0 = fx_leaf("bilstm.c0");
+    LSTMOutput r = lstm(x, h0, c0);
+    REQUIRE(r.output.shape() == Shape{3, 6, 10});
+    REQUIRE(r.h.shape() == Shape{4, 3, 5});
+    check_close("bilstm output", r.output, fx("bilstm.out"));
+    check_close("bilstm h_n", r.h, fx("bilstm.h"));
+    check_close("bilstm c_n", r.c, fx("bilstm.c"));
+    Tensor loss = (r.output * fx("bilstm.R")).sum() + (r.h * fx("bilstm.R2")).sum() + (r.c * fx("bilstm.R3")).sum();
+    loss.backward();
+    check_close("bilstm grad x", x.grad(), fx("bilstm.grad.x"));
+    check_close("bilstm grad h0", h0.grad(), fx("bilstm.grad.h0"));
+    check_close("bilstm grad c0", c0.grad(), fx("bilstm.grad.c0"));
+    check_param_grads("bilstm", lstm);
+
+    // In training mode the dropout between the layers is on: the output changes,
+    // the first layer's final states (before any dropout) do not.
+    lstm.train();
+    LSTMOutput t = lstm(x, h0, c0);
+    CHECK(max(abs(t.output - r.output)).item() > 1e-3);
+    check_close("bilstm layer 0 h_n in training", t.h.slice(0, 0, 2), r.h.slice(0, 0, 2));
+  }
+  SUBCASE("matches PyTorch: a padded batch of different lengths (pack_padded_sequence)") {
+    LSTM lstm(3, 4, {.num_layers = 2, .bidirectional = true});
+    lstm.load_state_dict(params_of("packed", lstm));
+    Tensor x = fx_leaf("packed.x"), h0 = fx_leaf("packed.h0"), c0 = fx_leaf("packed.c0");
+    LSTMOutput r = lstm.forward_padded(x, fx("packed.lengths"), h0, c0);
+    REQUIRE(r.output.shape() == Shape{5, 4, 8});
+    check_close("packed output", r.output, fx("packed.out"));
+    CHECK(r.output.select(0, 4).select(0, 1).abs().sum().item() == 0);  // padding is zero
+    check_close("packed h_n", r.h, fx("packed.h"));
+    check_close("packed c_n", r.c, fx("packed.c"));
+    Tensor loss = (r.output * fx("packed.R")).sum() + (r.h * fx("packed.R2")).sum() + (r.c * fx("packed.R3")).sum();
+    loss.backward();
+    check_close("packed grad x", x.grad(), fx("packed.grad.x"));  // zero at the padding
+    check_close("packed grad h0", h0.grad(), fx("packed.grad.h0"));
+    check_close("packed grad c0", c0.grad(), fx("packed.grad.c0"));
+    check_param_grads("packed", lstm);
+
+    LSTM batch_first(3, 4, {.batch_first = true});
+    CHECK(batch_first.forward_padded(Tensor::randn({2, 5, 3}), Tensor({{3}, {5}}, kInt64).reshape({2})).output.shape() ==
+          Shape{2, 5, 4});
+    CHECK_THROWS_CONTAINING(lstm.forward_padded(x.detach(), Tensor({5, 0, 4, 2}, kInt64)),
+                            "lengths[1] is 0; each length must be in [1, T = 5]", ValueError);
+    CHECK_THROWS_CONTAINING(lstm.forward_padded(x.detach(), Tensor({5, 2}, kInt64)), "lengths must be int64 [B] = [4]",
+                            ShapeError);
+  }
   SUBCASE("matches PyTorch: 1 layer, time-major, no initial state") {
     LSTM lstm(3, 4);
     lstm.load_state_dict(params_of("lstm0", lstm));
@@ -285,7 +341,7 @@ TEST_CASE("LSTM") {
     check_param_grads("lstm0", lstm);
   }
   SUBCASE("named_parameters: PyTorch's names, order and shapes") {
-    LSTM lstm(4, 6, 2);
+    LSTM lstm(4, 6, {.num_layers = 2});
     // printed by tests/reference/lstm.py from torch.nn.LSTM(4, 6, num_layers=2)
     CHECK(names_of(lstm) == std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
                                                      "bias_hh_l0", "weight_ih_l1", "weight_hh_l1",
@@ -295,12 +351,12 @@ TEST_CASE("LSTM") {
     CHECK(lstm.weight_hh[1].shape() == Shape{24, 6});
     CHECK(lstm.bias_hh[1].shape() == Shape{24});
     // torch.nn.LSTM(4, 6, 2, bias=False)._flat_weights_names
-    CHECK(names_of(LSTM(4, 6, 2, /*bias=*/false)) ==
+    CHECK(names_of(LSTM(4, 6, {.num_layers = 2, .bias = false})) ==
           std::vector<std::string>{"weight_ih_l0", "weight_hh_l0", "weight_ih_l1", "weight_hh_l1"});
   }
   SUBCASE("init: U(-1/sqrt(H), 1/sqrt(H)) for every parameter") {
     manual_seed(3);
-    LSTM lstm(5, 16, 2);
+    LSTM lstm(5, 16, {.num_layers = 2});
     for (auto& named : lstm.named_parameters()) {
       const std::string& name = named.first;  // not a structured binding: INFO's lambda uses it
       Tensor& p = named.second;
@@ -313,7 +369,7 @@ TEST_CASE("LSTM") {
   }
   SUBCASE("float64 gradcheck: input, h0 and c0; parameters") {
     manual_seed(4);
-    LSTM lstm(3, 2, 2, true, /*batch_first=*/true);
+    LSTM lstm(3, 2, {.num_layers = 2, .batch_first = true});
     lstm.to(kFloat64);
     auto f = [&](const TensorList& x) {
       LSTMOutput r = lstm(x[0], x[1], x[2]);
@@ -331,7 +387,7 @@ TEST_CASE("LSTM") {
   }
   SUBCASE("unbatched [T, in] input equals a batch of one") {
     manual_seed(5);
-    LSTM lstm(3, 4, 2);
+    LSTM lstm(3, 4, {.num_layers = 2});
     Tensor x = Tensor::randn({6, 3}), h0 = Tensor::randn({2, 4}), c0 = Tensor::randn({2, 4});
     LSTMOutput u = lstm(x, h0, c0);
     REQUIRE(u.output.shape() == Shape{6, 4});
@@ -353,7 +409,7 @@ TEST_CASE("LSTM") {
     CHECK(s > 0);
   }
   SUBCASE("errors") {
-    LSTM lstm(4, 6, 2, true, /*batch_first=*/true);
+    LSTM lstm(4, 6, {.num_layers = 2, .batch_first = true});
     CHECK_THROWS_CONTAINING(lstm(Tensor::zeros({3, 5, 5})),
                             "LSTM: input is [3, 5, 5]; it must be [B, T, input_size]", ShapeError);
     CHECK_THROWS_CONTAINING(lstm(Tensor::zeros({3, 5, 4, 1})), "LSTM: input is [3, 5, 4, 1]", ShapeError);
@@ -362,14 +418,15 @@ TEST_CASE("LSTM") {
                             ShapeError);
     Tensor x = Tensor::zeros({3, 5, 4}), s = Tensor::zeros({2, 3, 6});
     CHECK_THROWS_CONTAINING(lstm(x, Tensor::zeros({2, 3, 7}), s),
-                            "LSTM: the initial h is [2, 3, 7]; it must be [num_layers, B, H] = [2, 3, 6]",
+                            "LSTM: the initial h is [2, 3, 7]; it must be [num_layers * directions, B, H] = [2, 3, 6]",
                             ShapeError);
     CHECK_THROWS_CONTAINING(lstm(x, s, Tensor::zeros({1, 3, 6})), "the initial c is [1, 3, 6]", ShapeError);
     CHECK_THROWS_CONTAINING(lstm(x, s), "pass both the initial h and c, or neither", ValueError);
     CHECK_THROWS_CONTAINING(lstm(x.to(kFloat64)), "LSTM: input is float64 but the parameters are float32",
                             DTypeError);
     CHECK_THROWS_CONTAINING(lstm(x, s.to(kFloat64), s.to(kFloat64)), "LSTM: h is float64", DTypeError);
-    CHECK_THROWS_CONTAINING(LSTM(4, 6, 0), "num_layers is 0", ValueError);
+    CHECK_THROWS_CONTAINING(LSTM(4, 6, {.num_layers = 0}), "num_layers is 0", ValueError);
+    CHECK_THROWS_CONTAINING(LSTM(4, 6, {.dropout = 1.0}), "dropout is 1; it must be in [0, 1)", ValueError);
     CHECK_THROWS_CONTAINING(LSTM(-1, 6), "must be >= 0", ValueError);
   }
 }

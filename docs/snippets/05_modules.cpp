@@ -59,5 +59,15 @@ int main() {
   check(tour::throws<ValueError>([&] { other.load_state_dict(partial); }, "missing key 'fc2.bias'"),
         "a missing key is named (strict loading, the default)");
   // [end mismatch]
+
+  // An optimizer's state dict goes to a file the same way (the chapter's prose).
+  optim::Adam opt(model.parameters(), {.lr = 0.01});
+  model.forward(x).sum().backward();
+  opt.step();
+  save_safetensors(opt.state_dict(), "opt.safetensors");
+  optim::Adam restored(other.parameters(), {.lr = 0.5});
+  restored.load_state_dict(load_safetensors("opt.safetensors"));
+  check(restored.lr() == 0.01 && restored.state_dict().at("state.0.step").item() == 1,
+        "save_safetensors(opt.state_dict(), path) and opt.load_state_dict(load_safetensors(path))");
   return tour::failures();
 }

@@ -110,7 +110,14 @@ int main() {
   }
 
   nn::Sequential mlp{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::Tanh>()};
-  nn::LSTM lstm(4, 8, /*num_layers=*/2, /*bias=*/true, /*batch_first=*/true);
+  nn::LSTM lstm(4, 8, {.num_layers = 2, .batch_first = true});
+  nn::LSTM bi(4, 8, {.num_layers = 2, .dropout = 0.1, .bidirectional = true});
+  {
+    Tensor x = Tensor::randn({5, 3, 4}), lengths = Tensor({5, 2, 4}, kInt64);
+    nn::LSTMOutput padded = bi.forward_padded(x, lengths);
+    check(padded.output.shape() == Shape{5, 3, 16} && padded.h.shape() == Shape{4, 3, 8},
+          "a bidirectional LSTM over a padded batch: [T, B, 2H] out, [L 2, B, H] states");
+  }
   nn::MultiheadAttention mha(8, 2, {.batch_first = true});
   nn::Embedding emb(10, 4, 0);
   Tensor ids = Tensor::randint(0, 8, {2, 5});  // the ids double as class targets: 8 classes

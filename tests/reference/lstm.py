@@ -21,6 +21,11 @@ Cases:
   lstm0   LSTM(3, 4), time-major x [T=7, B=2, 3], no initial state (zeros)
   cell    LSTMCell(4, 5), x [3, 4], with (h0, c0)
   cell0   LSTMCell(4, 5), x [3, 4], no state (zeros)
+  bilstm  LSTM(4, 5, num_layers=2, bidirectional=True, batch_first=True, dropout=0.3) in
+          eval mode (no dropout), x [B=3, T=6, 4], with (h0, c0) [4, 3, 5]
+  packed  LSTM(3, 4, num_layers=2, bidirectional=True), x [T=5, B=4, 3] padded, lengths
+          [5, 2, 4, 2] (also stored, as packed.lengths): pack_padded_sequence(x, lengths,
+          enforce_sorted=False), the LSTM, pad_packed_sequence(total_length=5)
 """
 import os
 import sys
@@ -84,11 +89,32 @@ def cell0_case():
     store("cell0", cell, {"x": x}, h, h, c)
 
 
+def bilstm_case():
+    lstm = torch.nn.LSTM(4, 5, num_layers=2, bidirectional=True, batch_first=True, dropout=0.3)
+    lstm.eval()
+    x, h0, c0 = leaf(3, 6, 4), leaf(4, 3, 5), leaf(4, 3, 5)
+    out, (h, c) = lstm(x, (h0, c0))
+    store("bilstm", lstm, {"x": x, "h0": h0, "c0": c0}, out, h, c)
+
+
+def packed_case():
+    lstm = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    x, h0, c0 = leaf(5, 4, 3), leaf(4, 4, 4), leaf(4, 4, 4)
+    lengths = torch.tensor([5, 2, 4, 2])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    out, (h, c) = lstm(packed, (h0, c0))
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=5)
+    OUT["packed.lengths"] = lengths
+    store("packed", lstm, {"x": x, "h0": h0, "c0": c0}, out, h, c)
+
+
 if __name__ == "__main__":
     lstm_case()
     lstm0_case()
     cell_case()
     cell0_case()
+    bilstm_case()
+    packed_case()
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "lstm.safetensors")
     safetensors_io.save(OUT, path)
     print("wrote", path, os.path.getsize(path), "bytes")

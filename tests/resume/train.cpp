@@ -24,7 +24,7 @@ namespace {
 struct Model : nn::UnaryModule {
   Model()
       : emb(register_module("emb", std::make_shared<nn::Embedding>(256, 16))),
-        lstm(register_module("lstm", std::make_shared<nn::LSTM>(16, 32, 1, true, /*batch_first=*/true))),
+        lstm(register_module("lstm", std::make_shared<nn::LSTM>(16, 32, nn::LSTMOptions{.batch_first = true}))),
         drop(register_module("drop", std::make_shared<nn::Dropout>(0.2))),
         head(register_module("head", std::make_shared<nn::Linear>(32, 256))) {}
   Tensor forward(const Tensor& ids) const override {  // [B, T] -> logits [B, T, 256]
