@@ -1,9 +1,9 @@
 #include "heed/nn/lstm.h"
 
-#include <map>
 #include <string>
 
 #include "heed/nn/init.h"
+#include "heed/nn/recurrent.h"
 #include "heed/ops/lstm.h"
 #include "heed/ops/ops.h"
 
@@ -11,21 +11,7 @@ namespace heed::nn {
 
 namespace {
 
-void check_layer_sizes(const char* layer, int64_t input_size, int64_t hidden_size) {
-  if (input_size < 0 || hidden_size < 0)
-    throw ValueError(msg(layer, ": input_size (", input_size, ") and hidden_size (", hidden_size,
-                         ") must be >= 0"));
-}
-
-// heed does not convert dtypes silently, so say what to convert.
-void check_dtype(const char* layer, const char* name, const Tensor& t, const Tensor& weight) {
-  if (!is_floating(t.dtype()))
-    throw DTypeError(msg(layer, ": ", name, " is ", t.dtype(), "; it must be float32 or float64"));
-  if (t.dtype() != weight.dtype())
-    throw DTypeError(msg(layer, ": ", name, " is ", t.dtype(), " but the parameters are ",
-                         weight.dtype(), "; convert the module with to(", t.dtype(), ") or the ",
-                         name, " with to(", weight.dtype(), ")"));
-}
+using recurrent::check_dtype;
 
 // The initial states: both given or both left out (zeros), each of shape `want`.
 void check_states(const char* layer, const Tensor& h, const Tensor& c, const Shape& want,
@@ -33,13 +19,8 @@ void check_states(const char* layer, const Tensor& h, const Tensor& c, const Sha
   if (h.defined() != c.defined())
     throw ValueError(msg(layer, ": pass both the initial h and c, or neither (both then start at "
                          "zeros); only ", h.defined() ? "h" : "c", " was given"));
-  if (!h.defined()) return;
-  for (auto [name, s] : {std::pair{"h", &h}, std::pair{"c", &c}}) {
-    if (s->shape() != want)
-      throw ShapeError(msg(layer, ": the initial ", name, " is ", s->shape(), "; it must be ",
-                           want_text, " = ", want));
-    check_dtype(layer, name, *s, weight);
-  }
+  recurrent::check_state(layer, "h", h, want, want_text, weight);
+  recurrent::check_state(layer, "c", c, want, want_text, weight);
 }
 
 }  // namespace
@@ -47,7 +28,7 @@ void check_states(const char* layer, const Tensor& h, const Tensor& c, const Sha
 // ==== LSTMCell ======================================================================
 
 LSTMCell::LSTMCell(int64_t in, int64_t hidden, bool bias) : input_size(in), hidden_size(hidden) {
-  check_layer_sizes("LSTMCell", in, hidden);
+  recurrent::check_sizes("LSTMCell", in, hidden);
   // PyTorch draws every LSTM parameter from U(-1/sqrt(H), 1/sqrt(H)): fan_in = H.
   weight_ih = register_parameter("weight_ih", init::fan_in_uniform({4 * hidden, in}, hidden));
   weight_hh = register_parameter("weight_hh", init::fan_in_uniform({4 * hidden, hidden}, hidden));
@@ -90,7 +71,7 @@ LSTMState LSTMCell::forward(const Tensor& x, const Tensor& h, const Tensor& c) c
 LSTM::LSTM(int64_t in, int64_t hidden, LSTMOptions options)
     : input_size(in), hidden_size(hidden), num_layers(options.num_layers), batch_first(options.batch_first),
       bidirectional(options.bidirectional), dropout(options.dropout) {
-  check_layer_sizes("LSTM", in, hidden);
+  recurrent::check_sizes("LSTM", in, hidden);
   if (num_layers < 1) throw ValueError(msg("LSTM: num_layers is ", num_layers, "; it must be >= 1"));
   if (!(dropout >= 0 && dropout < 1))
     throw ValueError(msg("LSTM: dropout is ", dropout, "; it must be in [0, 1)"));
@@ -112,34 +93,15 @@ LSTM::LSTM(int64_t in, int64_t hidden, LSTMOptions options)
 }
 
 LSTMOutput LSTM::run(const Tensor& seq, const Tensor& h0, const Tensor& c0) const {
-  const int64_t T = seq.size(0), B = seq.size(1), H = hidden_size, D = directions();
-  // The backward direction reads the sequence from its end: x_{T-1}, ..., x_0.
-  // It runs as an ordinary LSTM on the reversed sequence, whose outputs are then
-  // reversed back, so its output at t has seen x_t .. x_{T-1}.
-  const Tensor backwards = D == 2 ? Tensor::arange(static_cast<double>(T - 1), -1, -1, kInt64) : Tensor();
-  Tensor layer_in = seq;  // [T, B, in], then [T, B, D H]
-  std::vector<Tensor> h_last, c_last;
-  for (int64_t k = 0; k < num_layers; ++k) {
-    std::vector<Tensor> outputs;
-    for (int64_t d = 0; d < D; ++d) {
-      const auto i = static_cast<size_t>(k * D + d);
-      Tensor h = h0.defined() ? h0.select(0, k * D + d) : Tensor::zeros({B, H}, seq.dtype());
-      Tensor c = c0.defined() ? c0.select(0, k * D + d) : Tensor::zeros({B, H}, seq.dtype());
-      Tensor b_ih = bias_ih.empty() ? Tensor() : bias_ih[i], b_hh = bias_hh.empty() ? Tensor() : bias_hh[i];
-      Tensor input = d == 0 ? layer_in : index_select(layer_in, 0, backwards);
-      // One op for the whole layer (ops/lstm.h): the input side of all T steps is
-      // one matrix product, and the backward is one pass back through time.
-      Tensor packed = lstm_layer(input, weight_ih[i], weight_hh[i], b_ih, b_hh, h, c);  // [T+1, B, H]
-      Tensor out = packed.slice(0, 0, T);  // h_1 .. h_T
-      outputs.push_back(d == 0 ? out : index_select(out, 0, backwards));
-      h_last.push_back(packed.select(0, T - 1));
-      c_last.push_back(packed.select(0, T));
-    }
-    layer_in = D == 1 ? outputs[0] : cat(outputs, 2);
-    // PyTorch's inter-layer dropout: on every layer's output but the last.
-    if (dropout > 0 && is_training() && k + 1 < num_layers) layer_in = heed::dropout(layer_in, dropout, true);
-  }
-  return {layer_in, stack(h_last, 0), stack(c_last, 0)};  // h, c: [L D, B, H]
+  const recurrent::Stack config{num_layers, directions(), hidden_size, dropout, is_training(), /*has_cell=*/true};
+  return recurrent::run(config, seq, h0, c0, [&](size_t i, const Tensor& input, const Tensor& h, const Tensor& c) {
+    const int64_t T = input.size(0);
+    Tensor b_ih = bias_ih.empty() ? Tensor() : bias_ih[i], b_hh = bias_hh.empty() ? Tensor() : bias_hh[i];
+    // One op for the whole layer (ops/lstm.h): the input side of all T steps is
+    // one matrix product, and the backward is one pass back through time.
+    Tensor packed = lstm_layer(input, weight_ih[i], weight_hh[i], b_ih, b_hh, h, c);  // [T+1, B, H]
+    return LSTMOutput{packed.slice(0, 0, T), packed.select(0, T - 1), packed.select(0, T)};  // h_1..h_T, h_T, c_T
+  });
 }
 
 LSTMOutput LSTM::forward(const Tensor& x, const Tensor& h0, const Tensor& c0) const {
@@ -168,41 +130,13 @@ LSTMOutput LSTM::forward_padded(const Tensor& x, const Tensor& lengths, const Te
                          batch_first ? "[B, T, input_size]" : "[T, B, input_size]", " with input_size = ", input_size));
   check_dtype("LSTM.forward_padded", "input", x, weight_ih[0]);
   Tensor seq = batch_first ? x.transpose(0, 1) : x;  // [T, B, in]
-  const int64_t T = seq.size(0), B = seq.size(1), LD = num_layers * directions();
-  if (!lengths.defined() || lengths.dtype() != kInt64 || lengths.shape() != Shape{B})
-    throw ShapeError(msg("LSTM.forward_padded: lengths must be int64 [B] = [", B, "], one per sequence"));
+  const int64_t B = seq.size(1), LD = num_layers * directions();
   check_states("LSTM.forward_padded", h0, c0, Shape{LD, B, hidden_size}, "[num_layers * directions, B, H]",
                weight_ih[0]);
 
-  // Sequences of one length run together: their real steps are a plain batch.
-  const std::vector<int64_t> len = lengths.to_vector<int64_t>();
-  std::map<int64_t, std::vector<int64_t>> groups;  // length -> the sequences that have it
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t n = len[static_cast<size_t>(b)];
-    if (n < 1 || n > T)
-      throw ValueError(msg("LSTM.forward_padded: lengths[", b, "] is ", n, "; each length must be in [1, T = ", T, "]"));
-    groups[n].push_back(b);
-  }
-  std::vector<Tensor> outputs, hs, cs;
-  std::vector<int64_t> order;  // the batch rows in the order the groups hold them
-  for (const auto& [n, rows] : groups) {
-    const Tensor pick = Tensor::from_vector(rows, {static_cast<int64_t>(rows.size())});
-    LSTMOutput r = run(index_select(seq, 1, pick).slice(0, 0, n), h0.defined() ? index_select(h0, 1, pick) : Tensor(),
-                       c0.defined() ? index_select(c0, 1, pick) : Tensor());
-    Tensor out = r.output;  // [n, rows, D H]
-    if (n < T) out = cat({out, Tensor::zeros({T - n, out.size(1), out.size(2)}, out.dtype())}, 0);  // zeros at the padding
-    outputs.push_back(out);
-    hs.push_back(r.h);
-    cs.push_back(r.c);
-    order.insert(order.end(), rows.begin(), rows.end());
-  }
-  // Back to the batch's own order: row order[i] of the batch is row i of the groups.
-  std::vector<int64_t> where(static_cast<size_t>(B));
-  for (size_t i = 0; i < order.size(); ++i) where[static_cast<size_t>(order[i])] = static_cast<int64_t>(i);
-  const Tensor back = Tensor::from_vector(where, {B});
-  Tensor output = index_select(cat(outputs, 1), 1, back);  // [T, B, D H]
-  return {batch_first ? output.transpose(0, 1) : output, index_select(cat(hs, 1), 1, back),
-          index_select(cat(cs, 1), 1, back)};
+  LSTMOutput r = recurrent::run_padded("LSTM", seq, lengths, h0, c0,
+                                      [&](const Tensor& s, const Tensor& h, const Tensor& c) { return run(s, h, c); });
+  return {batch_first ? r.output.transpose(0, 1) : r.output, r.h, r.c};
 }
 
 }  // namespace heed::nn

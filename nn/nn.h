@@ -5,6 +5,7 @@
 #include "heed/nn/attention.h"
 #include "heed/nn/dropout.h"
 #include "heed/nn/embedding.h"
+#include "heed/nn/gru.h"
 #include "heed/nn/init.h"
 #include "heed/nn/layer_norm.h"
 #include "heed/nn/linear.h"

@@ -118,6 +118,14 @@ int main() {
     check(padded.output.shape() == Shape{5, 3, 16} && padded.h.shape() == Shape{4, 3, 8},
           "a bidirectional LSTM over a padded batch: [T, B, 2H] out, [L 2, B, H] states");
   }
+  {
+    nn::GRU gru(4, 8, {.batch_first = true});
+    nn::GRUCell cell(4, 8);
+    Tensor x = Tensor::randn({2, 5, 4});
+    auto [out, h] = gru(x);
+    check(out.shape() == Shape{2, 5, 8} && h.shape() == Shape{1, 2, 8} && cell(x.select(1, 0)).shape() == Shape{2, 8},
+          "GRU and GRUCell");
+  }
   nn::MultiheadAttention mha(8, 2, {.batch_first = true});
   nn::Embedding emb(10, 4, 0);
   Tensor ids = Tensor::randint(0, 8, {2, 5});  // the ids double as class targets: 8 classes
