@@ -17,7 +17,8 @@
 //   ops/kernels/  the loops behind the ops: reference and fast versions (kernels.h)
 //   data/         datasets, samplers, batching, the DataLoader (data/data.h)
 //   nn/           modules, layers, losses, checkpoints (nn/nn.h)
-//   optim/        optimizers and schedulers (optim/optim.h)
+//   optim/        optimizers, schedulers, the resumable training state (optim/optim.h)
+//   train/        the training kit: progress bar, metrics log, gradient accumulation (train/train.h)
 #pragma once
 
 #include "heed/autograd/anomaly.h"
@@ -36,3 +37,4 @@
 #include "heed/nn/nn.h"
 #include "heed/ops/ops.h"
 #include "heed/optim/optim.h"
+#include "heed/train/train.h"

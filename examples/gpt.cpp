@@ -25,7 +25,8 @@
 //   training  AdamW (weight decay on the matrices only), the learning rate warmed
 //             up linearly and then annealed along a cosine, gradients clipped to
 //             norm 1. Every --eval-every steps: the validation loss and a sample.
-//   after     the checkpoint (safetensors, the config in its metadata), the loss
+//   after     the checkpoint (safetensors, the config in its metadata), every step's metrics
+//             (metrics.jsonl and .csv: heed::MetricsLog; build/tools/plot_metrics draws them), the loss
 //             curves, and generation with a KV cache: each new byte attends over
 //             the cached keys and values of the earlier ones instead of
 //             recomputing them.
@@ -192,7 +193,9 @@ int train(gpt::GPT& model, const std::string& corpus, const fs::path& dir, int64
 
   std::vector<double> steps_seen, train_losses, eval_steps, val_losses;
   double last_val = 0;
-  examples::ProgressBar bar(steps, "train");
+  heed::ProgressBar bar(steps, "train");
+  // Every step's numbers, for plotting later (build/tools/plot_metrics) or while training runs.
+  heed::MetricsLog metrics((dir / "metrics").string(), {"loss", "val_loss", "lr"});
   const auto start = std::chrono::steady_clock::now();
   for (int64_t step = 0; step < steps; ++step) {
     opt.set_lr(learning_rate(step, steps, warmup, max_lr));
@@ -206,11 +209,13 @@ int train(gpt::GPT& model, const std::string& corpus, const fs::path& dir, int64
     opt.step();
     steps_seen.push_back(static_cast<double>(step + 1));
     train_losses.push_back(loss.item());
-    bar.update(step + 1, train_losses.back());
+    bar.update(step + 1, {{"loss", train_losses.back()}, {"lr", opt.lr()}});
+    metrics.log(step + 1, {{"loss", train_losses.back()}, {"lr", opt.lr()}});
     if ((step + 1) % eval_every == 0 || step + 1 == steps) {
       last_val = evaluate(model, val_text, batch, c.block_size, 20);
       eval_steps.push_back(static_cast<double>(step + 1));
       val_losses.push_back(last_val);
+      metrics.log(step + 1, {{"val_loss", last_val}});
       model.eval();
       const std::string sample = gpt::generate(model, "\n", 160, 0.8, 40);
       model.train();
@@ -226,7 +231,7 @@ int train(gpt::GPT& model, const std::string& corpus, const fs::path& dir, int64
 
   const std::string checkpoint = (dir / "gpt.safetensors").string();
   model.save(checkpoint, {{"step", std::to_string(steps)}, {"val_loss", std::to_string(last_val)}});
-  std::vector<std::string> written{checkpoint};
+  std::vector<std::string> written{checkpoint, metrics.jsonl_path(), metrics.csv_path()};
   for (const char* ext : {".png", ".svg"}) {
     const std::string path = (dir / (std::string("gpt_loss") + ext)).string();
     examples::save_line_plot(path, {{"train", steps_seen, train_losses}, {"validation", eval_steps, val_losses}},

@@ -351,7 +351,7 @@ int main(int argc, char** argv) {
 
   // ---- train: teacher forcing, cross-entropy on every real output token -------------------------
   std::vector<double> losses;
-  examples::ProgressBar bar(steps, "train");
+  heed::ProgressBar bar(steps, "train");
   const auto train_start = std::chrono::steady_clock::now();
   for (int64_t step = 1; step <= steps; ++step) {
     Batch batch = make_batch(training_sequences(data_rng, static_cast<size_t>(batch_size), held_out_set));

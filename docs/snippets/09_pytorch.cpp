@@ -4,6 +4,7 @@
 #include <heed/heed.h>
 
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 
 #include "check.h"
@@ -216,6 +217,26 @@ int main() {
     run.step = 0;
     optim::load_training_state(run, "run.safetensors");
     check(run.step == 3, "the whole training state in one file, and back");
+  }
+  {
+    nn::Linear net(3, 1);
+    optim::SGD opt(net.parameters(), {.lr = 0.1});
+    const int64_t steps = 8;
+    const double lr = 0.1;
+    GradientAccumulation accumulate(opt, 4);
+    {
+      ProgressBar bar(steps, "train");  // to std::cout: plain lines here, a live bar on a terminal
+      MetricsLog log("run", {"loss", "lr"});
+      for (int64_t step = 1; step <= steps; ++step) {
+        Tensor loss = net(Tensor::randn({2, 3})).pow(2).mean();
+        const double l = loss.item();
+        accumulate.backward(loss);
+        bar.update(step, {{"loss", l}, {"lr", lr}});
+        log.log(step, {{"loss", l}});
+      }
+    }
+    check(accumulate.pending() == 0 && std::filesystem::file_size("run.csv") > 0,
+          "ProgressBar, MetricsLog, GradientAccumulation (8 micro-batches: two steps)");
   }
   std::cout << x << "\n";
   return tour::failures();

@@ -255,45 +255,6 @@ TEST_CASE("ascii_heatmap shades the largest cell darkest") {
   }
 }
 
-TEST_CASE("ProgressBar") {
-  SUBCASE("plain: a line at the start and every tenth, none with '\\r'") {
-    std::ostringstream out;
-    {
-      ProgressBar bar(100, "train", out, ProgressBar::Mode::Plain);
-      CHECK_FALSE(bar.live());
-      for (int64_t step = 1; step <= 100; ++step) bar.update(step, 1.0 / step);
-      bar.finish();
-    }
-    std::vector<std::string> lines = split_lines(out.str());
-    CHECK(lines.size() == 1 + 9 + 1);  // step 1; steps 10, 20, ..., 90; the final line
-    CHECK(out.str().find('\r') == std::string::npos);
-    CHECK(lines[0].find("train  1/100  1%  loss 1") == 0);
-    CHECK(lines[5].find("50/100  50%  loss 0.02") != std::string::npos);
-    CHECK(lines.back().find("100/100  100%  loss 0.01") != std::string::npos);
-    CHECK(lines.back().find("took") != std::string::npos);
-    CHECK(lines[1].find("ETA") != std::string::npos);
-  }
-  SUBCASE("live: redraws with '\\r', ends with a newline; the destructor finishes") {
-    std::ostringstream out;
-    {
-      ProgressBar bar(3, "fit", out, ProgressBar::Mode::Live);
-      bar.update(1, 0.5);
-      bar.update(3, 0.25);
-    }
-    std::string s = out.str();
-    CHECK(s.find("\rfit [") == 0);
-    CHECK(s.find("3/3  100%  loss 0.25") != std::string::npos);
-    CHECK(s.find("took") != std::string::npos);
-    CHECK(s.back() == '\n');
-    CHECK(count(s, "\n") == 1);
-  }
-  SUBCASE("auto on a string stream is plain") {
-    std::ostringstream out;
-    ProgressBar bar(5, "x", out);
-    CHECK_FALSE(bar.live());
-  }
-}
-
 TEST_CASE("bad input throws clear errors") {
   Tensor w = Tensor::ones({2, 3});
   std::vector<std::string> two = {"a", "b"}, three = {"x", "y", "z"};
@@ -337,11 +298,6 @@ TEST_CASE("bad input throws clear errors") {
   SUBCASE("terminal") {
     CHECK(throws([&] { ascii_heatmap(w, two, two); }, "2 column labels"));
     CHECK(throws([&] { ascii_heatmap(Tensor::ones({2, 2, 2}), {}, {}); }, "must be 2-D"));
-    CHECK(throws([&] { ProgressBar bar(0, "x"); }, "at least 1 step"));
-    std::ostringstream out;
-    ProgressBar bar(10, "x", out, ProgressBar::Mode::Plain);
-    CHECK(throws([&] { bar.update(11, 0.0); }, "step is 11"));
-    CHECK(throws([&] { bar.update(-1, 0.0); }, "step is -1"));
   }
 }
 

@@ -1,8 +1,5 @@
-// Shaded-character heatmaps and the training progress bar (see terminal.h).
+// Shaded-character heatmaps (see terminal.h).
 #include "common/terminal.h"
-
-#include <sys/ioctl.h>  // the terminal's width
-#include <unistd.h>     // isatty
 
 #include <algorithm>
 #include <cmath>
@@ -11,31 +8,18 @@
 
 #include "common/heatmap_input.h"
 #include "heed/core/error.h"
+#include "heed/train/text.h"
 
 namespace examples {
 namespace {
 
 using heed::msg;
 using heed::ValueError;
+using heed::text::display_width;
+using heed::text::first_chars;
+using heed::text::fixed;
 
-// ---- UTF-8 text in fixed-width columns -------------------------------------------
-//
-// Labels may hold UTF-8 ("été", "█"): a character can take several bytes, so
-// widths count code points, not bytes. (Every byte except the continuation bytes
-// 10xxxxxx starts one.) Wide characters such as CJK, two columns each, are not handled.
-
-size_t display_width(const std::string& s) {
-  return std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
-}
-
-// The first n code points of s.
-std::string first_chars(const std::string& s, size_t n) {
-  size_t count = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && count++ == n) return s.substr(0, i);
-  }
-  return s;
-}
+// Labels may hold UTF-8 ("été", "█"): widths count characters, not bytes (heed/train/text.h).
 
 // s cut or padded to exactly `width` columns; a cut label ends in an ellipsis.
 std::string fit(const std::string& s, size_t width, bool align_right, bool unicode) {
@@ -43,25 +27,6 @@ std::string fit(const std::string& s, size_t width, bool align_right, bool unico
   if (display_width(s) > width) text = first_chars(s, width - 1) + (unicode ? "…" : "~");
   std::string pad(width - display_width(text), ' ');
   return align_right ? pad + text : text + pad;
-}
-
-
-
-std::string fixed(double v, int decimals) {
-  std::ostringstream out;
-  out << std::fixed << std::setprecision(decimals) << v;
-  return out.str();
-}
-
-// "4.2s" under a minute, then "3:07", "1:02:03"
-std::string clock_time(double seconds) {
-  if (seconds < 59.95) return fixed(std::max(0.0, seconds), 1) + "s";
-  auto s = static_cast<int64_t>(std::llround(seconds));
-  std::ostringstream out;
-  if (s >= 3600) out << s / 3600 << ':' << std::setw(2) << std::setfill('0') << (s / 60) % 60;
-  else out << s / 60;
-  out << ':' << std::setw(2) << std::setfill('0') << s % 60;
-  return out.str();
 }
 
 }  // namespace
@@ -120,90 +85,6 @@ std::string ascii_heatmap(const heed::Tensor& weights, const std::vector<std::st
   int decimals = std::abs(hi) < 10 && std::abs(lo) < 10 ? 2 : 1;
   out += "scale '" + scale + "' from " + fixed(lo, decimals) + " to " + fixed(hi, decimals) + "\n";
   return out;
-}
-
-// ---- progress bar -------------------------------------------------------------------------
-
-ProgressBar::ProgressBar(int64_t total, std::string label, std::ostream& out, Mode mode)
-    : total_(total), label_(std::move(label)), out_(out) {
-  if (total <= 0) throw ValueError(msg("ProgressBar: total is ", total, "; it must be at least 1 step"));
-  int fd = &out == &std::cout ? STDOUT_FILENO : &out == &std::cerr ? STDERR_FILENO : -1;
-  bool terminal = fd >= 0 && isatty(fd);
-  live_ = mode == Mode::Live || (mode == Mode::Auto && terminal);
-  // A line longer than the terminal wraps, and '\r' then returns to the wrapped
-  // part only: every redraw would leave a line behind. So live lines are cut to fit.
-  winsize size{};
-  if (terminal && ioctl(fd, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) columns_ = size.ws_col;
-}
-
-ProgressBar::~ProgressBar() {
-  try {
-    finish();
-  } catch (...) {  // a destructor must not throw; a lost last line is the lesser harm
-  }
-}
-
-void ProgressBar::update(int64_t step, double loss) {
-  if (finished_) throw ValueError(msg("ProgressBar::update: the bar is already finished"));
-  if (step < 0 || step > total_)
-    throw ValueError(msg("ProgressBar::update: step is ", step, "; it must be in 0..", total_, " (the total)"));
-  step_ = step, loss_ = loss, has_loss_ = true;
-  if (live_) {
-    // Redrawing costs a write to the terminal; ten times a second looks smooth.
-    if (step == total_ || Clock::now() - last_draw_ >= std::chrono::milliseconds(100)) draw(false);
-    return;
-  }
-  // The last step's line is left to finish(), which prints it with the total time.
-  int64_t tenth = step * 10 / total_;
-  if (step < total_ && (last_printed_step_ < 0 || tenth > last_tenth_)) {
-    last_tenth_ = tenth;
-    draw(false);
-  }
-}
-
-void ProgressBar::finish() {
-  if (finished_) return;
-  finished_ = true;
-  if (live_ || last_printed_step_ != step_) draw(true);
-  if (live_) out_ << "\n" << std::flush;
-}
-
-// "train [████░░░░]  450/1000  45%  loss 0.1234  312.5 steps/s  ETA 3.2s"; when done,
-// "took 12.0s" replaces the ETA.
-std::string ProgressBar::status_line(bool done) const {
-  double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-  double rate = elapsed > 0 ? step_ / elapsed : 0;
-  std::ostringstream line;
-  line << label_;
-  if (live_) {
-    const int64_t width = 20;
-    int64_t filled = step_ * width / total_;
-    line << " [";
-    for (int64_t i = 0; i < width; ++i) line << (i < filled ? "█" : "░");
-    line << "]";
-  }
-  line << "  " << step_ << "/" << total_ << "  " << step_ * 100 / total_ << "%";
-  if (has_loss_) line << "  loss " << std::setprecision(4) << loss_;
-  line << "  " << fixed(rate, rate < 100 ? 1 : 0) << " steps/s";
-  if (done) line << "  took " << clock_time(elapsed);
-  else if (rate > 0) line << "  ETA " << clock_time((total_ - step_) / rate);
-  else line << "  ETA -";
-  return line.str();
-}
-
-void ProgressBar::draw(bool done) {
-  std::string line = status_line(done);
-  last_draw_ = Clock::now();
-  last_printed_step_ = step_;
-  if (!live_) {
-    out_ << line << "\n" << std::flush;
-    return;
-  }
-  // '\r' returns to the line's start; spaces blank whatever a longer previous line left.
-  if (columns_ > 0 && display_width(line) >= columns_) line = first_chars(line, columns_ - 1);
-  size_t width = display_width(line);
-  out_ << "\r" << line << std::string(last_width_ > width ? last_width_ - width : 0, ' ') << std::flush;
-  last_width_ = width;
 }
 
 }  // namespace examples
