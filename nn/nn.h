@@ -18,5 +18,6 @@
 #include "heed/nn/sequential.h"
 #include "heed/nn/serialize.h"
 #include "heed/nn/state_dict.h"
+#include "heed/nn/summary.h"
 #include "heed/nn/transformer.h"
 #include "heed/nn/utils.h"

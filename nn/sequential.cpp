@@ -17,7 +17,7 @@ Sequential& Sequential::add(std::shared_ptr<UnaryModule> module) {
 
 Tensor Sequential::forward(const Tensor& x) const {
   Tensor y = x;
-  for (const auto& m : modules_) y = m->forward(y);
+  for (const auto& m : modules_) y = (*m)(y);  // operator(), so nn::summary() sees each member
   return y;
 }
 

@@ -266,3 +266,38 @@ TEST_CASE("clip_grad_value_") {
     check_close("clip_value grad" + std::to_string(i), ps[i].grad(), fx("clip_value.grad" + std::to_string(i)));
   CHECK_THROWS_CONTAINING(clip_grad_value_(ps, -0.5), "clip_value is -0.5", ValueError);
 }
+
+TEST_CASE("summary: modules, output shapes for a sample input, parameter counts") {
+  struct Net : Module {
+    Net()
+        : emb(register_module("emb", std::make_shared<Embedding>(10, 4))),
+          body(register_module("body", std::make_shared<Sequential>())) {
+      body->add(std::make_shared<Linear>(4, 8)).add(std::make_shared<Tanh>()).add(std::make_shared<Linear>(8, 3));
+    }
+    Tensor forward(const Tensor& ids) const { return (*body)((*emb)(ids)); }
+    std::shared_ptr<Embedding> emb;
+    std::shared_ptr<Sequential> body;
+  };
+  Net net;
+  const Tensor ids = Tensor::randint(0, 10, {2, 5});
+  const std::string table = summary(net, [&] { net.forward(ids); });
+  MESSAGE(table);
+  std::istringstream in(table);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 8);  // header, (model), emb, body, body.0, body.1, body.2, the totals
+  CHECK(lines[0].find("module") == 0);
+  CHECK(lines[1].find("(model)") == 0);
+  CHECK(lines[1].find("Net") != std::string::npos);
+  CHECK(lines[1].find(" 107") != std::string::npos);  // 40 + 32 + 8 + 24 + 3
+  CHECK(lines[2].find("Embedding") != std::string::npos);
+  CHECK(lines[2].find("[2, 5, 4]") != std::string::npos);
+  CHECK(lines[3].find("[2, 5, 3]") != std::string::npos);  // the Sequential's output
+  CHECK(lines[4].find("body.0") == 0);
+  CHECK(lines[4].find("[2, 5, 8]") != std::string::npos);
+  CHECK(lines[7] == "107 parameters (107 trainable)");
+  CHECK(summary(net).find("-") != std::string::npos);  // no run: no shapes
+  CHECK((nn::detail::t_output_recorder == nullptr));               // recording stops with the summary
+  CHECK_THROWS_AS(summary(net, [] { throw ValueError("boom"); }), ValueError);
+  CHECK((nn::detail::t_output_recorder == nullptr));
+}

@@ -237,6 +237,9 @@ int main() {
     }
     check(accumulate.pending() == 0 && std::filesystem::file_size("run.csv") > 0,
           "ProgressBar, MetricsLog, GradientAccumulation (8 micro-batches: two steps)");
+    Tensor x = Tensor::randn({2, 3});
+    std::cout << nn::summary(net, [&] { net(x); });
+    check(nn::summary(net, [&] { net(x); }).find("[2, 1]") != std::string::npos, "nn::summary with output shapes");
   }
   std::cout << x << "\n";
   return tour::failures();
