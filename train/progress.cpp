@@ -42,10 +42,10 @@ void ProgressBar::update(int64_t step, const Metrics& metrics) {
     throw ValueError(msg("ProgressBar::update: step is ", step, "; it must be in 0..", total_, " (the total)"));
   step_ = step;
   // A metric keeps its place in the line; one not given this time shows its last value.
-  for (const auto& [name, value] : metrics) {
-    auto it = std::find_if(metrics_.begin(), metrics_.end(), [&](const auto& m) { return m.first == name; });
-    if (it == metrics_.end()) metrics_.emplace_back(name, value);
-    else it->second = value;
+  for (const auto& metric : metrics) {  // (not a structured binding: clang 14 cannot capture one in a lambda)
+    auto it = std::find_if(metrics_.begin(), metrics_.end(), [&](const auto& m) { return m.first == metric.first; });
+    if (it == metrics_.end()) metrics_.push_back(metric);
+    else it->second = metric.second;
   }
   if (live_) {
     // Redrawing costs a write to the terminal; ten times a second looks smooth.
