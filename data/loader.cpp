@@ -39,7 +39,11 @@ std::vector<std::vector<int64_t>> DataLoader::plan(int64_t epoch) const {
   return batches;
 }
 
-int64_t DataLoader::size() const { return static_cast<int64_t>(plan(state_.epoch).size()); }
+int64_t DataLoader::size() const {
+  // Counted, not planned: drawing an epoch's order only to count it would be work thrown away.
+  const int64_t examples = options_.sampler->length(source_.size()), B = options_.batch_size;
+  return options_.drop_last ? examples / B : (examples + B - 1) / B;
+}
 
 Batch DataLoader::build(const std::vector<int64_t>& indices) const {
   std::vector<Example> examples;

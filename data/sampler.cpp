@@ -43,4 +43,9 @@ std::vector<int64_t> ShardSampler::indices(int64_t n, int64_t epoch) const {
   return mine;
 }
 
+int64_t ShardSampler::length(int64_t n) const {
+  const int64_t m = inner_->length(n);
+  return m > rank_ ? (m - rank_ + world_ - 1) / world_ : 0;
+}
+
 }  // namespace heed::data

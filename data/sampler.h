@@ -17,12 +17,16 @@ class Sampler {
   virtual ~Sampler() = default;
   // The indices to visit in epoch `epoch` of a dataset of n examples.
   virtual std::vector<int64_t> indices(int64_t n, int64_t epoch) const = 0;
+  // How many indices an epoch has, without drawing its order (a DataLoader's
+  // size() asks). The default draws epoch 0's; a sampler that knows says so.
+  virtual int64_t length(int64_t n) const { return static_cast<int64_t>(indices(n, 0).size()); }
 };
 
 // 0, 1, ..., n-1 every epoch.
 class SequentialSampler : public Sampler {
  public:
   std::vector<int64_t> indices(int64_t n, int64_t epoch) const override;
+  int64_t length(int64_t n) const override { return n; }
 };
 
 // A fresh shuffle of 0..n-1 each epoch: randperm(n) drawn from a generator
@@ -31,6 +35,7 @@ class RandomSampler : public Sampler {
  public:
   explicit RandomSampler(uint64_t seed = 0) : seed_(seed) {}
   std::vector<int64_t> indices(int64_t n, int64_t epoch) const override;
+  int64_t length(int64_t n) const override { return n; }
 
  private:
   uint64_t seed_;
@@ -43,6 +48,8 @@ class ShardSampler : public Sampler {
  public:
   ShardSampler(std::shared_ptr<const Sampler> inner, int64_t rank, int64_t world);
   std::vector<int64_t> indices(int64_t n, int64_t epoch) const override;
+  // Positions rank, rank + world, ... below the inner length m: ceil((m - rank) / world).
+  int64_t length(int64_t n) const override;
 
  private:
   std::shared_ptr<const Sampler> inner_;

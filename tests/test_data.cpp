@@ -136,6 +136,7 @@ TEST_CASE("samplers: sequential, seeded shuffles, shards") {
   for (int64_t rank = 0; rank < 3; ++rank) {
     std::vector<int64_t> mine = ShardSampler(inner, rank, 3).indices(10, 2);
     CHECK(mine.size() == (rank == 0 ? 4u : 3u));
+    CHECK(ShardSampler(inner, rank, 3).length(10) == static_cast<int64_t>(mine.size()));
     seen.insert(mine.begin(), mine.end());
   }
   CHECK(seen == std::multiset<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
