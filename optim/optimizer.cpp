@@ -20,6 +20,14 @@ void Optimizer::set_lr(double lr) {
   for (size_t g = 0; g < num_groups(); ++g) set_lr(g, lr);
 }
 
+double Optimizer::momentum(size_t) const {
+  throw ValueError("momentum: this optimizer has neither momentum nor betas");
+}
+
+void Optimizer::set_momentum(size_t, double) {
+  throw ValueError("set_momentum: this optimizer has neither momentum nor betas");
+}
+
 void Optimizer::set_initial_lrs(std::vector<double> lrs) {
   if (lrs.size() != num_groups())
     throw ValueError(msg("set_initial_lrs: ", lrs.size(), " lrs for ", num_groups(), " groups; one per group"));

@@ -61,6 +61,14 @@ class Optimizer {
   virtual void set_lr(size_t group, double lr) = 0;
   void set_lr(double lr);
 
+  // The momentum of one group, for schedulers that cycle it (OneCycleLR): SGD's
+  // momentum, or Adam's beta1, which plays the same part (the decay of the running
+  // average of gradients). An optimizer without either says so with has_momentum()
+  // false, and momentum() / set_momentum() throw.
+  virtual bool has_momentum() const { return false; }
+  virtual double momentum(size_t group = 0) const;
+  virtual void set_momentum(size_t group, double momentum);
+
   // The hyperparameters and per-parameter state, under the keys described at the
   // top of this file. Like PyTorch's, the state tensors alias the optimizer's
   // buffers: save or clone them before stepping again.
@@ -144,6 +152,33 @@ class OptimizerBase : public Optimizer {
   double lr(size_t group = 0) const override { return at(group).options.lr; }
   void set_lr(size_t group, double lr) override { at(group).options.lr = lr; }
   using Optimizer::set_lr;
+
+  // Options with `betas` (Adam) have momentum beta1; options with `momentum` (SGD), that.
+  static constexpr bool kHasBetas = requires(Options o) { o.betas.first; };
+  static constexpr bool kHasMomentum = kHasBetas || requires(Options o) { o.momentum; };
+  bool has_momentum() const override { return kHasMomentum; }
+  double momentum(size_t group = 0) const override {
+    if constexpr (kHasBetas) return at(group).options.betas.first;
+    else if constexpr (kHasMomentum) return at(group).options.momentum;
+    else return Optimizer::momentum(group);
+  }
+  void set_momentum(size_t group, double momentum) override {
+    if constexpr (kHasMomentum) {
+      Options o = at(group).options;
+      if constexpr (kHasBetas) o.betas.first = momentum;
+      else o.momentum = momentum;
+      // The construction rules hold for a scheduled momentum too (nesterov needs
+      // one, beta1 < 1). Only the momentum is new, so the lr is checked as the
+      // default: a schedule may set one a user could not (OneCycleLR's linear
+      // anneal ends just below 0, as PyTorch's does).
+      Options checked = o;
+      checked.lr = Options{}.lr;
+      Options::check(name_, checked);
+      at(group).options = o;
+    } else {
+      Optimizer::set_momentum(group, momentum);
+    }
+  }
   const Options& options(size_t group = 0) const { return at(group).options; }
   Options& options(size_t group = 0) { return at(group).options; }
 

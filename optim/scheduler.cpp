@@ -38,9 +38,14 @@ void LRScheduler::set_last_epoch(int64_t epoch) {
 }
 
 void LRScheduler::apply() {
+  // Everything is computed before anything is set, so a refused epoch changes nothing.
   std::vector<double> lrs;
   for (double base : base_lrs_) lrs.push_back(lr_at(base, last_epoch_));
-  for (size_t g = 0; g < lrs.size(); ++g) optimizer_.set_lr(g, lrs[g]);
+  const std::optional<double> momentum = momentum_at(last_epoch_);
+  for (size_t g = 0; g < lrs.size(); ++g) {
+    optimizer_.set_lr(g, lrs[g]);
+    if (momentum) optimizer_.set_momentum(g, *momentum);
+  }
   last_lr_ = std::move(lrs);
 }
 
@@ -134,11 +139,20 @@ SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRS
   start();  // the children applied their own epoch 0 when built; the first one's is the one that holds
 }
 
-double SequentialLR::lr_at(double base_lr, int64_t epoch) const {
+std::pair<const LRScheduler*, int64_t> SequentialLR::active(int64_t epoch) const {
   // The last milestone at or before epoch picks the scheduler, and where it started.
   const auto i = static_cast<size_t>(std::upper_bound(milestones_.begin(), milestones_.end(), epoch) - milestones_.begin());
-  const int64_t started = i == 0 ? 0 : milestones_[i - 1];
-  return schedulers_[i]->lr_at(base_lr, epoch - started);
+  return {schedulers_[i].get(), i == 0 ? 0 : milestones_[i - 1]};
+}
+
+double SequentialLR::lr_at(double base_lr, int64_t epoch) const {
+  const auto [scheduler, started] = active(epoch);
+  return scheduler->lr_at(base_lr, epoch - started);
+}
+
+std::optional<double> SequentialLR::momentum_at(int64_t epoch) const {
+  const auto [scheduler, started] = active(epoch);
+  return scheduler->momentum_at(epoch - started);
 }
 
 OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps, OneCycleOptions options)
@@ -154,23 +168,46 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps,
                          "; the warm-up phase needs more than one step"));
   if (!cosine_ && std::strcmp(options.anneal_strategy, "linear") != 0)
     throw ValueError(msg("OneCycleLR: anneal_strategy is '", options.anneal_strategy, "'; it must be 'cos' or 'linear'"));
+  if (options.cycle_momentum) {
+    if (!optimizer.has_momentum())
+      throw ValueError("OneCycleLR: cycle_momentum needs an optimizer with momentum or betas; "
+                       "pass .cycle_momentum = false");
+    // A momentum of 1 or more never forgets a gradient: the running average diverges.
+    for (double m : {options.base_momentum, options.max_momentum})
+      if (!(m >= 0 && m < 1))
+        throw ValueError(msg("OneCycleLR: base_momentum ", options.base_momentum, ", max_momentum ",
+                             options.max_momentum, "; both must be in [0, 1)"));
+  }
   set_base_lrs(std::vector<double>(optimizer.num_groups(), max_lr / options.div_factor));
   start();
 }
 
-double OneCycleLR::lr_at(double base_lr, int64_t epoch) const {
+std::pair<bool, double> OneCycleLR::phase(int64_t epoch) const {
   if (epoch > total_steps_)
     throw ValueError(msg("OneCycleLR: stepped to ", epoch, " past total_steps (", total_steps_, ")"));
   // Two phases, as PyTorch numbers them: up until step pct_start * total - 1, then down until step total - 1.
   const double up_end = options_.pct_start * static_cast<double>(total_steps_) - 1;
   const double down_end = static_cast<double>(total_steps_) - 1;
-  const double min_lr = base_lr / options_.final_div_factor;
   const auto step = static_cast<double>(epoch);
-  auto anneal = [&](double from, double to, double pct) {
-    return cosine_ ? to + (from - to) / 2 * (std::cos(std::numbers::pi * pct) + 1) : (to - from) * pct + from;
-  };
-  if (step <= up_end) return anneal(base_lr, max_lr_, step / up_end);
-  return anneal(max_lr_, min_lr, (step - up_end) / (down_end - up_end));
+  if (step <= up_end) return {true, step / up_end};
+  return {false, (step - up_end) / (down_end - up_end)};
+}
+
+double OneCycleLR::anneal(double from, double to, double pct) const {
+  return cosine_ ? to + (from - to) / 2 * (std::cos(std::numbers::pi * pct) + 1) : (to - from) * pct + from;
+}
+
+double OneCycleLR::lr_at(double base_lr, int64_t epoch) const {
+  const auto [rising, pct] = phase(epoch);
+  const double min_lr = base_lr / options_.final_div_factor;
+  return rising ? anneal(base_lr, max_lr_, pct) : anneal(max_lr_, min_lr, pct);
+}
+
+std::optional<double> OneCycleLR::momentum_at(int64_t epoch) const {
+  if (!options_.cycle_momentum) return std::nullopt;
+  const auto [rising, pct] = phase(epoch);
+  const double low = options_.base_momentum, high = options_.max_momentum;
+  return rising ? anneal(high, low, pct) : anneal(low, high, pct);
 }
 
 }  // namespace heed::optim

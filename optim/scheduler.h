@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "heed/nn/state_dict.h"
@@ -47,6 +48,9 @@ class LRScheduler {
 
   // The lr at `epoch` of a group that started at base_lr: the scheduler's formula.
   virtual double lr_at(double base_lr, int64_t epoch) const = 0;
+  // The momentum at `epoch`, for a scheduler that sets it too (OneCycleLR);
+  // empty for those that leave it alone.
+  virtual std::optional<double> momentum_at(int64_t /*epoch*/) const { return std::nullopt; }
 
   // {"last_epoch": int64 [], "base_lrs": float64 [groups]}. Loading sets the
   // optimizer's lrs for that epoch at once.
@@ -131,29 +135,50 @@ class SequentialLR : public LRScheduler {
   SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,
                std::vector<int64_t> milestones);
   double lr_at(double base_lr, int64_t epoch) const override;
+  std::optional<double> momentum_at(int64_t epoch) const override;
 
  private:
+  // The scheduler that runs at `epoch`, and the epoch it started at.
+  std::pair<const LRScheduler*, int64_t> active(int64_t epoch) const;
+
   std::vector<std::shared_ptr<LRScheduler>> schedulers_;
   std::vector<int64_t> milestones_;
 };
 
-// The 1cycle policy (Smith and Topin, 2017; PyTorch's OneCycleLR with
-// cycle_momentum=False): from max_lr / div_factor up to max_lr over the first
-// pct_start of total_steps, then down to max_lr / (div_factor * final_div_factor)
-// at the last step, along half cosines (or straight lines: anneal "linear").
-// The optimizer's own lr is not used. Stepping past total_steps is an error.
+// The 1cycle policy (Smith and Topin, 2017; PyTorch's OneCycleLR): from
+// max_lr / div_factor up to max_lr over the first pct_start of total_steps, then
+// down to max_lr / (div_factor * final_div_factor) at the last step, along half
+// cosines (or straight lines: anneal "linear"). The optimizer's own lr is not used.
+//
+// Momentum moves the other way (cycle_momentum, on by default as in PyTorch):
+// from max_momentum down to base_momentum while the lr climbs, and back up while
+// it falls. A large step along a direction the running average has not settled
+// on is what makes the high-lr phase unstable; less momentum there damps it
+// (Smith, 2018). "Momentum" is SGD's momentum or Adam's beta1 (the decay of its
+// first moment). An SGD built without momentum gets it from the scheduler, as in
+// PyTorch: the first step with momentum starts its buffer.
+// Stepping past total_steps is an error.
 struct OneCycleOptions {
   double pct_start = 0.3;
   const char* anneal_strategy = "cos";  // or "linear"
   double div_factor = 25;
   double final_div_factor = 1e4;
+  bool cycle_momentum = true;
+  double base_momentum = 0.85;
+  double max_momentum = 0.95;
 };
 class OneCycleLR : public LRScheduler {
  public:
   OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps, OneCycleOptions options = {});
   double lr_at(double base_lr, int64_t epoch) const override;
+  std::optional<double> momentum_at(int64_t epoch) const override;
 
  private:
+  // Where `epoch` is in the cycle: rising (first phase) or not, and how far
+  // along its phase, from 0 to 1.
+  std::pair<bool, double> phase(int64_t epoch) const;
+  double anneal(double from, double to, double pct) const;
+
   double max_lr_;
   int64_t total_steps_;
   OneCycleOptions options_;

@@ -3,6 +3,7 @@
 // updates worked by hand, save/resume, and every error.
 #include <omp.h>
 
+#include <array>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -113,6 +114,23 @@ std::vector<double> lr_sequence(optim::LRScheduler& sched, optim::Optimizer& opt
   }
   return out;
 }
+
+// An optimizer with an lr and nothing else (it never moves its parameters).
+struct PlainOptions {
+  double lr = 0.1;
+  template <class V>
+  void visit(V&& v) { v("lr", lr); }
+  static void check(const char*, const PlainOptions&) {}
+};
+struct PlainState {
+  bool initialized() const { return false; }
+  template <class V>
+  void visit(V&&, const PlainOptions&) {}
+};
+struct Plain : optim::OptimizerBase<PlainOptions, PlainState> {
+  explicit Plain(Tensor p) : OptimizerBase("Plain", {{{std::move(p)}, {}}}) {}
+  void step() override {}
+};
 
 }  // namespace
 
@@ -459,7 +477,7 @@ TEST_CASE("optim: schedulers match PyTorch") {
   }
   SUBCASE("OneCycleLR, cosine and linear") {
     optim::SGD opt({a}, {.lr = 0.1});
-    optim::OneCycleLR cos(opt, 0.1, 10);
+    optim::OneCycleLR cos(opt, 0.1, 10, {.cycle_momentum = false});
     check_lrs(lr_sequence(cos, opt, 10),
               {0.0040000000000000036, 0.052000000000000005, 0.1, 0.09504846320134738, 0.0811745653949763,
                0.06112620219362893, 0.03887419780637107, 0.0188258346050237, 0.004951936798652629, 4e-07,
@@ -467,13 +485,87 @@ TEST_CASE("optim: schedulers match PyTorch") {
     CHECK_THROWS_CONTAINING(cos.step(), "stepped to 11 past total_steps (10)", ValueError);
     CHECK(cos.last_epoch() == 10);  // the refused step changed nothing
     optim::SGD opt2({b}, {.lr = 0.1});
-    optim::OneCycleLR lin(opt2, 0.1, 12, {.pct_start = 0.25, .anneal_strategy = "linear"});
+    optim::OneCycleLR lin(opt2, 0.1, 12, {.pct_start = 0.25, .anneal_strategy = "linear", .cycle_momentum = false});
     check_lrs(lr_sequence(lin, opt2, 12),
               {0.004, 0.052000000000000005, 0.1, 0.08888893333333334, 0.07777786666666667, 0.0666668,
                0.055555733333333336, 0.04444466666666667, 0.033333600000000005, 0.022222533333333336,
                0.011111466666666667, 3.999999999976245e-07, -0.011110666666666671});
     CHECK_THROWS_CONTAINING(optim::OneCycleLR(opt2, 0.1, 3), "the warm-up phase needs more than one step", ValueError);
     CHECK_THROWS_CONTAINING(optim::OneCycleLR(opt2, 0.1, 30, {.anneal_strategy = "exp"}), "'cos' or 'linear'", ValueError);
+  }
+  SUBCASE("OneCycleLR cycles SGD's momentum and Adam's beta1, and the steps use them") {
+    // lr, momentum and a float64 parameter stepped with gradient 1 + step / 10, after
+    // construction and each step, as tests/reference/optim.py prints them.
+    auto run = [](optim::Optimizer& opt, optim::LRScheduler& sched, int steps) {
+      std::array<std::vector<double>, 3> seq;
+      Tensor p = opt.params(0)[0];
+      auto record = [&] {
+        seq[0].push_back(opt.lr());
+        seq[1].push_back(opt.momentum());
+        seq[2].push_back(p.item());
+      };
+      record();
+      for (int step = 0; step < steps; ++step) {
+        p.set_grad(Tensor::full({1}, 1 + step / 10.0, kFloat64));
+        opt.step();
+        sched.step();
+        record();
+      }
+      return seq;
+    };
+    // An SGD built without momentum: the scheduler turns it on, as in PyTorch.
+    Tensor w = Tensor::zeros({1}, kFloat64).requires_grad_();
+    optim::SGD sgd({w}, {.lr = 0.1});
+    optim::OneCycleLR one_cycle(sgd, 0.1, 10);
+    auto seq = run(sgd, one_cycle, 10);
+    check_lrs(seq[0], {0.0040000000000000036, 0.052000000000000005, 0.1, 0.09504846320134738, 0.0811745653949763,
+                       0.06112620219362893, 0.03887419780637107, 0.0188258346050237, 0.004951936798652629, 4e-07,
+                       0.004951936798652624});
+    check_lrs(seq[1], {0.95, 0.8999999999999999, 0.85, 0.854951556604879, 0.8688255099070633, 0.8888739533021842,
+                       0.9111260466978157, 0.9311744900929366, 0.945048443395121, 0.95, 0.945048443395121});
+    check_lrs(seq[2], {0.0, -0.0040000000000000036, -0.10800000000000001, -0.398, -0.7572223137057428,
+                       -1.1374118293979845, -1.4835776767396622, -1.746360586868009, -1.8968652249319546,
+                       -1.9431919071668293, -1.9431962221676229});
+
+    Tensor v = Tensor::zeros({1}, kFloat64).requires_grad_();
+    optim::Adam adam({v}, {.lr = 0.01});
+    optim::OneCycleLR lin(adam, 0.01, 12,
+                          {.pct_start = 0.25, .anneal_strategy = "linear", .base_momentum = 0.8, .max_momentum = 0.9});
+    seq = run(adam, lin, 12);
+    check_lrs(seq[0], {0.0004, 0.005200000000000001, 0.01, 0.008888893333333333, 0.007777786666666666, 0.00666668,
+                       0.0055555733333333334, 0.0044444666666666665, 0.0033333600000000005, 0.0022222533333333327,
+                       0.0011111466666666667, 3.999999999976245e-08, -0.0011110666666666671});
+    check_lrs(seq[1], {0.9, 0.8500000000000001, 0.8, 0.8111111111111111, 0.8222222222222223, 0.8333333333333334,
+                       0.8444444444444444, 0.8555555555555556, 0.8666666666666667, 0.8777777777777778,
+                       0.888888888888889, 0.9, 0.9111111111111111});
+    check_lrs(seq[2], {0.0, -0.0003999999960000001, -0.004856448575870878, -0.013030189296143605,
+                       -0.02120103702244287, -0.02887441082389699, -0.03578653544731708, -0.04177352655344133,
+                       -0.04672129342168035, -0.05054214999626804, -0.053161636934321896, -0.05450917029909874,
+                       -0.054509220318836926});
+    CHECK(adam.options().betas.second == 0.999);  // beta2 is left alone
+
+    // Resuming puts the momentum back with the lr.
+    optim::Adam adam2({Tensor::zeros({1}, kFloat64).requires_grad_()}, {.lr = 0.01});
+    optim::OneCycleLR lin2(adam2, 0.01, 12,
+                           {.pct_start = 0.25, .anneal_strategy = "linear", .base_momentum = 0.8, .max_momentum = 0.9});
+    lin.set_last_epoch(5);
+    lin2.load_state_dict(lin.state_dict());
+    CHECK(adam2.momentum() == adam.momentum());
+    CHECK(std::abs(adam2.momentum() - 0.8333333333333334) < 1e-12);
+
+    // Bad settings are refused before anything changes.
+    CHECK_THROWS_CONTAINING(optim::OneCycleLR(adam, 0.01, 12, {.max_momentum = 1.0}), "both must be in [0, 1)",
+                            ValueError);
+    CHECK_THROWS_CONTAINING(sgd.set_momentum(0, -0.5), "momentum is -0.5", ValueError);
+    CHECK(sgd.momentum() == 0.945048443395121);
+
+    // An optimizer with neither momentum nor betas cannot cycle them.
+    Plain plain(Tensor::zeros({1}).requires_grad_());
+    CHECK_FALSE(plain.has_momentum());
+    CHECK_THROWS_CONTAINING(optim::OneCycleLR(plain, 0.1, 10), "pass .cycle_momentum = false", ValueError);
+    CHECK_THROWS_CONTAINING(plain.momentum(), "neither momentum nor betas", ValueError);
+    optim::OneCycleLR lr_only(plain, 0.1, 10, {.cycle_momentum = false});
+    CHECK(std::abs(plain.lr() - 0.1 / 25) < 1e-15);
   }
   SUBCASE("ReduceLROnPlateau") {
     const std::vector<double> metrics = {1.0, 0.9, 0.95, 0.91, 0.9, 0.899, 0.95, 0.96, 0.97, 0.5, 0.6, 0.6, 0.6, 0.6};

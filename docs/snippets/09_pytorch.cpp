@@ -200,6 +200,8 @@ int main() {
     check(sched.last_epoch() == 5, "a scheduler's state_dict and load_state_dict");
     optim::OneCycleLR one_cycle(opt, 0.1, 100);
     check(std::abs(opt.lr() - 0.1 / 25) < 1e-12, "OneCycleLR starts at max_lr / 25");
+    check(opt.momentum(0) == 0.95, "and momentum at max_momentum");
+    opt.set_momentum(0, 0.9);
     optim::ReduceLROnPlateau plateau(opt, {.factor = 0.5, .patience = 3});
     const double val_loss = 1.0;
     for (int i = 0; i < 5; ++i) plateau.step(val_loss);

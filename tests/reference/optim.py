@@ -80,6 +80,25 @@ def lr_sequence(make_scheduler, lrs, steps):
     return seq
 
 
+def momentum_sequence(make_optimizer, make_scheduler, steps):
+    """(lr, momentum, parameter) after construction and each step, momentum being SGD's or
+    Adam's beta1; the float64 parameter starts at 0 and steps with gradient 1 + step / 10."""
+    p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = make_optimizer([p])
+    sched = make_scheduler(opt)
+
+    def momentum():
+        g = opt.param_groups[0]
+        return g["betas"][0] if "betas" in g else g["momentum"]
+    seq = [(sched.get_last_lr()[0], momentum(), 0.0)]
+    for step in range(steps):
+        p.grad = torch.full((1,), 1 + step / 10, dtype=torch.float64)
+        opt.step()
+        sched.step()
+        seq.append((sched.get_last_lr()[0], momentum(), p.item()))
+    return seq
+
+
 def print_schedules():
     S = torch.optim.lr_scheduler
     cases = {
@@ -105,6 +124,24 @@ def print_schedules():
         print(f"// {name}")
         for g in range(len(seq[0])):
             print("{" + ", ".join(repr(s[g]) for s in seq) + "}")
+
+    # OneCycleLR cycling momentum (its default): an SGD built without momentum, and Adam's beta1.
+    S_ = torch.optim.lr_scheduler
+    momentum_cases = {
+        "OneCycleLR(max_lr=0.1, total_steps=10) on SGD(lr=0.1): lr, momentum, parameter":
+            momentum_sequence(lambda ps: torch.optim.SGD(ps, lr=0.1),
+                              lambda o: S_.OneCycleLR(o, max_lr=0.1, total_steps=10), 10),
+        "OneCycleLR(max_lr=0.01, total_steps=12, pct_start=0.25, anneal_strategy='linear', base_momentum=0.8, "
+        "max_momentum=0.9) on Adam(lr=0.01): lr, beta1, parameter":
+            momentum_sequence(lambda ps: torch.optim.Adam(ps, lr=0.01),
+                              lambda o: S_.OneCycleLR(o, max_lr=0.01, total_steps=12, pct_start=0.25,
+                                                      anneal_strategy="linear", base_momentum=0.8,
+                                                      max_momentum=0.9), 12),
+    }
+    for name, seq in momentum_cases.items():
+        print(f"// {name}")
+        for k in range(3):
+            print("{" + ", ".join(repr(s[k]) for s in seq) + "}")
 
     # ReduceLROnPlateau reacts to metrics: the lr after each step(metric).
     metrics = [1.0, 0.9, 0.95, 0.91, 0.9, 0.899, 0.95, 0.96, 0.97, 0.5, 0.6, 0.6, 0.6, 0.6]
