@@ -6,13 +6,15 @@
 
 namespace heed::nn {
 
-Tensor Tanh::forward(const Tensor& x) const { return tanh(x); }
-Tensor Sigmoid::forward(const Tensor& x) const { return sigmoid(x); }
-Tensor ReLU::forward(const Tensor& x) const { return relu(x); }
+Tensor Tanh::forward(const Tensor& x) const { return report_output(tanh(x)); }
+Tensor Sigmoid::forward(const Tensor& x) const { return report_output(sigmoid(x)); }
+Tensor ReLU::forward(const Tensor& x) const { return report_output(relu(x)); }
 GELU::GELU(std::string approximate_) : approximate(std::move(approximate_)) {
   if (approximate != "none" && approximate != "tanh")
     throw ValueError(msg("GELU: approximate is \"", approximate, "\"; it must be \"none\" or \"tanh\""));
 }
-Tensor GELU::forward(const Tensor& x) const { return approximate == "tanh" ? gelu_tanh(x) : gelu(x); }
+Tensor GELU::forward(const Tensor& x) const {
+  return report_output(approximate == "tanh" ? gelu_tanh(x) : gelu(x));
+}
 
 }  // namespace heed::nn

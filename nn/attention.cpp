@@ -159,7 +159,7 @@ AttentionResult DotAttention::forward(const Tensor& query, const Tensor& keys, c
   check_mask("DotAttention", mask, {query.size(0), query.size(1), keys.size(1)});
   // The fused op with scale 1: scores = q k^T [B, Tq, Tk], softmax, times values.
   auto [context, weights] = attention(query, keys, values, 1.0, mask);
-  return {context, weights};
+  return {report_output(context), weights};
 }
 
 // ---- Luong general: score = q^T W k ------------------------------------------
@@ -180,7 +180,7 @@ AttentionResult GeneralAttention::forward(const Tensor& query, const Tensor& key
   // q^T W k is the dot score of the projected query q^T W and k.
   Tensor qw = matmul(query, weight);  // [B, Tq, Dq] x [Dq, Dk] -> [B, Tq, Dk]
   auto [context, weights] = attention(qw, keys, values, 1.0, mask);
-  return {context, weights};
+  return {report_output(context), weights};
 }
 
 // ---- Bahdanau additive: score = v^T tanh(W_q q + W_k k) ------------------------
@@ -208,7 +208,9 @@ AttentionResult AdditiveAttention::forward(const Tensor& query, const Tensor& ke
   // Broadcasting the sum pairs every query with every key: [B, Tq, Tk, A].
   Tensor features = tanh(wq + wk);
   Tensor scores = (*score_proj)(features).squeeze(-1);  // [B, Tq, Tk, 1] -> [B, Tq, Tk]
-  return attend(scores, values, mask);
+  AttentionResult r = attend(scores, values, mask);
+  report_output(r.output);
+  return r;
 }
 
 // ---- self-attention -----------------------------------------------------------
@@ -257,7 +259,7 @@ AttentionResult SelfAttention::forward(const Tensor& x, const Tensor& mask, bool
   // instead of each query's, and the "average" is not one.
   auto [context, weights] = attention_packed(linear(x, w, b), 1.0 / std::sqrt(static_cast<double>(embed_dim)),
                                              mask, causal);
-  return {fold ? context : (*out_proj)(context), weights};  // [B, T, C], [B, T, T]
+  return {report_output(fold ? context : (*out_proj)(context)), weights};  // [B, T, C], [B, T, T]
 }
 
 // ---- cross-attention ------------------------------------------------------------
@@ -288,8 +290,7 @@ AttentionResult CrossAttention::forward(const Tensor& a, const Tensor& b, const 
   Tensor k = (*k_proj)(b), v = (*v_proj)(b);      // [B, Tb, E]
   auto [context, weights] = scaled_dot_product_attention(q, k, v, mask);  // [B, Ta, E], [B, Ta, Tb]
   Tensor attention = (*out_proj)(context);        // [B, Ta, E]
-  if (!concat_input) return {attention, weights};
-  return {concat({a, attention}, -1), weights};   // [B, Ta, Ca + E]
+  return {report_output(concat_input ? concat({a, attention}, -1) : attention), weights};  // [B, Ta, Ca (+ E)]
 }
 
 }  // namespace heed::nn

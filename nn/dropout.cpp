@@ -11,6 +11,6 @@ Dropout::Dropout(double p) : p(p) {
     throw ValueError(msg("Dropout: p is ", p, "; it must be a probability in [0, 1]"));
 }
 
-Tensor Dropout::forward(const Tensor& x) const { return dropout(x, p, is_training()); }
+Tensor Dropout::forward(const Tensor& x) const { return report_output(dropout(x, p, is_training())); }
 
 }  // namespace heed::nn

@@ -15,6 +15,8 @@ Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> pad)
   weight = register_parameter("weight", w);
 }
 
-Tensor Embedding::forward(const Tensor& ids) const { return embedding(weight, ids, padding_idx); }
+Tensor Embedding::forward(const Tensor& ids) const {
+  return report_output(embedding(weight, ids, padding_idx));
+}
 
 }  // namespace heed::nn

@@ -63,7 +63,7 @@ Tensor GRUCell::forward(const Tensor& x, const Tensor& h) const {
   Tensor xb = batched ? x : x.unsqueeze(0);                                                  // [B, in]
   Tensor hb = !h.defined() ? Tensor::zeros({B, H}, x.dtype()) : batched ? h : h.unsqueeze(0);  // [B, H]
   Tensor next = gru_step(linear(xb, weight_ih, bias_ih), linear(hb, weight_hh, bias_hh), hb);
-  return batched ? next : next.squeeze(0);
+  return report_output(batched ? next : next.squeeze(0));
 }
 
 // ==== GRU ===========================================================================
@@ -114,8 +114,8 @@ GRUOutput GRU::forward(const Tensor& x, const Tensor& h0) const {
   recurrent::check_state("GRU", "h", h0, batched ? Shape{LD, B, hidden_size} : Shape{LD, hidden_size},
                          batched ? "[num_layers * directions, B, H]" : "[num_layers * directions, H]", weight_ih[0]);
   GRUOutput r = run(seq, h0.defined() && !batched ? h0.unsqueeze(1) : h0);
-  if (!batched) return {r.output.squeeze(1), r.h.squeeze(1)};
-  return {batch_first ? r.output.transpose(0, 1) : r.output, r.h};
+  if (!batched) return {report_output(r.output.squeeze(1)), r.h.squeeze(1)};
+  return {report_output(batch_first ? r.output.transpose(0, 1) : r.output), r.h};
 }
 
 GRUOutput GRU::forward_padded(const Tensor& x, const Tensor& lengths, const Tensor& h0) const {
@@ -130,7 +130,7 @@ GRUOutput GRU::forward_padded(const Tensor& x, const Tensor& lengths, const Tens
     GRUOutput g = run(s, h);
     return LSTMOutput{g.output, g.h, Tensor()};
   });
-  return {batch_first ? r.output.transpose(0, 1) : r.output, r.h};
+  return {report_output(batch_first ? r.output.transpose(0, 1) : r.output), r.h};
 }
 
 }  // namespace heed::nn

@@ -13,6 +13,8 @@ LayerNorm::LayerNorm(Shape shape, double eps, bool affine) : normalized_shape(st
   }
 }
 
-Tensor LayerNorm::forward(const Tensor& x) const { return layer_norm(x, normalized_shape, weight, bias, eps); }
+Tensor LayerNorm::forward(const Tensor& x) const {
+  return report_output(layer_norm(x, normalized_shape, weight, bias, eps));
+}
 
 }  // namespace heed::nn

@@ -17,7 +17,7 @@ Tensor Linear::forward(const Tensor& x) const {
     throw ShapeError(msg("Linear: input has shape ", x.shape(), "; its last dim must be in_features (",
                          in_features, ")"));
   // One op, one graph node (ops/linalg.h: linear); bias may be undefined.
-  return linear(x, weight, bias);
+  return report_output(linear(x, weight, bias));
 }
 
 }  // namespace heed::nn

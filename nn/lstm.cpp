@@ -62,8 +62,8 @@ LSTMState LSTMCell::forward(const Tensor& x, const Tensor& h, const Tensor& c) c
   // the cell T times would sum T of those strided gradients into each weight.
   Tensor hc = lstm_layer(xb.unsqueeze(0), weight_ih, weight_hh, bias_ih, bias_hh, batch_of(h), batch_of(c));
   Tensor h_next = hc.select(0, 0), c_next = hc.select(0, 1);  // [2, B, H]: h', c'
-  if (!batched) return {h_next.squeeze(0), c_next.squeeze(0)};
-  return {h_next, c_next};
+  if (!batched) return {report_output(h_next.squeeze(0)), c_next.squeeze(0)};
+  return {report_output(h_next), c_next};
 }
 
 // ==== LSTM =========================================================================
@@ -120,8 +120,8 @@ LSTMOutput LSTM::forward(const Tensor& x, const Tensor& h0, const Tensor& c0) co
                batched ? "[num_layers * directions, B, H]" : "[num_layers * directions, H]", weight_ih[0]);
   LSTMOutput r = run(seq, h0.defined() && !batched ? h0.unsqueeze(1) : h0,
                      c0.defined() && !batched ? c0.unsqueeze(1) : c0);
-  if (!batched) return {r.output.squeeze(1), r.h.squeeze(1), r.c.squeeze(1)};
-  return {batch_first ? r.output.transpose(0, 1) : r.output, r.h, r.c};
+  if (!batched) return {report_output(r.output.squeeze(1)), r.h.squeeze(1), r.c.squeeze(1)};
+  return {report_output(batch_first ? r.output.transpose(0, 1) : r.output), r.h, r.c};
 }
 
 LSTMOutput LSTM::forward_padded(const Tensor& x, const Tensor& lengths, const Tensor& h0, const Tensor& c0) const {
@@ -136,7 +136,7 @@ LSTMOutput LSTM::forward_padded(const Tensor& x, const Tensor& lengths, const Te
 
   LSTMOutput r = recurrent::run_padded("LSTM", seq, lengths, h0, c0,
                                       [&](const Tensor& s, const Tensor& h, const Tensor& c) { return run(s, h, c); });
-  return {batch_first ? r.output.transpose(0, 1) : r.output, r.h, r.c};
+  return {report_output(batch_first ? r.output.transpose(0, 1) : r.output), r.h, r.c};
 }
 
 }  // namespace heed::nn

@@ -33,8 +33,9 @@ namespace heed::nn {
 class Module;
 
 namespace detail {
-// While nn::summary() runs a model, the output of every UnaryModule call is
-// reported here (nn/summary.cpp); otherwise it is empty and costs one test.
+// While nn::summary() runs a model, the output of every module call is reported
+// here (nn/summary.cpp; see Module::report_output); otherwise it is empty and
+// costs one test.
 using OutputRecorder = void (*)(const Module& module, const Tensor& output);
 extern thread_local constinit OutputRecorder t_output_recorder;
 }  // namespace detail
@@ -84,6 +85,17 @@ class Module {
   void load_state_dict(const StateDict& state, bool strict = true);
 
  protected:
+  // Hands y, what this module's forward returns, to nn::summary() when it is
+  // watching (a module's row shows its output shape), and returns it. Every heed
+  // layer's forward ends with it, and UnaryModule::operator() calls it, so a
+  // module of your own shows its output if you call it as m(x), or if its
+  // forward returns report_output(y). A forward with several outputs (LSTM:
+  // output, h, c) reports the main one.
+  Tensor report_output(Tensor y) const {
+    if (detail::t_output_recorder) detail::t_output_recorder(*this, y);
+    return y;
+  }
+
   // Registers a parameter: a leaf that requires grad. Returns the registered
   // handle, so a member can be initialised from it.
   Tensor register_parameter(const std::string& name, Tensor value);
@@ -116,11 +128,7 @@ class Module {
 class UnaryModule : public Module {
  public:
   virtual Tensor forward(const Tensor& x) const = 0;
-  Tensor operator()(const Tensor& x) const {
-    Tensor y = forward(x);
-    if (detail::t_output_recorder) detail::t_output_recorder(*this, y);  // nn::summary() is watching
-    return y;
-  }
+  Tensor operator()(const Tensor& x) const { return report_output(forward(x)); }
 };
 
 }  // namespace heed::nn

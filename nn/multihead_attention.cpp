@@ -144,6 +144,7 @@ AttentionResult MultiheadAttention::forward(const Tensor& query, const Tensor& k
   Tensor out = (*out_proj)(context);                 // [B, L, E]
   if (!batched) out = out.squeeze(0);                // [L, E]
   else if (!batch_first) out = out.transpose(0, 1);  // [L, B, E]
+  report_output(out);
 
   if (!need_weights) return {out, Tensor()};
   if (average_attn_weights) weights = weights.mean({1});  // [B, H, L, S] -> [B, L, S]

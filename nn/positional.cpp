@@ -48,7 +48,7 @@ SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(int64_t d_model_, int
 }
 
 Tensor SinusoidalPositionalEncoding::forward(const Tensor& x, int64_t start) const {
-  return add_positions("SinusoidalPositionalEncoding", x, pe, start, batch_first);
+  return report_output(add_positions("SinusoidalPositionalEncoding", x, pe, start, batch_first));
 }
 
 LearnedPositionalEmbedding::LearnedPositionalEmbedding(int64_t max_len_, int64_t d_model_, bool batch_first_)
@@ -58,7 +58,7 @@ LearnedPositionalEmbedding::LearnedPositionalEmbedding(int64_t max_len_, int64_t
 }
 
 Tensor LearnedPositionalEmbedding::forward(const Tensor& x, int64_t start) const {
-  return add_positions("LearnedPositionalEmbedding", x, weight, start, batch_first);
+  return report_output(add_positions("LearnedPositionalEmbedding", x, weight, start, batch_first));
 }
 
 }  // namespace heed::nn

@@ -18,7 +18,7 @@ Sequential& Sequential::add(std::shared_ptr<UnaryModule> module) {
 Tensor Sequential::forward(const Tensor& x) const {
   Tensor y = x;
   for (const auto& m : modules_) y = (*m)(y);  // operator(), so nn::summary() sees each member
-  return y;
+  return report_output(y);
 }
 
 std::shared_ptr<UnaryModule> Sequential::operator[](size_t i) const {

@@ -123,7 +123,7 @@ Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mas
     x = (*norm1)(x + self_attention_block(x, src_mask, src_key_padding_mask, is_causal));
     x = (*norm2)(x + feed_forward_block(x));
   }
-  return x;
+  return report_output(x);
 }
 
 // ---- decoder layer ---------------------------------------------------------------
@@ -180,7 +180,7 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
     x = (*norm2)(x + ca(x));
     x = (*norm3)(x + feed_forward_block(x));
   }
-  return x;
+  return report_output(x);
 }
 
 // ---- stacks ---------------------------------------------------------------------
@@ -209,7 +209,7 @@ Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask, const 
   Tensor x = src;
   for (const auto& layer : layers->as<TransformerEncoderLayer>()) x = layer->forward(x, mask, src_key_padding_mask,
                                                                                       is_causal);
-  return norm ? (*norm)(x) : x;
+  return report_output(norm ? (*norm)(x) : x);
 }
 
 TransformerDecoder::TransformerDecoder(int64_t d_model, int64_t nhead, int64_t num_layers,
@@ -226,7 +226,7 @@ Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, cons
   for (const auto& layer : layers->as<TransformerDecoderLayer>())
     x = layer->forward(x, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask,
                        tgt_is_causal);
-  return norm ? (*norm)(x) : x;
+  return report_output(norm ? (*norm)(x) : x);
 }
 
 Transformer::Transformer(TransformerOptions options_) : options(std::move(options_)) {
@@ -255,8 +255,8 @@ Tensor Transformer::forward(const Tensor& src, const Tensor& tgt, const Tensor& 
     throw ShapeError(msg("Transformer: src is ", src.shape(), ", tgt ", tgt.shape(),
                          "; both must be batched (3-D) or both unbatched (2-D)"));
   Tensor memory = encoder->forward(src, src_mask, src_key_padding_mask);
-  return decoder->forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask,
-                          tgt_is_causal);
+  return report_output(decoder->forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                                       memory_key_padding_mask, tgt_is_causal));
 }
 
 Tensor generate_square_subsequent_mask(int64_t T, DType dtype) {

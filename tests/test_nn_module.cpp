@@ -4,9 +4,13 @@
 #include <cmath>
 #include <limits>
 
+#include "heed/nn/embedding.h"
 #include "heed/nn/layer_norm.h"
 #include "heed/nn/linear.h"
+#include "heed/nn/lstm.h"
+#include "heed/nn/multihead_attention.h"
 #include "heed/nn/sequential.h"
+#include "heed/nn/transformer.h"
 #include "heed/nn/utils.h"
 #include "reference_check.h"
 
@@ -300,4 +304,51 @@ TEST_CASE("summary: modules, output shapes for a sample input, parameter counts"
   CHECK((nn::detail::t_output_recorder == nullptr));               // recording stops with the summary
   CHECK_THROWS_AS(summary(net, [] { throw ValueError("boom"); }), ValueError);
   CHECK((nn::detail::t_output_recorder == nullptr));
+}
+
+TEST_CASE("summary: layers with several inputs or outputs, and calls through forward()") {
+  // Every heed layer reports its output from forward(), so it shows whether it
+  // was called as m(x) or m.forward(x, ...); a module of one's own reports with
+  // report_output.
+  struct Tagger : Module {
+    Tagger()
+        : emb(register_module("emb", std::make_shared<Embedding>(10, 8))),
+          lstm(register_module("lstm", std::make_shared<LSTM>(8, 6, LSTMOptions{.batch_first = true,
+                                                                                .bidirectional = true}))),
+          attn(register_module("attn", std::make_shared<MultiheadAttention>(
+                                           12, 2, MultiheadAttentionOptions{.batch_first = true}))),
+          block(register_module("block", std::make_shared<TransformerEncoderLayer>(
+                                             12, 2, TransformerLayerOptions{.dim_feedforward = 16, .batch_first = true}))),
+          head(register_module("head", std::make_shared<Linear>(12, 3))) {}
+    Tensor forward(const Tensor& ids) const {
+      Tensor x = lstm->forward(emb->forward(ids)).output;  // [B, T, 2H]
+      x = attn->forward(x, x, x).output;
+      x = block->forward(x);
+      return report_output(head->forward(x));
+    }
+    std::shared_ptr<Embedding> emb;
+    std::shared_ptr<LSTM> lstm;
+    std::shared_ptr<MultiheadAttention> attn;
+    std::shared_ptr<TransformerEncoderLayer> block;
+    std::shared_ptr<Linear> head;
+  };
+  Tagger net;
+  const Tensor ids = Tensor::randint(0, 10, {2, 5});
+  const std::string table = summary(net, [&] { net.forward(ids); });
+  MESSAGE(table);
+  auto row = [&](const std::string& name) {
+    std::istringstream in(table);
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind(name + " ", 0) == 0) return line;
+    return std::string();
+  };
+  CHECK(row("(model)").find("[2, 5, 3]") != std::string::npos);
+  CHECK(row("emb").find("[2, 5, 8]") != std::string::npos);
+  CHECK(row("lstm").find("[2, 5, 12]") != std::string::npos);  // the output, both directions
+  CHECK(row("attn").find("[2, 5, 12]") != std::string::npos);
+  CHECK(row("attn.out_proj").find("[2, 5, 12]") != std::string::npos);
+  CHECK(row("block").find("[2, 5, 12]") != std::string::npos);
+  CHECK(row("block.linear1").find("[2, 5, 16]") != std::string::npos);
+  CHECK(row("block.norm2").find("[2, 5, 12]") != std::string::npos);
+  CHECK(row("head").find("[2, 5, 3]") != std::string::npos);
 }
