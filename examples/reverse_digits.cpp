@@ -23,11 +23,12 @@
 //
 // The setup, step by step below:
 //   data      random digit sequences of length 5..15; the target is the reversal
-//             followed by <eos>. A batch mixes lengths, so the shorter sequences
-//             are padded with <pad>: the attention mask hides the padding (its
-//             weight is exactly 0), the loss ignores padded targets (ignore_index),
-//             and the decoder starts from the encoder's state at each sequence's
-//             own last digit, not after its padding.
+//             followed by <eos>. A DataLoader serves them in batches, and since a
+//             batch mixes lengths, its pad_collate pads the shorter sequences with
+//             <pad>: the attention mask hides the padding (its weight is exactly
+//             0), the loss ignores padded targets (ignore_index), and the decoder
+//             starts from the encoder's state at each sequence's own last digit,
+//             not after its padding.
 //   model     Embedding, an LSTM encoder whose states are the keys, the digits'
 //             embeddings as the values, an LSTM decoder, Luong's "general"
 //             attention score q^T W k, and a Linear from [decoder state, context]
@@ -101,8 +102,9 @@ std::vector<Sequence> held_out_sequences(Generator& rng, size_t n) {
   return out;
 }
 
-// A training batch: fresh random sequences, none of them in the held-out set, so
+// The training sequences: fresh random ones, none of them in the held-out set, so
 // the held-out accuracy measures what the model learned, not what it memorised.
+// Every batch of the run gets its own (steps x batch of them, drawn up front).
 std::vector<Sequence> training_sequences(Generator& rng, size_t n, const std::set<Sequence>& held_out) {
   std::vector<Sequence> out;
   while (out.size() < n)
@@ -110,12 +112,35 @@ std::vector<Sequence> training_sequences(Generator& rng, size_t n, const std::se
   return out;
 }
 
-// Shapes: B sequences, S source positions (the batch's longest length), T = S + 1
-// output steps (the reversed digits, then <eos>). For the sequence 3 1 4 in a
-// batch whose longest sequence has 5 digits:
+// One example is three token sequences. For the source 3 1 4:
+//   src     3 1 4               the digits
+//   dec_in  <bos> 4 1 3         what the decoder reads (teacher forcing: the true previous token)
+//   target  4 1 3 <eos>         what it must write
+data::Example reversal_example(const Sequence& s) {
+  const auto L = static_cast<int64_t>(s.size());
+  Sequence dec_in = {kBos}, target = reversed(s);  // output i is source digit L-1-i
+  dec_in.insert(dec_in.end(), target.begin(), target.end());
+  target.push_back(kEos);
+  return {Tensor::from_vector(s, {L}), Tensor::from_vector(dec_in, {L + 1}), Tensor::from_vector(target, {L + 1})};
+}
+
+// The data layer's view of the sequences: a Dataset (size, get) for the DataLoader.
+struct ReversalDataset {
+  std::vector<Sequence> sequences;
+  int64_t size() const { return static_cast<int64_t>(sequences.size()); }
+  data::Example get(int64_t i) const {
+    if (i < 0 || i >= size()) data::throw_bad_index("ReversalDataset", i, size());
+    return reversal_example(sequences[static_cast<size_t>(i)]);
+  }
+};
+
+// A batch mixes lengths, so pad_collate pads every field at the end with <pad> to
+// the batch's longest, and reports where the padding is and each length. For
+// 3 1 4 in a batch whose longest sequence has 5 digits (S = 5, T = S + 1):
 //   src     3 1 4 <pad> <pad>
-//   dec_in  <bos> 4 1 3 <pad> <pad>     what the decoder reads (teacher forcing)
-//   target  4 1 3 <eos> <pad> <pad>     what it must write; <pad> is not scored
+//   dec_in  <bos> 4 1 3 <pad> <pad>
+//   target  4 1 3 <eos> <pad> <pad>     <pad> is not scored
+// The model wants two more things, made from the mask and the lengths here.
 struct Batch {
   Tensor src;      // [B, S] int64
   Tensor padding;  // [B, 1, S] 1 where src is <pad>: hidden from attention
@@ -124,29 +149,20 @@ struct Batch {
   Tensor target;   // [B, T] int64
 };
 
+const data::Collate pad_with_pad_token = data::pad_collate(static_cast<double>(kPad));
+
+Batch model_batch(const data::Batch& padded) {
+  const Tensor& src = padded[0];
+  const int64_t B = src.size(0), S = src.size(1);
+  std::vector<int64_t> last = padded.lengths[0].to_vector<int64_t>();  // L_b
+  for (int64_t b = 0; b < B; ++b) last[b] += b * S - 1;                // b*S + L_b - 1
+  return {src, padded.masks[0].to(kFloat32).unsqueeze(1), Tensor::from_vector(last, {B}), padded[1], padded[2]};
+}
+
 Batch make_batch(const std::vector<Sequence>& seqs) {
-  const int64_t B = static_cast<int64_t>(seqs.size());
-  int64_t S = 0;
-  for (const Sequence& s : seqs) S = std::max<int64_t>(S, static_cast<int64_t>(s.size()));
-  const int64_t T = S + 1;
-  std::vector<int64_t> src(B * S, kPad), dec_in(B * T, kPad), target(B * T, kPad), last(B);
-  std::vector<float> padding(B * S, 1.0f);
-  for (int64_t b = 0; b < B; ++b) {
-    const Sequence& s = seqs[b];
-    const int64_t L = static_cast<int64_t>(s.size());
-    dec_in[b * T] = kBos;
-    for (int64_t i = 0; i < L; ++i) {
-      src[b * S + i] = s[i];
-      padding[b * S + i] = 0.0f;
-      target[b * T + i] = s[L - 1 - i];  // output i is source digit L-1-i
-      dec_in[b * T + i + 1] = s[L - 1 - i];
-    }
-    target[b * T + L] = kEos;
-    last[b] = b * S + L - 1;
-  }
-  return {Tensor::from_vector(src, {B, S}), Tensor::from_vector(padding, {B, 1, S}),
-          Tensor::from_vector(last, {B}), Tensor::from_vector(dec_in, {B, T}),
-          Tensor::from_vector(target, {B, T})};
+  std::vector<data::Example> examples;
+  for (const Sequence& s : seqs) examples.push_back(reversal_example(s));
+  return model_batch(pad_with_pad_token(examples));
 }
 
 // ---- the model ----------------------------------------------------------------------------
@@ -314,7 +330,7 @@ int main(int argc, char** argv) {
   // ---- options ---------------------------------------------------------------------------------
   CLI::App app{"An LSTM encoder-decoder with attention learns to reverse sequences of 5 to 15 digits"};
   uint64_t seed = 0;
-  int64_t steps = 1000, batch_size = 64, embed_dim = 32, hidden = 128, held_out_size = 1000;
+  int64_t steps = 1000, batch_size = 64, embed_dim = 32, hidden = 128, held_out_size = 1000, workers = 0;
   double lr = 5e-3, clip = 1.0;
   std::string out_dir = "heed_out";
   bool check = false, check_smoke = false;
@@ -330,6 +346,8 @@ int main(int argc, char** argv) {
   app.add_option("--clip", clip, "the largest gradient norm let through")->check(CLI::PositiveNumber);
   app.add_option("--held-out", held_out_size, "number of held-out test sequences")
       ->check(CLI::PositiveNumber);
+  app.add_option("--workers", workers, "DataLoader threads building batches ahead (0: in the loop)")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--check-smoke", check_smoke, "exit 1 unless the loss fell and the files exist");
   CLI11_PARSE(app, argc, argv);
   examples::prepare_run(seed, out_dir);
@@ -349,12 +367,21 @@ int main(int argc, char** argv) {
             << steps << " steps of " << batch_size << " sequences, " << held_out.size()
             << " held-out sequences\n";
 
+  // One batch per step, in order (the sequences are random already). Padding a
+  // batch takes microseconds beside a step's milliseconds, so by default the loop
+  // does it; --workers N builds batches ahead in N threads, the same bits.
+  data::DataLoader loader(
+      ReversalDataset{training_sequences(data_rng, static_cast<size_t>(steps * batch_size), held_out_set)},
+      {.batch_size = batch_size, .num_workers = workers, .collate = pad_with_pad_token});
+
   // ---- train: teacher forcing, cross-entropy on every real output token -------------------------
   std::vector<double> losses;
   heed::ProgressBar bar(steps, "train");
   const auto train_start = std::chrono::steady_clock::now();
-  for (int64_t step = 1; step <= steps; ++step) {
-    Batch batch = make_batch(training_sequences(data_rng, static_cast<size_t>(batch_size), held_out_set));
+  int64_t step = 0;
+  for (const data::Batch& padded : loader) {
+    ++step;
+    const Batch batch = model_batch(padded);
     Tensor logits = model.forward(batch);  // [B, T, V]
     // [B*T, V] against [B*T]: the padded targets are skipped and not counted in the mean.
     Tensor loss = nn::cross_entropy(logits.reshape({-1, kVocab}), batch.target.reshape({-1}),
