@@ -65,6 +65,11 @@ template <class T, class Op>
 typename Op::Acc reduce_flat(const T* in, int64_t n, const Op& op) {
   using Acc = typename Op::Acc;
   const int64_t chunks = std::clamp<int64_t>(n / kParallelGrain, 1, 256);
+  if (chunks == 1) {  // the same loop, without the vector of partials (small inputs are the common case)
+    Acc a = op.start();
+    for (int64_t r = 0; r < n; ++r) op.add(a, in[r], r);
+    return a;
+  }
   std::vector<Acc> partial(chunks);
   // each c writes only partial[c]
   parallel_for(chunks, chunks > 1, [&](int64_t c) {

@@ -151,22 +151,35 @@ int64_t block_count(const GemmArgs<T>& g, const Cut& cut) {
   return (g.M + cut.rows - 1) / cut.rows * ((g.N + cut.cols - 1) / cut.cols);
 }
 
+// Where a product goes. BLAS gets it unless it is empty (nothing to do), has
+// K == 0 (A B is an empty sum, and BLAS would reject the leading dimensions),
+// has a size beyond INT_MAX (BLAS counts with 32-bit ints, in Debian's OpenBLAS;
+// the plain loops handle both), or is small enough for small_gemm to win.
+enum class Route { kNothing, kPlainLoops, kSmallGemm, kBlas };
+template <class T>
+Route route_of(const GemmArgs<T>& g) {
+  if (g.M == 0 || g.N == 0) return Route::kNothing;
+  if (g.K == 0 || std::max({g.M, g.N, g.K, g.lda, g.ldb, g.ldc}) > INT_MAX) return Route::kPlainLoops;
+  if (small_gemm_wins(g.M, g.N, g.K, g.tb, g.ldb)) return Route::kSmallGemm;
+  return Route::kBlas;
+}
+
 // One product, for every size, cut by `cut`: its blocks shared out between the
 // threads, or one after another on this thread.
 template <class T>
 void product(const GemmArgs<T>& g, const Cut& cut) {
   const auto [ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc] = g;
-  if (M == 0 || N == 0) return;
-  if (K == 0 || std::max({M, N, K, lda, ldb, ldc}) > INT_MAX) {
-    // K == 0: A B is an empty sum and BLAS would reject the leading dimensions;
-    // beyond INT_MAX: BLAS counts with 32-bit ints (Debian's OpenBLAS). The plain
-    // loops handle both.
-    reference::gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  if (small_gemm_wins(M, N, K, tb, ldb)) {
-    small_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
+  switch (route_of(g)) {
+    case Route::kNothing:
+      return;
+    case Route::kPlainLoops:
+      reference::gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    case Route::kSmallGemm:
+      small_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    case Route::kBlas:
+      break;
   }
   const int64_t blocks = block_count(g, cut);
   // each block writes only its own block of C (and zeroes only that)
@@ -186,13 +199,8 @@ void product(const GemmArgs<T>& g) {
 // same as each product's own cut).
 template <class T>
 void pair(const GemmArgs<T>& first, const GemmArgs<T>& second) {
-  // Products BLAS does not get (empty, K = 0, too big for its ints, one row)
-  // go to product() whole.
-  auto to_blas = [](const GemmArgs<T>& g) {
-    return g.M > 0 && g.N > 0 && g.K > 0 && std::max({g.M, g.N, g.K, g.lda, g.ldb, g.ldc}) <= INT_MAX &&
-           !small_gemm_wins(g.M, g.N, g.K, g.tb, g.ldb);
-  };
-  if (!to_blas(first) || !to_blas(second)) {
+  // Products BLAS does not get go to product() whole.
+  if (route_of(first) != Route::kBlas || route_of(second) != Route::kBlas) {
     product(first);
     product(second);
     return;
