@@ -18,6 +18,7 @@
 //   data/         datasets, samplers, batching, the DataLoader (data/data.h)
 //   nn/           modules, layers, losses, checkpoints (nn/nn.h)
 //   optim/        optimizers, schedulers, the resumable training state (optim/optim.h)
+//   dist/         training across processes over MPI, where heed was built with it (dist/dist.h)
 //   train/        the training kit: progress bar, metrics log, gradient accumulation (train/train.h)
 #pragma once
 
@@ -38,3 +39,6 @@
 #include "heed/ops/ops.h"
 #include "heed/optim/optim.h"
 #include "heed/train/train.h"
+#if __has_include("heed/dist/dist.h")  // built only where CMake found MPI
+#include "heed/dist/dist.h"
+#endif

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The layering test: heed's layers point down, core -> autograd -> ops -> data ->
-# nn -> optim -> train, and nothing points up. Two checks, each of which would catch a violation
-# the other misses:
+# nn -> optim -> dist -> train, and nothing points up. Two checks, each of which
+# would catch a violation the other misses:
 #
 #  1. Includes. Each layer's headers compile with the include directories of that
 #     layer and the ones below (all of the layer's headers in one file), and the
@@ -13,7 +13,8 @@
 #     in core/tensor.h but defined in ops/ (x.sum()) being called from core.
 #
 # usage: check_layers.sh CXX LAYER_INCLUDE_ROOT SOURCE_DIR ARCHIVE... -- [CXXFLAGS...]
-#   ARCHIVE...  the layers' static libraries, lowest first
+#   ARCHIVE...  the layers' static libraries, lowest first: libheed_<layer>.a
+#               (dist is there only in a build with MPI)
 set -euo pipefail
 cxx=$1 include_root=$2 source_dir=$3
 shift 3
@@ -21,8 +22,11 @@ archives=()
 while (($#)) && [[ $1 != -- ]]; do archives+=("$1"); shift; done
 [[ ${1:-} == -- ]] && shift
 cxx_flags=("$@")
-layers=(core autograd ops data nn optim train)
-((${#archives[@]} == ${#layers[@]})) || { echo "expected ${#layers[@]} archives, got ${#archives[@]}"; exit 2; }
+layers=()
+for archive in "${archives[@]}"; do
+  name=$(basename "$archive" .a)
+  layers+=("${name#libheed_}")
+done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,0 +1,8 @@
+// heed's distributed layer, over MPI: built when CMake finds MPI (Debian:
+// libopenmpi-dev and openmpi-bin, or libmpich-dev).
+//   environment.h     starting and ending MPI, errors, aborting the whole job
+//   process_group.h   rank, size, allreduce (and its asynchronous form), broadcast, barrier, allgather
+#pragma once
+
+#include "heed/dist/environment.h"
+#include "heed/dist/process_group.h"
