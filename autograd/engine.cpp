@@ -11,13 +11,16 @@
 // 3. Check each gradient a backward returns against the shape and dtype of its
 //    input, so a wrong backward fails loudly, at the op that is wrong.
 //
-// Two extras ride along. Before a node runs, the hooks of the tensor it made see
-// (and may replace) that tensor's total gradient (autograd/hooks.h). In anomaly
-// mode every gradient is also scanned for NaN and Inf, and the first one found is
-// blamed on the op whose backward produced it (autograd/anomaly.h).
+// A few extras ride along. Before a node runs, the hooks of the tensor it made see
+// (and may replace) that tensor's total gradient (autograd/hooks.h); after a
+// leaf's gradient is accumulated, its post-accumulate hooks see the leaf; and
+// callbacks queued during the backward run at its end (queue_callback). In
+// anomaly mode every gradient is also scanned for NaN and Inf, and the first one
+// found is blamed on the op whose backward produced it (autograd/anomaly.h).
 #include "heed/autograd/engine.h"
 
 #include <atomic>
+#include <functional>
 #include <vector>
 
 #include "heed/autograd/anomaly.h"
@@ -64,6 +67,33 @@ void accumulate_into_leaf(LeafState& leaf, Tensor g) {
     // both), and the leaf's grad must be its own, contiguous memory.
     leaf.grad = copy_of(g).impl_ptr();
   }
+}
+
+// The callbacks queued during the backward running on this thread (queue_callback),
+// or null outside one. A guard sets it, and restores the outer backward's list
+// when a backward runs inside another.
+thread_local std::vector<std::function<void()>>* running_callbacks = nullptr;
+
+struct CallbackQueue {
+  std::vector<std::function<void()>> callbacks;
+  std::vector<std::function<void()>>* previous;
+  CallbackQueue() : previous(running_callbacks) { running_callbacks = &callbacks; }
+  ~CallbackQueue() { running_callbacks = previous; }
+  void run() {
+    for (size_t i = 0; i < callbacks.size(); ++i) {  // by index: a callback may queue more
+      std::function<void()> fn = std::move(callbacks[i]);
+      fn();
+    }
+  }
+};
+
+// A leaf's post-accumulate hooks, once its grad() holds this backward's gradient.
+void run_post_accumulate_hooks(const std::shared_ptr<TensorImpl>& leaf_impl) {
+  LeafState& leaf = *leaf_state(*leaf_impl);
+  if (leaf.post_accumulate_hooks.entries.empty()) return;
+  const std::vector<PostAccumulateHooks::Entry> entries = leaf.post_accumulate_hooks.entries;  // a hook may remove one
+  const Tensor t(leaf_impl);
+  for (const PostAccumulateHooks::Entry& e : entries) e.fn(t);
 }
 
 // The node whose backward is running on this thread (outside anomaly mode), for
@@ -185,6 +215,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
   if (anomaly) check_root_gradient_finite(grad);
 
   NoGradGuard no_grad;  // backward formulas are ops too; they must not build a graph
+  CallbackQueue callbacks;
   std::shared_ptr<Node> root_node = gradient_edge(root);
   std::vector<Node*> nodes;  // every node this backward visits
   nodes.reserve(64);         // (room for a small graph at once, instead of doubling into it)
@@ -204,7 +235,10 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
 
     TensorList input_grads;  // stays empty when this node sends nothing on
     if (node->leaf) {
-      if (g.defined()) accumulate_into_leaf(*leaf_state(*node->leaf), run_hooks(*node, std::move(g), anomaly));
+      if (g.defined()) {
+        accumulate_into_leaf(*leaf_state(*node->leaf), run_hooks(*node, std::move(g), anomaly));
+        run_post_accumulate_hooks(node->leaf);
+      }
     } else if (g.defined()) {
       g = run_hooks(*node, std::move(g), anomaly);
       if (anomaly) {  // every contribution on its own, so a NaN is blamed on the op that made it
@@ -234,6 +268,15 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
       if (--next->backward_state.dependencies == 0) ready.push_back(next);
     }
   }
+  callbacks.run();
+}
+
+void queue_callback(std::function<void()> fn) {
+  if (!running_callbacks)
+    throw AutogradError("queue_callback: no backward() is running on this thread; call it from a hook, "
+                        "during backward()");
+  if (!fn) throw ValueError("queue_callback: the callback is an empty std::function");
+  running_callbacks->push_back(std::move(fn));
 }
 
 Tensor* gradient_sum_of_input(size_t i) {

@@ -1,6 +1,8 @@
 // The backward engine: reverse-mode autodiff over the graph of Nodes.
 #pragma once
 
+#include <functional>
+
 #include "heed/core/tensor.h"
 
 namespace heed {
@@ -10,6 +12,15 @@ namespace heed {
 // Unless retain_graph, each node's saved tensors are freed once it has run.
 // Tensor::backward() calls this.
 void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
+
+// Runs fn once the backward() running on this thread has been through its whole
+// graph, just before backward() returns (PyTorch's
+// Variable._execution_engine.queue_callback). For work that a hook starts and
+// that must be finished when backward() returns: DistributedDataParallel waits
+// there for the all-reduces its hooks started. Callbacks run in the order
+// queued, with grad mode off; one may queue another. Called outside a backward,
+// an AutogradError. If the backward throws, its callbacks are dropped.
+void queue_callback(std::function<void()> fn);
 
 // For an op's backward, while it runs: the sum of the gradients that input `i`
 // has received so far from its other consumers, when the backward may add its

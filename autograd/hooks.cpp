@@ -54,9 +54,30 @@ int register_grad_hook(const Tensor& t, GradHooks::Fn fn) {
   return leaf_state_for(impl).hooks.add(std::move(fn));
 }
 
+int register_post_accumulate_hook(const Tensor& t, PostAccumulateHooks::Fn fn) {
+  if (!fn) throw ValueError("register_post_accumulate_grad_hook: the hook is an empty std::function");
+  TensorImpl& impl = t.impl();
+  // Only a leaf has a grad() that backward accumulates into.
+  if (!t.is_leaf() || !t.requires_grad())
+    throw AutogradError(msg("register_post_accumulate_grad_hook: the tensor of shape ", impl.shape, " is ",
+                            t.is_leaf() ? "a leaf that does not require grad" : "made by an op",
+                            "; only a leaf that requires grad accumulates a gradient"));
+  const int id = g_next_hook_id.fetch_add(1, std::memory_order_relaxed);
+  leaf_state_for(impl).post_accumulate_hooks.entries.push_back({id, std::move(fn)});
+  return id;
+}
+
 void remove_grad_hook(const Tensor& t, int id) {
   TensorImpl& impl = t.impl();
   LeafState* leaf = leaf_state(impl);
+  if (leaf) {  // a post-accumulate hook?
+    auto& entries = leaf->post_accumulate_hooks.entries;
+    auto it = std::find_if(entries.begin(), entries.end(), [id](const auto& e) { return e.id == id; });
+    if (it != entries.end()) {
+      entries.erase(it);
+      return;
+    }
+  }
   Node* node = grad_fn_of(impl);
   GradHooks* hooks = node ? &node->hooks : leaf ? &leaf->hooks : nullptr;
   if (!hooks || !hooks->remove(id))

@@ -58,8 +58,22 @@ class GradHooks {
   std::vector<Entry> entries_;
 };
 
-// Tensor::register_hook and remove_hook (core/tensor.h) call these.
+// Hooks that run after a leaf's gradient is accumulated (Tensor::
+// register_post_accumulate_grad_hook): each gets the leaf, whose grad() holds this
+// backward's whole gradient by then. They look; they cannot replace anything.
+struct PostAccumulateHooks {
+  using Fn = std::function<void(const Tensor& leaf)>;
+  struct Entry {
+    int id;
+    Fn fn;
+  };
+  std::vector<Entry> entries;
+};
+
+// Tensor::register_hook, register_post_accumulate_grad_hook and remove_hook
+// (core/tensor.h) call these.
 int register_grad_hook(const Tensor& t, GradHooks::Fn fn);
+int register_post_accumulate_hook(const Tensor& t, PostAccumulateHooks::Fn fn);
 void remove_grad_hook(const Tensor& t, int id);
 
 }  // namespace heed

@@ -31,6 +31,7 @@ class LeafState final : public AutogradMeta {
   // that node exists only while some graph uses the leaf, and a hook registered
   // before the forward must survive.
   GradHooks hooks;
+  PostAccumulateHooks post_accumulate_hooks;  // register_post_accumulate_grad_hook()s
 };
 
 // t's LeafState, or null: t was made by an op, or autograd was never told about it.

@@ -53,6 +53,10 @@ int Tensor::register_hook(std::function<Tensor(const Tensor& grad)> hook) const 
   return register_grad_hook(*this, std::move(hook));
 }
 
+int Tensor::register_post_accumulate_grad_hook(std::function<void(const Tensor& leaf)> hook) const {
+  return register_post_accumulate_hook(*this, std::move(hook));
+}
+
 void Tensor::remove_hook(int id) const { remove_grad_hook(*this, id); }
 
 }  // namespace heed

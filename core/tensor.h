@@ -157,6 +157,11 @@ class Tensor {
   // replacement of this tensor's shape and dtype. Returns an id for remove_hook().
   // The hook must not capture this tensor: the tensor would own itself (a cycle).
   int register_hook(std::function<Tensor(const Tensor& grad)> hook) const;
+  // On a leaf that requires grad: hook(leaf) runs each time backward() has added
+  // this backward's whole gradient into leaf.grad(), so leaf.grad() is final for
+  // this backward (PyTorch's register_post_accumulate_grad_hook). What
+  // DistributedDataParallel starts its all-reduces from. Also removed by remove_hook().
+  int register_post_accumulate_grad_hook(std::function<void(const Tensor& leaf)> hook) const;
   void remove_hook(int id) const;  // a ValueError if this tensor has no hook with that id
 
   // ---- copies and conversions (ops/tensor_methods.cpp) ----------------------

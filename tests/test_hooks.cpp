@@ -233,3 +233,73 @@ TEST_CASE("hooks/gradient norms of a module's parameters") {
     CHECK(norm > 0);
   }
 }
+
+TEST_CASE("hooks/post-accumulate: once per backward, after the leaf's whole gradient is in grad()") {
+  Tensor w = Tensor({1, 2}, kFloat64).requires_grad_();
+  Tensor unused = Tensor({5}, kFloat64).requires_grad_();
+  std::vector<std::vector<double>> seen;
+  const int id = w.register_post_accumulate_grad_hook([&](const Tensor& leaf) { seen.push_back(leaf.grad().to_vector<double>()); });
+  unused.register_post_accumulate_grad_hook([&](const Tensor&) { seen.push_back({-1}); });
+  // w is used twice: the hook runs once, with both contributions summed.
+  ((w * 3.0).sum() + (w * w).sum()).backward();  // d/dw = 3 + 2w
+  REQUIRE(seen.size() == 1);  // not for `unused`, which got no gradient
+  CHECK(seen[0] == std::vector<double>{5, 7});
+  // A second backward accumulates on top; the hook sees the running total.
+  (w * 3.0).sum().backward();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1] == std::vector<double>{8, 10});
+  w.remove_hook(id);
+  (w * 3.0).sum().backward();
+  CHECK(seen.size() == 2);
+  CHECK_THROWS_WITH_AS(w.remove_hook(id), doctest::Contains("has no hook with id"), ValueError);
+
+  Tensor made = w * 2.0;
+  CHECK_THROWS_WITH_AS(made.register_post_accumulate_grad_hook([](const Tensor&) {}), doctest::Contains("made by an op"),
+                       AutogradError);
+  CHECK_THROWS_WITH_AS(Tensor({1.0}).register_post_accumulate_grad_hook([](const Tensor&) {}),
+                       doctest::Contains("does not require grad"), AutogradError);
+}
+
+TEST_CASE("hooks/post-accumulate hooks fire in the order backward reaches the leaves: last layer first") {
+  // What DistributedDataParallel relies on: the gradients of the layers nearest
+  // the loss are ready first, so their all-reduce can start while backward goes on.
+  manual_seed(0);
+  nn::Linear first(3, 4), second(4, 2);
+  std::vector<std::string> order;
+  for (auto* layer : {&first, &second})
+    for (auto& [name, p] : layer->named_parameters())
+      p.register_post_accumulate_grad_hook(
+          [&order, name = std::string(layer == &first ? "first." : "second.") + name](const Tensor&) {
+            order.push_back(name);
+          });
+  second.forward(tanh(first.forward(Tensor::randn({5, 3})))).sum().backward();
+  REQUIRE(order.size() == 4);
+  CHECK(order[0].rfind("second.", 0) == 0);
+  CHECK(order[1].rfind("second.", 0) == 0);
+  CHECK(order[2].rfind("first.", 0) == 0);
+  CHECK(order[3].rfind("first.", 0) == 0);
+}
+
+TEST_CASE("hooks/queue_callback: runs when the backward is done, in order; refused outside one") {
+  Tensor a = Tensor({1, 2}, kFloat64).requires_grad_();
+  Tensor b = Tensor({3}, kFloat64).requires_grad_();
+  std::vector<std::string> events;
+  bool all_grads_there = false;
+  a.register_post_accumulate_grad_hook([&](const Tensor&) {
+    events.push_back("a accumulated");
+    queue_callback([&] {
+      events.push_back("first callback");
+      all_grads_there = a.grad().defined() && b.grad().defined();
+      queue_callback([&] { events.push_back("queued by a callback"); });
+    });
+    queue_callback([&] { events.push_back("second callback"); });
+  });
+  ((a * 2.0).sum() * b.sum()).backward();
+  CHECK(events == std::vector<std::string>{"a accumulated", "first callback", "second callback", "queued by a callback"});
+  CHECK(all_grads_there);
+  // One backward's callbacks do not carry into the next.
+  events.clear();
+  (b * 2.0).sum().backward();
+  CHECK(events.empty());
+  CHECK_THROWS_WITH_AS(queue_callback([] {}), doctest::Contains("no backward() is running"), AutogradError);
+}
