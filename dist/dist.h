@@ -2,7 +2,9 @@
 // libopenmpi-dev and openmpi-bin, or libmpich-dev).
 //   environment.h     starting and ending MPI, errors, aborting the whole job
 //   process_group.h   rank, size, allreduce (and its asynchronous form), broadcast, barrier, allgather
+//   ddp.h             DistributedDataParallel: a model trained by every rank, gradients averaged during backward
 #pragma once
 
+#include "heed/dist/ddp.h"
 #include "heed/dist/environment.h"
 #include "heed/dist/process_group.h"

@@ -76,6 +76,7 @@ void divide(Tensor& t, int size) {
 
 // ---- Work -------------------------------------------------------------------------------
 
+Work::Work() = default;
 Work::Work(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Work::Work(Work&&) noexcept = default;
 Work& Work::operator=(Work&& other) noexcept {

@@ -34,7 +34,7 @@ enum class ReduceOp {
 // would otherwise write into the tensor at some later moment.
 class Work {
  public:
-  Work() = default;
+  Work();
   ~Work();
   Work(Work&&) noexcept;
   Work& operator=(Work&&) noexcept;
