@@ -39,6 +39,8 @@
 #include "heed/ops/ops.h"
 #include "heed/optim/optim.h"
 #include "heed/train/train.h"
-#if __has_include("heed/dist/dist.h")  // built only where CMake found MPI
+#if __has_include("heed/dist/dist.h")  // built only where CMake found MPI; it defines HEED_HAS_DIST
 #include "heed/dist/dist.h"
+#else
+#define HEED_HAS_DIST 0
 #endif

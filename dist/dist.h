@@ -5,6 +5,9 @@
 //   ddp.h             DistributedDataParallel: a model trained by every rank, gradients averaged during backward
 #pragma once
 
+// Code that works with and without MPI can test for this layer: #if HEED_HAS_DIST.
+#define HEED_HAS_DIST 1
+
 #include "heed/dist/ddp.h"
 #include "heed/dist/environment.h"
 #include "heed/dist/process_group.h"

@@ -43,11 +43,14 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/checks.h"
+#include "common/distributed.h"
 #include "common/options.h"
 #include "common/plot.h"
 #include "common/terminal.h"
@@ -149,9 +152,15 @@ std::vector<std::string> draw_attention(const gpt::GPT& model, const std::string
   return written;
 }
 
-int train(gpt::GPT& model, const std::string& corpus, const fs::path& dir, int64_t steps, int64_t batch,
-          double max_lr, int64_t eval_every, uint64_t seed, bool check, double check_level) {
+int train(const std::shared_ptr<gpt::GPT>& shared_model, const std::string& corpus, const fs::path& dir,
+          int64_t steps, int64_t batch, double max_lr, int64_t eval_every, uint64_t seed, bool check,
+          double check_level, examples::Distributed& distributed) {
+  gpt::GPT& model = *shared_model;
   const gpt::Config& c = model.config;
+  // With --distributed, every rank from here on holds rank 0's weights, and each
+  // backward averages the gradients over the ranks (docs chapter 13).
+  distributed.wrap(shared_model);
+  const bool chief = distributed.chief();  // rank 0 (or the only process) prints and writes
   // A window of T + 1 bytes starts at every byte (stride 1): x is its first T,
   // y the same shifted by one. The last tenth, cut at a byte, is never trained
   // on (split() keeps every window on its side of the cut). The loader serves
@@ -161,16 +170,20 @@ int train(gpt::GPT& model, const std::string& corpus, const fs::path& dir, int64
     throw ValueError(msg("gpt: the text has ", corpus.size(), " bytes; its validation tenth must be longer than "
                          "the context (", c.block_size, " + 1)"));
   auto [train_set, val_set] = data::TextDataset::bytes(corpus, c.block_size, /*stride=*/1).split(0.9);
-  data::DataLoader loader(train_set, {.batch_size = batch, .shuffle = true, .seed = seed, .drop_last = true});
+  // Distributed, each rank takes its share of every epoch's shuffle (the same
+  // shuffle on every rank: one seed) in batches of batch / N.
+  data::DataLoader loader(train_set, {.batch_size = distributed.share(batch), .drop_last = true,
+                                      .sampler = distributed.sampler(std::make_shared<data::RandomSampler>(seed))});
   data::DataLoader val_loader(val_set, {.batch_size = batch, .shuffle = true, .seed = seed + 1});
   const std::string train_text = corpus.substr(0, static_cast<size_t>(split));
   const double entropy = unigram_entropy(train_text);
-  std::cout << "text: " << corpus.size() << " bytes (" << train_set.tokens().numel() << " train, "
+  if (chief)
+    std::cout << "text: " << corpus.size() << " bytes (" << train_set.tokens().numel() << " train, "
             << val_set.tokens().numel() << " validation); unigram entropy " << std::fixed << std::setprecision(3)
             << entropy << " nats/byte\n"
             << "model: " << c.describe() << "; " << model.num_parameters() << " parameters\n"
             << "training: " << steps << " steps of " << batch << " x " << c.block_size << " bytes, AdamW, lr "
-            << max_lr << "\n";
+            << max_lr << (distributed.on() ? msg(", on ", distributed.size(), " processes") : std::string()) << "\n";
 
   // Weight decay pulls the matrices toward 0; biases and layer-norm gains are
   // offsets and scales, and decaying them would only fight the normalization.
@@ -188,9 +201,11 @@ int train(gpt::GPT& model, const std::string& corpus, const fs::path& dir, int64
 
   std::vector<double> steps_seen, train_losses, eval_steps, val_losses;
   double last_val = 0;
-  heed::ProgressBar bar(steps, "train");
+  std::optional<heed::ProgressBar> bar;
+  if (chief) bar.emplace(steps, "train");
   // Every step's numbers, for plotting later (build/tools/plot_metrics) or while training runs.
-  heed::MetricsLog metrics((dir / "metrics").string(), {"loss", "val_loss", "lr"});
+  std::optional<heed::MetricsLog> metrics;
+  if (chief) metrics.emplace((dir / "metrics").string(), std::vector<std::string>{"loss", "val_loss", "lr"});
   const auto start = std::chrono::steady_clock::now();
   int64_t step = 0;
   while (step < steps) {
@@ -206,32 +221,37 @@ int train(gpt::GPT& model, const std::string& corpus, const fs::path& dir, int64
       schedule.step();
       ++step;
       steps_seen.push_back(static_cast<double>(step));
-      train_losses.push_back(loss.item());
-      bar.update(step, {{"loss", train_losses.back()}, {"lr", lr}});
-      metrics.log(step, {{"loss", train_losses.back()}, {"lr", lr}});
+      train_losses.push_back(distributed.average(loss.item()));  // the whole batch's loss
+      if (!chief) {
+        if (step == steps) break;
+        continue;  // the other ranks only train
+      }
+      bar->update(step, {{"loss", train_losses.back()}, {"lr", lr}});
+      metrics->log(step, {{"loss", train_losses.back()}, {"lr", lr}});
       if (step % eval_every == 0 || step == steps) {
         last_val = evaluate(model, val_loader, 20);
         eval_steps.push_back(static_cast<double>(step));
         val_losses.push_back(last_val);
-        metrics.log(step, {{"val_loss", last_val}});
+        metrics->log(step, {{"val_loss", last_val}});
         model.eval();
         const std::string sample = gpt::generate(model, "\n", 160, 0.8, 40);
         model.train();
-        if (bar.live()) std::cout << "\n";  // below the bar's line, which the next update redraws
+        if (bar->live()) std::cout << "\n";  // below the bar's line, which the next update redraws
         std::cout << "step " << step << ": train " << std::setprecision(3) << train_losses.back() << ", validation "
                   << last_val << " nats/byte\n  sample: " << printable(sample.substr(1)) << "\n";
       }
       if (step == steps) break;
     }
   }
-  bar.finish();
+  if (!chief) return 0;
+  bar->finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "trained in " << std::setprecision(1) << seconds << " s (" << std::setprecision(3)
             << static_cast<double>(steps) / seconds << " steps/s)\n";
 
   const std::string checkpoint = (dir / "gpt.safetensors").string();
   model.save(checkpoint, {{"step", std::to_string(steps)}, {"val_loss", std::to_string(last_val)}});
-  std::vector<std::string> written{checkpoint, metrics.jsonl_path(), metrics.csv_path()};
+  std::vector<std::string> written{checkpoint, metrics->jsonl_path(), metrics->csv_path()};
   for (const char* ext : {".png", ".svg"}) {
     const std::string path = (dir / (std::string("gpt_loss") + ext)).string();
     examples::save_line_plot(path, {{"train", steps_seen, train_losses}, {"validation", eval_steps, val_losses}},
@@ -293,12 +313,15 @@ int main(int argc, char** argv) {
   app.add_option("--temperature", temperature, "sampling temperature (0: always the most likely byte)");
   app.add_option("--top-k", top_k, "sample among the k most likely bytes only (0: all)");
   app.add_flag("--no-cache", no_cache, "generate without the KV cache (recompute the whole context per byte)");
+  examples::Distributed distributed;
+  distributed.add_option(app);
   CLI11_PARSE(app, argc, argv);
   examples::prepare_run(seed, out_dir);
   const fs::path dir(out_dir);
   if (checkpoint.empty()) checkpoint = (dir / "gpt.safetensors").string();
 
   try {
+    distributed.start(argc, argv);  // with --distributed: MPI, for the whole run
     // ---- sample or draw from a saved model ----------------------------------------------------------
     if (!prompt.empty() || !map_prompt.empty()) {
       gpt::GPT model(gpt::GPT::read_config(checkpoint));
@@ -331,10 +354,12 @@ int main(int argc, char** argv) {
       if (app.count("--steps") == 0) steps = 4000;
     }
     const std::string corpus = text_path.empty() ? default_corpus() : read_file(text_path);
-    gpt::GPT model({.block_size = context, .n_layer = layers, .n_head = heads, .n_embd = embd, .dropout = dropout});
-    return train(model, corpus, dir, steps, batch, lr, eval_every, seed, check, /*check_level=*/1.5);
+    auto model = std::make_shared<gpt::GPT>(
+        gpt::Config{.block_size = context, .n_layer = layers, .n_head = heads, .n_embd = embd, .dropout = dropout});
+    return train(model, corpus, dir, steps, batch, lr, eval_every, seed, check, /*check_level=*/1.5, distributed);
   } catch (const heed::Error& e) {
     std::cerr << "gpt: " << e.what() << "\n";
+    distributed.abort_job();  // the other ranks may be waiting for this one
     return 1;
   }
 }

@@ -48,10 +48,12 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "common/distributed.h"
 #include "common/options.h"
 #include "common/plot.h"
 #include "common/terminal.h"
@@ -349,8 +351,12 @@ int main(int argc, char** argv) {
   app.add_option("--workers", workers, "DataLoader threads building batches ahead (0: in the loop)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--check-smoke", check_smoke, "exit 1 unless the loss fell and the files exist");
+  examples::Distributed distributed;
+  distributed.add_option(app);
   CLI11_PARSE(app, argc, argv);
   examples::prepare_run(seed, out_dir);
+  distributed.start(argc, argv);  // with --distributed: MPI, for the whole run
+  const bool chief = distributed.chief();  // rank 0 (or the only process) prints and writes
   const std::filesystem::path dir(out_dir);
   Generator data_rng(seed + 1);  // the data's own stream: see random_sequence
   const auto start = std::chrono::steady_clock::now();
@@ -358,25 +364,35 @@ int main(int argc, char** argv) {
   // ---- data and model ---------------------------------------------------------------------------
   const std::vector<Sequence> held_out = held_out_sequences(data_rng, static_cast<size_t>(held_out_size));
   const std::set<Sequence> held_out_set(held_out.begin(), held_out.end());
-  Reverser model(embed_dim, hidden);
+  auto shared_model = std::make_shared<Reverser>(embed_dim, hidden);
+  Reverser& model = *shared_model;
+  // With --distributed: rank 0's weights everywhere, gradients averaged in backward
+  // (each rank's loss is the mean over its own sequences' tokens, so the ranks
+  // weigh equally, as in PyTorch's DistributedDataParallel).
+  distributed.wrap(shared_model);
   optim::Adam opt(model.parameters(), {.lr = lr});
   // Large steps early, small ones late: the last few mistakes are fixed by fine steps.
   optim::CosineAnnealingLR schedule(opt, steps);
-  std::cout << "reversing digit sequences of length " << kMinLength << " to " << kMaxLength << ": "
+  if (chief)
+    std::cout << "reversing digit sequences of length " << kMinLength << " to " << kMaxLength << ": "
             << model.num_parameters() << " parameters (E " << embed_dim << ", H " << hidden << "), "
             << steps << " steps of " << batch_size << " sequences, " << held_out.size()
-            << " held-out sequences\n";
+            << " held-out sequences"
+              << (distributed.on() ? msg(", on ", distributed.size(), " processes") : std::string()) << "\n";
 
   // One batch per step, in order (the sequences are random already). Padding a
   // batch takes microseconds beside a step's milliseconds, so by default the loop
   // does it; --workers N builds batches ahead in N threads, the same bits.
+  // Distributed, each rank takes batch / N of every batch.
   data::DataLoader loader(
       ReversalDataset{training_sequences(data_rng, static_cast<size_t>(steps * batch_size), held_out_set)},
-      {.batch_size = batch_size, .num_workers = workers, .collate = pad_with_pad_token});
+      {.batch_size = distributed.share(batch_size), .num_workers = workers,
+       .sampler = distributed.sampler(std::make_shared<data::SequentialSampler>()), .collate = pad_with_pad_token});
 
   // ---- train: teacher forcing, cross-entropy on every real output token -------------------------
   std::vector<double> losses;
-  heed::ProgressBar bar(steps, "train");
+  std::optional<heed::ProgressBar> bar;
+  if (chief) bar.emplace(steps, "train");
   const auto train_start = std::chrono::steady_clock::now();
   int64_t step = 0;
   for (const data::Batch& padded : loader) {
@@ -393,10 +409,11 @@ int main(int argc, char** argv) {
     nn::clip_grad_norm_(model.parameters(), clip);
     opt.step();
     schedule.step();
-    losses.push_back(loss.item());
-    bar.update(step, losses.back());
+    losses.push_back(distributed.average(loss.item()));  // the whole batch's loss
+    if (bar) bar->update(step, losses.back());
   }
-  bar.finish();
+  if (!chief) return 0;  // the other ranks only train
+  bar->finish();
   const double train_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - train_start).count();
 

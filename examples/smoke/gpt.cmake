@@ -35,3 +35,17 @@ if(NOT HEED_SANITIZE AND NOT HEED_REFERENCE_KERNELS)
                        FAIL_REGULAR_EXPRESSION "CHECKS FAILED"
                        TIMEOUT 600)
 endif()
+
+# --distributed: two processes of an MPI job train the smoke test's model, each
+# on half of every batch (docs chapter 13); rank 0 writes the checkpoint.
+if(TARGET heed_dist)
+  add_test(NAME example_gpt_distributed
+           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${HEED_MPIEXEC_FLAGS} $<TARGET_FILE:gpt>
+                   --distributed --steps 20 --eval-every 10 --layers 2 --heads 2 --embd 32 --context 32
+                   --out ${CMAKE_CURRENT_BINARY_DIR}/out_gpt_distributed)
+  set_tests_properties(example_gpt_distributed PROPERTIES
+                       ENVIRONMENT "${HEED_MPI_TEST_ENV}"
+                       PASS_REGULAR_EXPRESSION "on 2 processes.*wrote .*gpt.safetensors"
+                       PROCESSORS 2
+                       TIMEOUT 120)
+endif()

@@ -34,3 +34,19 @@ if(NOT HEED_SANITIZE)
     set_tests_properties(example_reverse_digits_full PROPERTIES TIMEOUT 1200)
   endif()
 endif()
+
+# --distributed: the same program as two processes of an MPI job (docs chapter
+# 13), each on half of every batch, gradients averaged. Same smoke checks, made
+# by rank 0.
+if(TARGET heed_dist)
+  add_test(NAME example_reverse_digits_distributed
+           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${HEED_MPIEXEC_FLAGS} $<TARGET_FILE:reverse_digits>
+                   --distributed --steps 30 --held-out 200 --check-smoke
+                   --out ${CMAKE_CURRENT_BINARY_DIR}/out_reverse_digits_distributed)
+  set_tests_properties(example_reverse_digits_distributed PROPERTIES
+                       ENVIRONMENT "${HEED_MPI_TEST_ENV}"
+                       PASS_REGULAR_EXPRESSION "on 2 processes.*check passed"
+                       FAIL_REGULAR_EXPRESSION "check FAILED|nan|NaN"
+                       PROCESSORS 2
+                       TIMEOUT 120)
+endif()
