@@ -7,7 +7,9 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "heed/heed.h"
 
@@ -169,6 +171,75 @@ TEST_CASE("DDP: no_sync accumulates locally; the next backward averages the whol
   world.allreduce(expected, ReduceOp::kAverage);
   CHECK(averaged.to_vector() == expected.to_vector());
   (void)size;
+}
+
+// An LSTM model with dropout, so that each rank's random stream matters.
+struct DropoutModel : nn::Module {
+  DropoutModel()
+      : lstm(register_module("lstm", std::make_shared<nn::LSTM>(4, 8, nn::LSTMOptions{.batch_first = true}))),
+        drop(register_module("drop", std::make_shared<nn::Dropout>(0.3))),
+        head(register_module("head", std::make_shared<nn::Linear>(8, 3))) {}
+  Tensor forward(const Tensor& x) const { return head->forward(drop->forward(lstm->forward(x).output.select(1, -1))); }
+  std::shared_ptr<nn::LSTM> lstm;
+  std::shared_ptr<nn::Dropout> drop;
+  std::shared_ptr<nn::Linear> head;
+};
+
+TEST_CASE("DDP: a run resumed from rank 0's checkpoint continues exactly, each rank with its own random stream") {
+  const ProcessGroup world = ProcessGroup::world();
+  const int size = world.size(), rank = world.rank();
+  const data::TensorDataset ds = make_data(size, kFloat32);
+  const std::string path = "ddp_resume.safetensors";
+
+  // The run, built the same way each time: each rank's own seed (for dropout).
+  struct Run {
+    std::shared_ptr<DropoutModel> model = std::make_shared<DropoutModel>();
+    std::unique_ptr<DistributedDataParallel> ddp;
+    std::unique_ptr<optim::AdamW> opt;
+    std::unique_ptr<data::DataLoader> loader;
+    optim::TrainingState state() { return {.model = model.get(), .optimizer = opt.get(), .loader = loader.get()}; }
+    std::vector<float> steps(int64_t n) {  // n steps: each one's loss, on this rank
+      std::vector<float> losses;
+      while (static_cast<int64_t>(losses.size()) < n)
+        for (data::Batch& b : *loader) {
+          opt->zero_grad();
+          Tensor loss = nn::cross_entropy(model->forward(b[0]), b[1]);
+          loss.backward();
+          opt->step();
+          losses.push_back(static_cast<float>(loss.item()));
+          if (static_cast<int64_t>(losses.size()) == n) break;
+        }
+      return losses;
+    }
+  };
+  auto make_run = [&](uint64_t seed) {
+    manual_seed(seed + static_cast<uint64_t>(rank));
+    Run r;
+    r.ddp = std::make_unique<DistributedDataParallel>(r.model, world);
+    r.opt = std::make_unique<optim::AdamW>(r.model->parameters(), optim::AdamWOptions{.lr = 1e-2});
+    auto shard = std::make_shared<data::ShardSampler>(std::make_shared<data::RandomSampler>(5), rank, size);
+    r.loader = std::make_unique<data::DataLoader>(ds, data::LoaderOptions{.batch_size = kPerRank, .sampler = shard});
+    return r;
+  };
+
+  Run straight = make_run(300);
+  const std::vector<float> twenty = straight.steps(20);
+
+  Run first = make_run(300);
+  const std::vector<float> ten = first.steps(10);
+  optim::TrainingState saved = first.state();
+  saved.step = 10;
+  save_training_state(world, saved, path, {{"note", "half way"}});
+
+  Run second = make_run(900);  // other weights and random streams, until the load
+  optim::TrainingState loaded = second.state();
+  std::map<std::string, std::string> extra;
+  load_training_state(world, loaded, path, &extra);
+  CHECK(loaded.step == 10);
+  CHECK(extra == std::map<std::string, std::string>{{"note", "half way"}});
+  std::vector<float> resumed = ten;
+  for (float l : second.steps(10)) resumed.push_back(l);
+  CHECK(resumed == twenty);  // bit for bit, on every rank
 }
 
 TEST_CASE("DDP: a parameter that receives no gradient is a clear error") {
