@@ -1,5 +1,6 @@
 #include "heed/dist/ddp.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "heed/autograd/engine.h"
@@ -88,6 +89,12 @@ std::vector<std::vector<std::string>> DistributedDataParallel::bucket_names() co
   return out;
 }
 
+std::vector<Tensor> DistributedDataParallel::bucket_buffers() const {
+  std::vector<Tensor> out;
+  for (const Bucket& b : buckets_) out.push_back(b.buffer);
+  return out;
+}
+
 void DistributedDataParallel::on_gradient(size_t slot) {
   if (!sync_) return;  // no_sync(): gradients accumulate locally
   if (!in_backward_) {
@@ -98,6 +105,12 @@ void DistributedDataParallel::on_gradient(size_t slot) {
     for (Bucket& b : buckets_) b.pending = b.slots.size();
     queue_callback([this] { finish(); });
   }
+  // MPI moves a non-blocking collective's bytes only while the process is inside
+  // an MPI call (Open MPI and MPICH have no progress thread by default), so each
+  // gradient gives the buckets in flight a push: MPI_Test on one of them runs the
+  // engine for all. Without it they would wait, untouched, for the end of backward.
+  for (size_t i = 0; i < next_to_launch_; ++i)
+    if (!buckets_[i].work.is_completed()) break;
   const Slot& s = slots_[slot];
   Bucket& b = buckets_[s.bucket];
   const Tensor g = s.param.grad();  // the leaf's own contiguous memory (autograd/engine.cpp)
@@ -112,6 +125,7 @@ void DistributedDataParallel::launch_ready() {
   while (next_to_launch_ < buckets_.size() && buckets_[next_to_launch_].pending == 0) {
     Bucket& b = buckets_[next_to_launch_++];
     b.work = group_.allreduce_async(b.buffer, ReduceOp::kAverage);
+    stats_.bytes += b.buffer.numel() * static_cast<int64_t>(element_size(b.buffer.dtype()));
   }
 }
 
@@ -131,8 +145,11 @@ void DistributedDataParallel::finish() {
                          "part in the loss, on every rank; freeze the others (requires_grad_(false)) before "
                          "wrapping the model"));
   }
+  const auto wait_start = std::chrono::steady_clock::now();
+  for (Bucket& b : buckets_) b.work.wait();
+  stats_.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+  ++stats_.backwards;
   for (Bucket& b : buckets_) {
-    b.work.wait();
     for (size_t s : b.slots) {
       Tensor g = slots_[s].param.grad();
       std::memcpy(g.raw_data_ptr(),

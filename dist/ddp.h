@@ -81,6 +81,18 @@ class DistributedDataParallel {
 
   // The buckets, as lists of parameter names, first bucket first (for tests and docs).
   std::vector<std::vector<std::string>> bucket_names() const;
+  // The bucket buffers, first bucket first (a benchmark times their all-reduce alone).
+  std::vector<Tensor> bucket_buffers() const;
+
+  // What the synchronizing backwards cost, since construction or reset_stats().
+  struct Stats {
+    int64_t backwards = 0;       // backward passes that averaged gradients
+    int64_t bytes = 0;           // gradient bytes each rank sent into all-reduces
+    double wait_seconds = 0;     // time backward waited at its end for all-reduces not yet done:
+                                 // the communication backward did not hide
+  };
+  const Stats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
 
  private:
   struct Slot {  // one parameter's place in its bucket
@@ -106,6 +118,7 @@ class DistributedDataParallel {
   std::vector<Slot> slots_;
   std::vector<Bucket> buckets_;
   size_t next_to_launch_ = 0;
+  Stats stats_;
   bool in_backward_ = false;  // a backward has begun sending this wrapper gradients
   bool sync_ = true;
 };
