@@ -69,19 +69,24 @@ void accumulate_into_leaf(LeafState& leaf, Tensor g) {
   }
 }
 
-// The callbacks queued during the backward running on this thread (queue_callback),
-// or null outside one. A guard sets it, and restores the outer backward's list
-// when a backward runs inside another.
-thread_local std::vector<std::function<void()>>* running_callbacks = nullptr;
-
-struct CallbackQueue {
+// The backward running on this thread, or null outside one: its number
+// (current_backward_id) and the callbacks queued during it (queue_callback). A
+// guard sets it, and restores the outer backward when a backward runs inside
+// another (a gradient check inside a hook).
+struct RunningBackward {
+  uint64_t id;
   std::vector<std::function<void()>> callbacks;
-  std::vector<std::function<void()>>* previous;
-  CallbackQueue() : previous(running_callbacks) { running_callbacks = &callbacks; }
-  ~CallbackQueue() { running_callbacks = previous; }
-  void run() {
-    for (size_t i = 0; i < callbacks.size(); ++i) {  // by index: a callback may queue more
-      std::function<void()> fn = std::move(callbacks[i]);
+};
+thread_local RunningBackward* running_backward = nullptr;
+
+struct RunningBackwardGuard {
+  RunningBackward state;
+  RunningBackward* previous;
+  explicit RunningBackwardGuard(uint64_t id) : state{id, {}}, previous(running_backward) { running_backward = &state; }
+  ~RunningBackwardGuard() { running_backward = previous; }
+  void run_callbacks() {
+    for (size_t i = 0; i < state.callbacks.size(); ++i) {  // by index: a callback may queue more
+      std::function<void()> fn = std::move(state.callbacks[i]);
       fn();
     }
   }
@@ -215,12 +220,12 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
   if (anomaly) check_root_gradient_finite(grad);
 
   NoGradGuard no_grad;  // backward formulas are ops too; they must not build a graph
-  CallbackQueue callbacks;
+  RunningBackwardGuard this_backward(next_task_number());
   std::shared_ptr<Node> root_node = gradient_edge(root);
   std::vector<Node*> nodes;  // every node this backward visits
   nodes.reserve(64);         // (room for a small graph at once, instead of doubling into it)
   ClearBackwardState clear{nodes};  // declared first: it cleans up even if counting throws
-  count_dependencies(root_node.get(), next_task_number(), nodes);
+  count_dependencies(root_node.get(), this_backward.state.id, nodes);
   root_node->backward_state.grad = grad;
 
   // Nodes whose consumers have all reported. Raw pointers are safe: root_node keeps
@@ -268,16 +273,18 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
       if (--next->backward_state.dependencies == 0) ready.push_back(next);
     }
   }
-  callbacks.run();
+  this_backward.run_callbacks();
 }
 
 void queue_callback(std::function<void()> fn) {
-  if (!running_callbacks)
+  if (!running_backward)
     throw AutogradError("queue_callback: no backward() is running on this thread; call it from a hook, "
                         "during backward()");
   if (!fn) throw ValueError("queue_callback: the callback is an empty std::function");
-  running_callbacks->push_back(std::move(fn));
+  running_backward->callbacks.push_back(std::move(fn));
 }
+
+uint64_t current_backward_id() { return running_backward ? running_backward->id : 0; }
 
 Tensor* gradient_sum_of_input(size_t i) {
   if (!running_node) return nullptr;

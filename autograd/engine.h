@@ -1,6 +1,7 @@
 // The backward engine: reverse-mode autodiff over the graph of Nodes.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 #include "heed/core/tensor.h"
@@ -21,6 +22,12 @@ void run_backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 // queued, with grad mode off; one may queue another. Called outside a backward,
 // an AutogradError. If the backward throws, its callbacks are dropped.
 void queue_callback(std::function<void()> fn);
+
+// A number for the backward() running on this thread, new for every call; 0
+// outside one. For a hook that keeps state over one backward's calls: it tells
+// a new backward from the last one, even when the last one ended by throwing
+// (its callbacks never ran). DistributedDataParallel arms its buckets by it.
+uint64_t current_backward_id();
 
 // For an op's backward, while it runs: the sum of the gradients that input `i`
 // has received so far from its other consumers, when the backward may add its

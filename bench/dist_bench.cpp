@@ -50,13 +50,15 @@ int main(int argc, char** argv) {
   dist::Environment mpi(argc, argv);
   bool plain = false;
   int samples = 7, steps_per_sample = 3;
+  dist::DDPOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--plain") plain = true;
     else if (a == "--samples" && i + 1 < argc) samples = std::atoi(argv[++i]);
     else if (a == "--steps-per-sample" && i + 1 < argc) steps_per_sample = std::atoi(argv[++i]);
+    else if (a == "--bucket-cap-mb" && i + 1 < argc) options.bucket_cap_mb = std::atof(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: dist_bench [--plain] [--samples N] [--steps-per-sample N]\n");
+      std::fprintf(stderr, "usage: dist_bench [--plain] [--samples N] [--steps-per-sample N] [--bucket-cap-mb MB]\n");
       return 2;
     }
   }
@@ -68,7 +70,7 @@ int main(int argc, char** argv) {
                                                       .n_layer = bench::kW7Layers, .n_head = bench::kW7Heads,
                                                       .n_embd = bench::kW7Embd});
   std::unique_ptr<dist::DistributedDataParallel> ddp;
-  if (!plain) ddp = std::make_unique<dist::DistributedDataParallel>(model, world);
+  if (!plain) ddp = std::make_unique<dist::DistributedDataParallel>(model, world, options);
   std::vector<Tensor> decay, no_decay;
   for (const auto& [name, p] : model->named_parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
   optim::AdamW opt(std::vector<optim::AdamW::Group>{{decay, {.lr = 1e-3, .betas = {0.9, 0.95}, .weight_decay = 0.1}},

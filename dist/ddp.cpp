@@ -97,10 +97,15 @@ std::vector<Tensor> DistributedDataParallel::bucket_buffers() const {
 
 void DistributedDataParallel::on_gradient(size_t slot) {
   if (!sync_) return;  // no_sync(): gradients accumulate locally
-  if (!in_backward_) {
+  const uint64_t backward = current_backward_id();
+  if (armed_for_ != backward) {
     // The first gradient of this backward: arm the buckets, and have the end of
-    // backward wait for them.
-    in_backward_ = true;
+    // backward wait for them. If the wrapper is still armed for an earlier
+    // backward, that one threw before its end (its callback never ran): its
+    // all-reduces in flight are finished and dropped, so that this backward
+    // starts from a clean state instead of counting on the last one's.
+    if (armed_for_ != 0) drain();
+    armed_for_ = backward;
     next_to_launch_ = 0;
     for (Bucket& b : buckets_) b.pending = b.slots.size();
     queue_callback([this] { finish(); });
@@ -129,12 +134,17 @@ void DistributedDataParallel::launch_ready() {
   }
 }
 
+void DistributedDataParallel::drain() {
+  armed_for_ = 0;
+  for (size_t i = 0; i < next_to_launch_; ++i) buckets_[i].work.wait();
+  next_to_launch_ = 0;
+}
+
 void DistributedDataParallel::finish() {
-  in_backward_ = false;
   if (next_to_launch_ < buckets_.size()) {
     // Some parameter took no part in this loss. Its bucket cannot start, and
     // an average over ranks of a gradient some ranks lack has no meaning.
-    for (size_t i = 0; i < next_to_launch_; ++i) buckets_[i].work.wait();  // nothing left in flight
+    drain();  // nothing left in flight
     std::string missing;
     for (size_t i = next_to_launch_; i < buckets_.size(); ++i)
       for (size_t s : buckets_[i].slots)
@@ -145,6 +155,7 @@ void DistributedDataParallel::finish() {
                          "part in the loss, on every rank; freeze the others (requires_grad_(false)) before "
                          "wrapping the model"));
   }
+  armed_for_ = 0;
   const auto wait_start = std::chrono::steady_clock::now();
   for (Bucket& b : buckets_) b.work.wait();
   stats_.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();

@@ -31,6 +31,13 @@
 // Buckets start strictly in bucket order, on every rank the same, as MPI needs
 // its collectives in one order everywhere.
 //
+// A backward that throws (on every rank: the same data, the same error) leaves
+// the wrapper ready for the next one, which finishes the all-reduces the failed
+// one had started before it starts its own. A backward that throws on some
+// ranks only leaves the ranks out of step, each waiting in collectives the
+// others never call: such an error must end the job (dist::Environment aborts
+// it when the exception leaves main).
+//
 // The module is called as usual (model->forward(...)); the wrapper works only
 // through the hooks. It must stay alive while the model trains, and its
 // destructor removes the hooks.
@@ -112,6 +119,7 @@ class DistributedDataParallel {
   void on_gradient(size_t slot);  // a parameter's gradient is final for this backward
   void launch_ready();            // starts every bucket, in order, whose gradients are all in
   void finish();                  // the end of backward: wait, copy the averages back
+  void drain();                   // waits for the buckets in flight and disarms
 
   std::shared_ptr<nn::Module> module_;
   ProcessGroup group_;
@@ -119,7 +127,7 @@ class DistributedDataParallel {
   std::vector<Bucket> buckets_;
   size_t next_to_launch_ = 0;
   Stats stats_;
-  bool in_backward_ = false;  // a backward has begun sending this wrapper gradients
+  uint64_t armed_for_ = 0;  // the backward (current_backward_id) the buckets count for; 0: none
   bool sync_ = true;
 };
 

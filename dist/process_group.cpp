@@ -72,6 +72,30 @@ void divide(Tensor& t, int size) {
   t.impl().storage->bump_version();
 }
 
+// Every rank must pass a tensor of root's shape and dtype, or a collective would
+// move the wrong number of bytes, silently or not at all. Root's [dtype, dim,
+// sizes...] goes to every rank, each compares it with its own, and all learn
+// whether any rank differs, so that every rank throws, root included, instead of
+// some of them entering a collective the others have left.
+void require_roots_layout(const char* op, const Tensor& t, int root, const ProcessGroup::Impl& group) {
+  std::vector<int64_t> mine = {static_cast<int64_t>(t.dtype()), t.dim()};
+  mine.insert(mine.end(), t.shape().begin(), t.shape().end());
+  int64_t length = static_cast<int64_t>(mine.size());
+  detail::check(MPI_Bcast(&length, 1, MPI_INT64_T, root, group.comm), "MPI_Bcast");
+  std::vector<int64_t> roots(static_cast<size_t>(length));
+  if (group.rank == root) roots = mine;
+  detail::check(MPI_Bcast(roots.data(), static_cast<int>(length), MPI_INT64_T, root, group.comm), "MPI_Bcast");
+  const bool i_differ = roots != mine;
+  int any_differs = i_differ ? 1 : 0;
+  detail::check(MPI_Allreduce(MPI_IN_PLACE, &any_differs, 1, MPI_INT, MPI_MAX, group.comm), "MPI_Allreduce");
+  if (!any_differs) return;
+  const Shape root_shape(roots.begin() + 2, roots.end());
+  throw ShapeError(msg(op, ": rank ", root, " has a ", static_cast<DType>(roots[0]), " tensor of shape ", root_shape,
+                       ", and ", i_differ ? "rank " + std::to_string(group.rank) : std::string("another rank"), " has ",
+                       i_differ ? msg("a ", t.dtype(), " of shape ", t.shape()) : std::string("a different one"),
+                       "; every rank must pass the same shape and dtype"));
+}
+
 }  // namespace
 
 // ---- Work -------------------------------------------------------------------------------
@@ -152,26 +176,7 @@ void ProcessGroup::broadcast(Tensor& t, int root) const {
   detail::require_initialized("broadcast");
   if (root < 0 || root >= impl_->size)
     throw IndexError(msg("broadcast: root ", root, " is not a rank of this group (0..", impl_->size - 1, ")"));
-  // Root's shape and dtype first: a rank whose tensor differs would otherwise
-  // receive the wrong number of bytes, silently or not at all.
-  std::vector<int64_t> header = {static_cast<int64_t>(t.dtype()), t.dim()};
-  for (int64_t d : t.shape()) header.push_back(d);
-  int64_t length = static_cast<int64_t>(header.size());
-  detail::check(MPI_Bcast(&length, 1, MPI_INT64_T, root, impl_->comm), "MPI_Bcast");
-  std::vector<int64_t> roots(static_cast<size_t>(length));
-  if (impl_->rank == root) roots = header;
-  detail::check(MPI_Bcast(roots.data(), static_cast<int>(length), MPI_INT64_T, root, impl_->comm), "MPI_Bcast");
-  // Every rank learns whether any differs, so that all of them throw, root
-  // included, instead of root sending into a collective the others have left.
-  int differs = roots != header ? 1 : 0;
-  detail::check(MPI_Allreduce(MPI_IN_PLACE, &differs, 1, MPI_INT, MPI_MAX, impl_->comm), "MPI_Allreduce");
-  if (differs) {
-    const Shape root_shape(roots.begin() + 2, roots.end());  // [dtype, dim, sizes...]
-    throw ShapeError(msg("broadcast: root ", root, " sends a ", static_cast<DType>(roots[0]), " tensor of shape ",
-                         root_shape, ", and ", roots == header ? "another rank" : "rank " + std::to_string(impl_->rank),
-                         " has ", roots == header ? "a different one" : msg("a ", t.dtype(), " of shape ", t.shape()),
-                         "; every rank must pass the same shape and dtype"));
-  }
+  require_roots_layout("broadcast", t, root, *impl_);
   detail::check(MPI_Bcast(t.raw_data_ptr(), count_of("broadcast", t), mpi_type(t.dtype()), root, impl_->comm),
                 "MPI_Bcast");
   t.impl().storage->bump_version();
@@ -185,19 +190,7 @@ void ProcessGroup::barrier() const {
 Tensor ProcessGroup::allgather(const Tensor& t) const {
   check_tensor("allgather", t);
   detail::require_initialized("allgather");
-  // Every rank's shape and dtype, compared first, so that a mismatch is an error on every rank.
-  std::vector<int64_t> mine = {static_cast<int64_t>(t.dtype()), t.dim()};
-  for (int64_t d : t.shape()) mine.push_back(d);
-  mine.resize(2 + 8, -1);  // up to 8 dims compared; more are rare for metrics
-  if (t.dim() > 8) throw ShapeError(msg("allgather: the tensor has ", t.dim(), " dims; at most 8"));
-  std::vector<int64_t> all(mine.size() * static_cast<size_t>(impl_->size));
-  detail::check(MPI_Allgather(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T, all.data(),
-                              static_cast<int>(mine.size()), MPI_INT64_T, impl_->comm),
-                "MPI_Allgather");
-  for (int r = 0; r < impl_->size; ++r)
-    if (!std::equal(mine.begin(), mine.end(), all.begin() + static_cast<std::ptrdiff_t>(r * mine.size())))
-      throw ShapeError(msg("allgather: rank ", impl_->rank, " has a ", t.dtype(), " tensor of shape ", t.shape(),
-                           ", and rank ", r, " another shape or dtype; every rank must pass the same"));
+  require_roots_layout("allgather", t, 0, *impl_);
   std::vector<int64_t> shape = {impl_->size};
   shape.insert(shape.end(), t.shape().begin(), t.shape().end());
   Tensor out = Tensor::empty(shape, t.dtype());

@@ -5,9 +5,10 @@
 # value-changing conversion fails the run, and with the checkpoint loader's
 # fuzz target (HEED_FUZZ=ON: tests/fuzz/, a brief run from a seed corpus); and
 # built on the reference kernels alone (HEED_REFERENCE_KERNELS=ON), which must
-# pass the same tests with the plain loops. Then the tests of heed used from
-# several threads at once under ThreadSanitizer (HEED_SANITIZE_THREAD=ON),
-# where any data race fails the run.
+# pass the same tests with the plain loops. The distributed tests again on
+# MPICH, where it is installed (Open MPI is the default MPI). Then the tests of
+# heed used from several threads at once under ThreadSanitizer
+# (HEED_SANITIZE_THREAD=ON), where any data race fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -32,6 +33,15 @@ LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
 cmake -S . -B build-reference -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEED_REFERENCE_KERNELS=ON >/dev/null
 cmake --build build-reference -j "$jobs"
 ctest --test-dir build-reference --output-on-failure -j "$jobs"
+
+# The dist layer again on MPICH, Debian's other MPI (where it is installed): its
+# tests on MPICH's library and mpiexec. Only what they need is built.
+if command -v mpicxx.mpich >/dev/null && command -v mpiexec.mpich >/dev/null; then
+  cmake -S . -B build-mpich -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEED_BUILD_EXAMPLES=OFF \
+    -DMPI_CXX_COMPILER="$(command -v mpicxx.mpich)" -DMPIEXEC_EXECUTABLE="$(command -v mpiexec.mpich)" >/dev/null
+  cmake --build build-mpich -j "$jobs" --target dist_tests dist_ddp_tests dist_failing_rank
+  ctest --test-dir build-mpich -R '^dist_' --output-on-failure
+fi
 
 # ThreadSanitizer sees the threads a user starts, not OpenMP's: Debian's libgomp
 # is not built for it, so every parallel region would look like a race. Hence

@@ -303,3 +303,29 @@ TEST_CASE("hooks/queue_callback: runs when the backward is done, in order; refus
   CHECK(events.empty());
   CHECK_THROWS_WITH_AS(queue_callback([] {}), doctest::Contains("no backward() is running"), AutogradError);
 }
+
+TEST_CASE("hooks/current_backward_id: one number per backward, also after one that threw; 0 outside") {
+  CHECK(current_backward_id() == 0);
+  Tensor a = Tensor({1, 2}, kFloat64).requires_grad_();
+  Tensor b = Tensor({3}, kFloat64).requires_grad_();
+  std::vector<uint64_t> seen;
+  auto record = [&](const Tensor&) { seen.push_back(current_backward_id()); };
+  a.register_post_accumulate_grad_hook(record);
+  b.register_post_accumulate_grad_hook(record);
+  ((a * 2.0).sum() * b.sum()).backward();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0] != 0);
+  CHECK(seen[0] == seen[1]);  // both leaves, one backward
+
+  Tensor h = a * 3.0;
+  h.register_hook([](const Tensor&) -> Tensor { throw ValueError("thrown inside backward"); });
+  Tensor loss = h.sum() * b.sum();
+  CHECK_THROWS_AS(loss.backward(), ValueError);  // b's hook runs, a's is never reached
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[2] != seen[0]);
+  CHECK(current_backward_id() == 0);  // the throw restored "outside"
+
+  (b * 2.0).sum().backward();
+  REQUIRE(seen.size() == 4);
+  CHECK(seen[3] != seen[2]);
+}

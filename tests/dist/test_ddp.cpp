@@ -173,6 +173,41 @@ TEST_CASE("DDP: no_sync accumulates locally; the next backward averages the whol
   (void)size;
 }
 
+TEST_CASE("DDP: after a backward that threw on every rank, the next backward averages as usual") {
+  const ProcessGroup world = ProcessGroup::world();
+  manual_seed(4);
+  auto model = std::make_shared<LstmModel>();
+  // Small buckets: the head's gradients are sent before the throw, the LSTM's never.
+  DistributedDataParallel ddp(model, world, {.bucket_cap_mb = 1.0 / 1024, .first_bucket_cap_mb = 0.01 / 1024});
+  REQUIRE(ddp.bucket_names().size() >= 3);
+  Generator g(21 + static_cast<uint64_t>(world.rank()));
+  Tensor x = Tensor::randn({2, kT, 4}, kFloat32, g);
+  Tensor y = Tensor::from_vector(std::vector<int64_t>{1, 2}, {2});
+  auto loss = [&](bool fail) {
+    Tensor h = model->lstm->forward(x).output.select(1, -1);
+    if (fail) h.register_hook([](const Tensor&) -> Tensor { throw ValueError("a failure inside backward"); });
+    return nn::cross_entropy(model->head->forward(h), y);
+  };
+  CHECK_THROWS_WITH_AS(loss(true).backward(), doctest::Contains("a failure inside backward"), ValueError);
+
+  model->zero_grad();
+  loss(false).backward();
+  std::vector<Tensor> averaged;
+  for (const Tensor& p : model->parameters()) averaged.push_back(p.grad().clone());
+
+  model->zero_grad();
+  {
+    auto guard = ddp.no_sync();
+    loss(false).backward();
+  }
+  const std::vector<Tensor> params = model->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor expected = params[i].grad().clone();
+    world.allreduce(expected, ReduceOp::kAverage);
+    CHECK(averaged[i].to_vector() == expected.to_vector());
+  }
+}
+
 // An LSTM model with dropout, so that each rank's random stream matters.
 struct DropoutModel : nn::Module {
   DropoutModel()
