@@ -28,6 +28,37 @@ Strides contiguous_strides(const Shape& s) {
   return st;
 }
 
+std::optional<Strides> view_strides(const Shape& shape, const Strides& strides, const Shape& new_shape) {
+  if (numel(shape) == 0 || shape.empty())  // no element to place (or one): any strides do
+    return shape == new_shape ? strides : contiguous_strides(new_shape);
+  Strides out(new_shape.size());
+  // Walk the old dims from the innermost out, one run at a time; `nd` is the
+  // innermost new dim not yet placed.
+  int64_t nd = static_cast<int64_t>(new_shape.size()) - 1;
+  int64_t run_stride = strides.back();  // the step between neighbours of the current run
+  int64_t run_size = 1;                 // its elements so far
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    run_size *= shape[d];
+    const bool run_ends = d == 0 || (shape[d - 1] != 1 && strides[d - 1] != run_size * run_stride);
+    if (!run_ends) continue;
+    // New dims take this run's elements, innermost first, each stepping over
+    // the ones inside it; trailing sizes of 1 go with it too.
+    int64_t placed = 1;
+    while (nd >= 0 && (placed < run_size || new_shape[nd] == 1)) {
+      out[nd] = placed * run_stride;
+      placed *= new_shape[nd];
+      --nd;
+    }
+    if (placed != run_size) return std::nullopt;  // a new dim straddles this run's edge
+    if (d > 0) {
+      run_stride = strides[d - 1];
+      run_size = 1;
+    }
+  }
+  if (nd != -1) return std::nullopt;
+  return out;
+}
+
 int64_t wrap_dim(std::string_view op, int64_t dim, int64_t ndim) {
   int64_t n = std::max<int64_t>(ndim, 1);  // a scalar accepts dim 0 and -1
   if (dim < -n || dim >= n)

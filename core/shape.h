@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <ostream>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,17 @@ int64_t numel(const Shape& s);
 
 // Row-major strides: the last dim moves fastest. [2, 3, 4] -> [12, 4, 1].
 Strides contiguous_strides(const Shape& s);
+
+// The strides that let memory laid out as (shape, strides) be read as
+// new_shape without moving an element, or nothing when no strides can (the
+// rule of PyTorch's view). Why it works: split the old dims into runs that are
+// contiguous among themselves (stride[d] == stride[d + 1] * size[d + 1]); each
+// run is one block of evenly spaced elements, and a view may regroup the dims
+// inside a run freely. So each run must be covered exactly by consecutive new
+// dims whose sizes multiply to the run's size; a new dim that straddles two runs
+// would need two step sizes at once. Sizes of 1 fit anywhere. new_shape must
+// have shape's element count; an empty tensor can be viewed as any shape.
+std::optional<Strides> view_strides(const Shape& shape, const Strides& strides, const Shape& new_shape);
 
 // Turns a possibly negative dim (-1 is the last) into 0..ndim-1, or throws an
 // IndexError that names `op`. With ndim == 0 the valid dims are -1 and 0, as in PyTorch.

@@ -218,6 +218,11 @@ class Tensor {
   Tensor& copy_(const Tensor& src);                        // src broadcasts to this shape
   Tensor& add_(const Tensor& other, double alpha = 1.0);   // this += alpha * other
   Tensor& mul_(double factor);
+  // Random values drawn into this tensor, element by element in row-major order
+  // (the order Tensor::rand / randn fill a new tensor, so from the same generator
+  // state x.normal_() equals randn(x.shape())); floating dtypes only.
+  Tensor& uniform_(double from = 0, double to = 1, Generator& gen = default_generator());  // U(from, to)
+  Tensor& normal_(double mean = 0, double std = 1, Generator& gen = default_generator());  // N(mean, std^2)
 
   TensorImpl& impl() const {  // the shared state; throws if undefined
     if (!impl_) [[unlikely]] throw_undefined();

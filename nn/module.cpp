@@ -15,6 +15,9 @@ void Module::check_new_name(const std::string& name) const {
       if (n == name) return true;
     return false;
   };
+  if (visiting_ > 0)
+    throw ValueError(msg("Module: cannot register '", name, "' while apply() visits this module; change "
+                         "parameters' values in apply, and build the module tree before or after it"));
   if (taken(params_) || taken(buffers_) || taken(children_))
     throw ValueError(msg("Module: the name '", name, "' is already registered"));
 }
@@ -80,6 +83,18 @@ int64_t Module::num_parameters(bool trainable_only) const {
   for (const Tensor& p : parameters())
     if (!trainable_only || p.requires_grad()) n += p.numel();
   return n;
+}
+
+Module& Module::apply(const std::function<void(Module&)>& fn) {
+  if (!fn) throw ValueError("Module::apply: fn is an empty std::function");
+  struct Visiting {  // marks this module as walked, also when fn throws
+    int& count;
+    explicit Visiting(int& c) : count(c) { ++count; }
+    ~Visiting() { --count; }
+  } visiting(visiting_);
+  for (const auto& [name, child] : children_) child->apply(fn);
+  fn(*this);
+  return *this;
 }
 
 void Module::zero_grad() {

@@ -20,6 +20,7 @@
 // handles stay valid.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -64,6 +65,16 @@ class Module {
   // that require grad. heed's one parameter counter.
   int64_t num_parameters(bool trainable_only = false) const;
 
+  // Calls fn on every submodule, each child's tree before its parent, and last
+  // on this module (PyTorch's order); returns *this. For initialisation:
+  //   model->apply([](nn::Module& m) {
+  //     if (auto* linear = dynamic_cast<nn::Linear*>(&m)) linear->weight.normal_(0, 0.02);
+  //   });
+  // (under a NoGradGuard: the writes are in place). fn may change the values of
+  // parameters, not the tree: registering anything on a module that apply() is
+  // visiting is an error, since the walk runs over its lists.
+  Module& apply(const std::function<void(Module&)>& fn);
+
   // ---- training state -------------------------------------------------------
   void zero_grad();                  // drops every parameter's grad
   void train(bool on = true);        // this module and all submodules
@@ -104,6 +115,7 @@ class Module {
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     check_new_name(name);
+    if (!module) throw ValueError(msg("Module: the module registered as '", name, "' is null"));
     children_.emplace_back(name, module);
     return module;
   }
@@ -117,6 +129,7 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
+  int visiting_ = 0;  // apply() calls now walking this module's lists
 };
 
 // A module whose forward maps one tensor to one tensor: Linear, Embedding,

@@ -12,6 +12,8 @@
 #include "heed/nn/loss.h"
 #include "heed/nn/lstm.h"
 #include "heed/nn/module.h"
+#include "heed/nn/functional.h"
+#include "heed/nn/module_dict.h"
 #include "heed/nn/module_list.h"
 #include "heed/nn/multihead_attention.h"
 #include "heed/nn/positional.h"

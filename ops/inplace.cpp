@@ -1,13 +1,16 @@
-// In-place writes: fill_, copy_, add_, mul_ (declared in core/tensor.h).
+// In-place writes: fill_, copy_, add_, mul_, uniform_, normal_ (declared in core/tensor.h).
 //
 // Each bumps the storage's version counter, which is how autograd notices that a
 // tensor it saved for backward has changed under it (autograd/node.h: SavedTensor).
 // They live with the ops because they obey autograd's rule: autograd does not
 // record in-place writes, so with grad mode on a write to a tensor that requires
 // grad would silently be missing from the graph. They refuse it instead.
+#include <cmath>
+
 #include "heed/autograd/grad_mode.h"
 #include "heed/core/copy.h"
 #include "heed/core/iterate.h"
+#include "heed/core/random.h"
 #include "heed/core/tensor.h"
 #include "heed/ops/map.h"
 
@@ -77,6 +80,38 @@ Tensor& Tensor::mul_(double factor) {
     T* p = data_ptr<T>();
     const T f = static_cast<T>(factor);
     for_each_offset<1>(shape(), {&strides()}, [&](int64_t i) { p[i] *= f; });
+  });
+  impl().storage->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::uniform_(double from, double to, Generator& gen) {
+  check_inplace("uniform_", *this);
+  check_floating("uniform_", *this);
+  if (!std::isfinite(from) || !std::isfinite(to) || from > to)
+    throw ValueError(msg("uniform_: from ", from, ", to ", to, "; need finite bounds with from <= to"));
+  dispatch_floating(dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = data_ptr<T>();
+    gen.locked([&](RandomStream& s) {  // one unbroken stretch of the stream, as a factory draws
+      for_each_offset<1>(shape(), {&strides()}, [&](int64_t o) { p[o] = static_cast<T>(from + (to - from) * s.uniform()); });
+    });
+  });
+  impl().storage->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::normal_(double mean, double std, Generator& gen) {
+  check_inplace("normal_", *this);
+  check_floating("normal_", *this);
+  if (!std::isfinite(mean) || !std::isfinite(std) || std < 0)
+    throw ValueError(msg("normal_: mean ", mean, ", std ", std, "; need a finite mean and a finite std >= 0"));
+  dispatch_floating(dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    T* p = data_ptr<T>();
+    gen.locked([&](RandomStream& s) {
+      for_each_offset<1>(shape(), {&strides()}, [&](int64_t o) { p[o] = static_cast<T>(mean + std * s.normal()); });
+    });
   });
   impl().storage->bump_version();
   return *this;

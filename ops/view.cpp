@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 #include "heed/autograd/node.h"
 #include "heed/ops/map.h"
@@ -53,21 +54,27 @@ Tensor record_view(const char* name, const Tensor& x, Tensor y, Back back) {
 }  // namespace
 
 // y = x viewed as `shape`;  dx = dy reshaped to x's shape
+//
+// A view needs no contiguous input, only strides that can express the new
+// shape (core/shape.h: view_strides): splitting a dim, or merging dims that lie
+// evenly spaced in memory, works on any layout; merging dims that do not (the
+// two dims of a transpose) cannot be done without moving elements.
 Tensor view(const Tensor& x, const Shape& shape) {
   Shape s = infer_shape("view", x.shape(), shape);
-  if (!x.is_contiguous())
-    throw ShapeError(msg("view: the input of shape ", x.shape(), " is not contiguous, so it cannot ",
-                         "be viewed as ", s, " without a copy; use reshape() (which copies) or ",
-                         "contiguous() first"));
-  Tensor y = make_view(x, s, contiguous_strides(s), x.offset());
+  std::optional<Strides> st = view_strides(x.shape(), x.strides(), s);
+  if (!st)
+    throw ShapeError(msg("view: the input of shape ", x.shape(), " and strides ", x.strides(), " cannot be viewed as ",
+                         s, ": a new dim would span old dims that are not evenly spaced in memory (as after a ",
+                         "transpose or a slice), so no strides express it; use reshape(), which copies only then"));
+  Tensor y = make_view(x, s, *st, x.offset());
   Shape xs = x.shape();
   return record_view("view", x, y, [xs](const Tensor& dy) { return dy.reshape(xs); });
 }
 
-// y = x viewed as `shape`, after a contiguous copy when x's layout does not allow a view
+// y = x viewed as `shape` when its strides allow (see view), else a contiguous copy reshaped
 Tensor reshape(const Tensor& x, const Shape& shape) {
   Shape s = infer_shape("reshape", x.shape(), shape);  // check first: errors should say reshape
-  return x.is_contiguous() ? view(x, s) : view(contiguous(x), s);
+  return view_strides(x.shape(), x.strides(), s) ? view(x, s) : view(contiguous(x), s);
 }
 
 // y = x with dims d0 and d1 swapped;  dx = dy with them swapped back

@@ -29,6 +29,12 @@ int main() {
   check(lit.at({1, 0}) == 3 && z.sum().item() == 0 && o.sum().item() == 6 && six.numel() == 6, "factories");
   check(x.shape() == Shape{2, 3} && x.size(-1) == 3 && x.dim() == 2, "shape(), size(), dim()");
   check(x.view({3, 2}).shape() == Shape{3, 2} && x.reshape({-1}).numel() == 6, "view, reshape");
+  {
+    const int64_t B = 2, T = 3, C = 8, NH = 2;
+    Tensor qkv = Tensor::randn({B, T, 3 * C});
+    Tensor kk = qkv.slice(2, C, 2 * C);
+    check(kk.view({B, T, NH, C / NH}).shares_storage(qkv), "a view of the k columns of a fused projection, no copy");
+  }
   check(x.t().shape() == Shape{3, 2} && x.transpose(0, 1).shape() == Shape{3, 2} && x.permute({1, 0}).dim() == 2,
         "t, transpose, permute");
   check(x.unsqueeze(0).dim() == 3 && x.squeeze(0).dim() == 2, "unsqueeze, squeeze (a no-op: dim 0 has size 2)");
@@ -97,6 +103,23 @@ int main() {
         "register_parameter, parameters, named_parameters");
   model->eval();
   model->train();
+  {
+    NoGradGuard no_grad;
+    auto init = [](nn::Module& m) {
+      if (auto* linear = dynamic_cast<nn::Linear*>(&m)) {
+        linear->weight.normal_(0, 0.02);
+        linear->bias.zero_();
+      }
+    };
+    model->apply(init);
+    Tensor w = Tensor::empty({4});
+    Generator g(7);
+    w.uniform_(-1, 1);
+    w.normal_(0, 1, g);
+    w.fill_(1);
+    check(model->named_parameters()[1].second.abs().sum().item() == 0 && w.sum().item() == 4,
+          "apply with an init function; uniform_, normal_, fill_ in place");
+  }
   model->load_state_dict(model->state_dict());
   const std::string path = "pytorch_table.safetensors";
   save(*model, path);
@@ -156,6 +179,22 @@ int main() {
   nn::ModuleList list;
   list.push_back(std::make_shared<nn::Linear>(16, 16));
   check(list.state_dict().contains("0.weight"), "ModuleList names its members 0, 1, ...");
+  nn::ModuleDict heads{{"topic", std::make_shared<nn::Linear>(16, 3)}};
+  check(heads.at<nn::Linear>("topic")->weight.shape() == Shape{3, 16} && heads["topic"] &&
+            heads.state_dict().contains("topic.weight"),
+        "ModuleDict names its members by key");
+  {
+    namespace F = heed::nn::functional;
+    const int64_t C = 16;
+    const bool training = true;
+    Tensor h = Tensor::randn({2, 5, C}), lw = Tensor::randn({C, C}), lb = Tensor::zeros({C});
+    Tensor g = Tensor::ones({C}), b = Tensor::zeros({C}), ew = Tensor::randn({10, C});
+    h = F::linear(h, lw, lb);
+    h = F::layer_norm(h, {C}, g, b) + F::embedding(ids, ew);
+    h = F::gelu(h, "tanh") + F::relu(h);
+    h = F::dropout(h, 0.1, training);
+    check(F::softmax(h, -1).shape() == Shape{2, 5, C}, "nn::functional: the layers as functions");
+  }
 
   // ---- data ----
   {
