@@ -191,6 +191,9 @@ class Tensor {
   Tensor sum(const std::vector<int64_t>& dims, bool keepdim = false) const;
   Tensor mean() const;
   Tensor mean(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  // variance with Bessel's correction by default (correction 1), as torch.var
+  Tensor var() const;
+  Tensor var(const std::vector<int64_t>& dims, bool keepdim = false, int64_t correction = 1) const;
   Tensor max() const;
   Tensor max(int64_t dim, bool keepdim = false) const;
   Tensor min() const;

@@ -32,6 +32,8 @@ Tensor Tensor::sum() const { return heed::sum(*this); }
 Tensor Tensor::sum(const std::vector<int64_t>& d, bool k) const { return heed::sum(*this, d, k); }
 Tensor Tensor::mean() const { return heed::mean(*this); }
 Tensor Tensor::mean(const std::vector<int64_t>& d, bool k) const { return heed::mean(*this, d, k); }
+Tensor Tensor::var() const { return heed::var(*this); }
+Tensor Tensor::var(const std::vector<int64_t>& d, bool k, int64_t c) const { return heed::var(*this, d, k, c); }
 Tensor Tensor::max() const { return heed::max(*this); }
 Tensor Tensor::max(int64_t d, bool k) const { return heed::max(*this, d, k); }
 Tensor Tensor::min() const { return heed::min(*this); }

@@ -246,6 +246,8 @@ TEST_CASE("reduce/var") {
     check_values(var(r.t(), Dims{0}), {5.0 / 3, 20.0 / 3});           // non-contiguous
     // j = 0: values 0..3 and 12..15, mean 7.5, squared deviations sum to 2 (7.5^2 + 6.5^2 + 5.5^2 + 4.5^2) = 298
     check_values(var(cube(), {0, 2}, false, 0), {37.25, 37.25, 37.25});
+    CHECK(x.var().item() == var(x).item());  // the methods, as torch's x.var()
+    CHECK(r.var({-1}, true, 0).to_vector() == k.to_vector());
   }
   SUBCASE("two passes: no cancellation when the mean is large") {
     // sum(x^2) - n mean^2 would lose every digit of the answer here

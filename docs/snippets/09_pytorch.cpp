@@ -50,7 +50,7 @@ int main() {
     Tensor a = Tensor::randn({2, 3}), b = Tensor::randn({3, 2});
     check(matmul(a, b).shape() == Shape{2, 2}, "matmul");
   }
-  check(x.sum({1}, true).shape() == Shape{2, 1} && x.mean().dim() == 0, "sum, mean");
+  check(x.sum({1}, true).shape() == Shape{2, 1} && x.mean().dim() == 0 && x.var({1}).shape() == Shape{2}, "sum, mean, var");
   check(x.max(1).shape() == Shape{2} && x.argmax(1).dtype() == kInt64, "max, argmax");
   check(tour::max_diff(softmax(x, -1).sum({-1}), Tensor::ones({2})) < 1e-6, "softmax");
   check(tour::max_diff(x.abs(), abs(x)) == 0 && tour::max_diff(x.exp(), exp(x)) == 0 &&
