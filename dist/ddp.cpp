@@ -144,9 +144,10 @@ void DistributedDataParallel::finish() {
   if (next_to_launch_ < buckets_.size()) {
     // Some parameter took no part in this loss. Its bucket cannot start, and
     // an average over ranks of a gradient some ranks lack has no meaning.
+    const size_t launched = next_to_launch_;
     drain();  // nothing left in flight
     std::string missing;
-    for (size_t i = next_to_launch_; i < buckets_.size(); ++i)
+    for (size_t i = launched; i < buckets_.size(); ++i)
       for (size_t s : buckets_[i].slots)
         if (!slots_[s].param.grad().defined()) missing += (missing.empty() ? "'" : ", '") + slots_[s].name + "'";
     throw ValueError(msg("DistributedDataParallel: rank ", group_.rank(), ": ",
