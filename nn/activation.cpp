@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "heed/nn/functional.h"
 #include "heed/ops/activation.h"
 
 namespace heed::nn {
@@ -14,7 +15,7 @@ GELU::GELU(std::string approximate_) : approximate(std::move(approximate_)) {
     throw ValueError(msg("GELU: approximate is \"", approximate, "\"; it must be \"none\" or \"tanh\""));
 }
 Tensor GELU::forward(const Tensor& x) const {
-  return report_output(approximate == "tanh" ? gelu_tanh(x) : gelu(x));
+  return report_output(functional::gelu(x, approximate));
 }
 
 }  // namespace heed::nn

@@ -9,6 +9,7 @@
 //
 // Each member is registered under its key, so its parameters get PyTorch's
 // dotted names ("heads.topic.weight") and a PyTorch state dict loads key for key.
+// The members are its children, so the keys are read from named_children().
 // A key must be non-empty, contain no '.', and be new: the rules of any
 // submodule's name (Module::register_module).
 #pragma once
@@ -33,13 +34,12 @@ class ModuleDict : public Module {
   template <class M>
   std::shared_ptr<M> insert(const std::string& key, std::shared_ptr<M> module) {
     register_module(key, module);
-    keys_.push_back(key);
     return module;
   }
-  size_t size() const { return keys_.size(); }
-  bool empty() const { return keys_.empty(); }
+  size_t size() const { return named_children().size(); }
+  bool empty() const { return named_children().empty(); }
   bool contains(const std::string& key) const;
-  const std::vector<std::string>& keys() const { return keys_; }  // in insertion order
+  std::vector<std::string> keys() const;  // in insertion order
   // The member under `key`; an IndexError listing the keys if there is none.
   std::shared_ptr<Module> operator[](const std::string& key) const;
   // The same, as an M; a ValueError if it is not one.
@@ -55,7 +55,6 @@ class ModuleDict : public Module {
 
  private:
   [[noreturn]] void throw_wrong_type(const std::string& key) const;
-  std::vector<std::string> keys_;
 };
 
 }  // namespace heed::nn
