@@ -31,6 +31,7 @@
 #include "heed/core/dtype.h"
 #include "heed/core/error.h"
 #include "heed/core/half.h"
+#include "heed/core/profiler.h"
 #include "heed/core/random.h"
 #include "heed/core/shape.h"
 #include "heed/core/tensor.h"

@@ -28,6 +28,7 @@
 #include "heed/autograd/leaf.h"
 #include "heed/autograd/node.h"
 #include "heed/core/copy.h"
+#include "heed/core/profiler.h"
 
 namespace heed {
 
@@ -219,6 +220,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
   ForwardOpCountReset reset_count{anomaly};
   if (anomaly) check_root_gradient_finite(grad);
 
+  profiler::OpScope phase("backward", profiler::Kind::Phase);  // for the profiler, when one runs
   NoGradGuard no_grad;  // backward formulas are ops too; they must not build a graph
   RunningBackwardGuard this_backward(next_task_number());
   std::shared_ptr<Node> root_node = gradient_edge(root);
@@ -241,10 +243,12 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
     TensorList input_grads;  // stays empty when this node sends nothing on
     if (node->leaf) {
       if (g.defined()) {
+        profiler::OpScope accumulate("accumulate_grad", profiler::Kind::Backward);
         accumulate_into_leaf(*leaf_state(*node->leaf), run_hooks(*node, std::move(g), anomaly));
         run_post_accumulate_hooks(node->leaf);
       }
     } else if (g.defined()) {
+      profiler::BackwardScope timed(node->name(), node->profile_site);
       g = run_hooks(*node, std::move(g), anomaly);
       if (anomaly) {  // every contribution on its own, so a NaN is blamed on the op that made it
         input_grads = apply_with_creation_context(*node, g);

@@ -122,6 +122,7 @@ Tensor attach_node(std::shared_ptr<Node> node, Tensor out, std::span<const Tenso
                    const SourceSite& where) {
   node->set_inputs(inputs);
   node->set_output(out.shape(), out.dtype());
+  node->profile_site = profiler::current_site();  // for the profiler's backward events (zero when off)
   if (is_anomaly_enabled()) {  // the one branch when off
     node->creation_site = capture_creation_site(where);
     if (is_anomaly_forward_check_enabled()) check_output_finite(*node, out, inputs);

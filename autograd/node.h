@@ -44,6 +44,7 @@
 #include "heed/autograd/source_site.h"
 #include "heed/core/autograd_meta.h"
 #include "heed/core/object_pool.h"
+#include "heed/core/profiler.h"
 #include "heed/core/tensor.h"
 
 namespace heed {
@@ -105,6 +106,8 @@ class Node : public AutogradMeta {
 
   // Where the forward made this node; set by record() only in anomaly mode.
   std::shared_ptr<const CreationSite> creation_site;
+  // The same for the profiler (core/profiler.h): the op's event, while one runs.
+  profiler::Site profile_site;
 
   // The engine's bookkeeping during one backward() (autograd/engine.cpp), kept on
   // the node so that a backward needs no hash maps: which backward has visited

@@ -3,7 +3,7 @@
 // torch_bench.cpp is the same file written with libtorch; keep the two in step
 // (workloads.h says what each workload is).
 //
-//   heed_bench [--workload W2]... [--rss-only] [--budget SECONDS] [--list]
+//   heed_bench [--workload W2]... [--rss-only] [--budget SECONDS] [--list] [--profile]
 //
 // Threads: OpenMP's default (OMP_NUM_THREADS, else every core), shared with OpenBLAS.
 #include <omp.h>
@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "heed/heed.h"
 #include "heed/nn/activation.h"
@@ -268,7 +269,20 @@ int main(int argc, char** argv) {
   if (!args.list && !args.rss_only)
     std::printf("info\t-\theed, %d OpenMP threads, %s\n", threads, blas_info().c_str());
   try {
-    return bench::run_main(args, threads, make);
+    if (!args.profile) return bench::run_main(args, threads, make);
+    // --profile: what the profiler costs when on. Each workload's steps run
+    // under a Profiler that starts with its first step and stops when the
+    // workload is dropped, keeping every event meanwhile, as a user's would.
+    std::printf("info\t-\theed's profiler on for every step\n");
+    return bench::run_main(args, threads, [](const bench::Spec& spec) {
+      Workload w = make(spec);
+      auto prof = std::make_shared<std::optional<profiler::Profiler>>();
+      w.step = [step = w.step, prof] {
+        if (!*prof) prof->emplace();
+        step();
+      };
+      return w;
+    });
   } catch (const std::exception& e) {
     std::fprintf(stderr, "heed_bench: %s\n", e.what());
     return 1;

@@ -119,6 +119,7 @@ struct Args {
   bool list = false;
   int threads = 0;  // 0: the program's default
   double budget_s = 1.0;
+  bool profile = false;  // heed_bench only: run each step under heed's profiler (its cost when on)
 };
 
 inline Args parse_args(int argc, char** argv) {
@@ -138,9 +139,10 @@ inline Args parse_args(int argc, char** argv) {
     else if (arg == "--list") a.list = true;
     else if (arg == "--threads") a.threads = std::atoi(value().c_str());
     else if (arg == "--budget") a.budget_s = std::atof(value().c_str());
+    else if (arg == "--profile") a.profile = true;
     else {
       std::fprintf(stderr,
-                   "usage: %s [--workload NAME]... [--rss-only] [--threads N] [--budget SECONDS] [--list]\n",
+                   "usage: %s [--workload NAME]... [--rss-only] [--threads N] [--budget SECONDS] [--list] [--profile]\n",
                    argv[0]);
       std::exit(2);
     }

@@ -17,6 +17,8 @@
 
 #include <cstdint>
 
+#include "heed/core/profiler.h"
+
 namespace heed {
 
 // Below this many elements a loop stays serial: starting threads costs more than
@@ -40,8 +42,17 @@ void parallel_for(int64_t n, bool parallel, F&& body) {
     for (int64_t i = 0; i < n; ++i) body(i);
     return;
   }
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) body(i);
+  // Each thread of the team tells the profiler, when one runs, which share of
+  // the loop it ran and when (named after the op that opened the loop); off,
+  // that is one load per thread. nowait: a thread's share ends when its
+  // iterations do, and the region's own end is the one barrier.
+  const profiler::RegionContext context = profiler::region_context();
+#pragma omp parallel
+  {
+    profiler::RegionScope region(context);
+#pragma omp for schedule(static) nowait
+    for (int64_t i = 0; i < n; ++i) body(i);
+  }
 }
 
 }  // namespace heed

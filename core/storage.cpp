@@ -9,6 +9,7 @@
 
 #include "heed/core/error.h"
 #include "heed/core/free_lists.h"
+#include "heed/core/profiler.h"
 
 namespace heed {
 
@@ -140,6 +141,7 @@ Storage::Storage(size_t nbytes, bool zero_fill) : nbytes_(nbytes) {
   data_ = allocate_block(padded);
   if (zero_fill) std::memset(data_, 0, padded);
   g_live_bytes += static_cast<int64_t>(nbytes_);
+  profiler::add_bytes(static_cast<int64_t>(nbytes_));  // the profiler's "alloc MB", when one runs
 }
 
 Storage::~Storage() {

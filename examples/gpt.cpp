@@ -5,6 +5,7 @@
 //   gpt --generate "Attention is"         # continues a prompt from the saved checkpoint
 //   gpt --attention-map "causal mask"     # per-head heatmaps (PNG, SVG) of where each byte looks
 //   gpt --check                           # a small model for a few minutes; exit 1 unless it learned
+//   gpt --profile 5                       # where a training step's time goes (table, Chrome trace)
 //
 // THE LESSON. A language model predicts the next byte from the ones before it.
 // Trained on a text, it learns first which bytes are common (the unigram
@@ -152,9 +153,62 @@ std::vector<std::string> draw_attention(const gpt::GPT& model, const std::string
   return written;
 }
 
+// One optimizer step on one batch (b[0], b[1]: [B, T] bytes); returns the loss.
+Tensor train_step(gpt::GPT& model, optim::AdamW& opt, data::Batch& b) {
+  Tensor loss = next_byte_loss(model(b[0]), b[1]);
+  opt.zero_grad();
+  loss.backward();
+  // One unlucky batch can bring a gradient many times the usual size; capping
+  // the norm at 1 keeps such a step from undoing the others.
+  nn::clip_grad_norm_(model.parameters(), 1.0);
+  opt.step();
+  return loss;
+}
+
+// --profile N: N training steps under heed's profiler (docs chapter 14). It
+// prints the table of ops, the backward nodes by where the forward made them,
+// and writes a Chrome trace; then checks that the table adds up: its self times
+// must come within 10% of the time the clock measured for the same steps.
+int profile_training(gpt::GPT& model, optim::AdamW& opt, data::DataLoader& loader, int64_t steps,
+                     const fs::path& dir) {
+  const int64_t warmup = 3;  // the first steps fault in memory and fill the caches: left out
+  int64_t done = 0;
+  std::optional<profiler::Profiler> prof;
+  auto t0 = std::chrono::steady_clock::now(), t1 = t0;
+  while (!prof || prof->running()) {
+    for (data::Batch& b : loader) {
+      if (done == warmup) {
+        prof.emplace();
+        t0 = std::chrono::steady_clock::now();
+      }
+      train_step(model, opt, b);
+      if (++done == warmup + steps) {
+        t1 = std::chrono::steady_clock::now();
+        prof->stop();
+        break;
+      }
+    }
+  }
+  const double measured_ms = std::chrono::duration<double, std::milli>(t1 - t0).count() / static_cast<double>(steps);
+  const double table_ms = static_cast<double>(prof->self_ns_sum()) * 1e-6 / static_cast<double>(steps);
+  std::cout << "\nprofiled " << steps << " training steps (totals over all of them):\n\n"
+            << prof->table({.row_limit = 25}) << "\nthe backward, by where the forward made each node:\n\n"
+            << prof->table({.group_by_site = true, .kind = profiler::Kind::Backward, .row_limit = 12});
+  const std::string trace = (dir / "gpt_trace.json").string();
+  prof->write_chrome_trace(trace);
+  const double share = table_ms / measured_ms;
+  std::cout << std::fixed << std::setprecision(2) << "\na step took " << measured_ms
+            << " ms by the clock; the table's self times add up to " << table_ms << " ms a step ("
+            << std::setprecision(1) << 100 * share << "%)\nwrote " << trace
+            << " (open it in chrome://tracing or ui.perfetto.dev)\n";
+  examples::Checker checker;
+  checker.expect(std::abs(share - 1) < 0.1, "the table's self times are within 10% of the measured step time");
+  return checker.finish();
+}
+
 int train(const std::shared_ptr<gpt::GPT>& shared_model, const std::string& corpus, const fs::path& dir,
           int64_t steps, int64_t batch, double max_lr, int64_t eval_every, uint64_t seed, bool check,
-          double check_level, examples::Distributed& distributed) {
+          double check_level, int64_t profile_steps, examples::Distributed& distributed) {
   gpt::GPT& model = *shared_model;
   const gpt::Config& c = model.config;
   // With --distributed, every rank from here on holds rank 0's weights, and each
@@ -199,6 +253,8 @@ int train(const std::shared_ptr<gpt::GPT>& shared_model, const std::string& corp
   auto anneal = std::make_shared<optim::CosineAnnealingLR>(opt, std::max<int64_t>(1, steps - warmup), max_lr / 10);
   optim::SequentialLR schedule(opt, {warm, anneal}, {warmup});
 
+  if (profile_steps > 0) return profile_training(model, opt, loader, profile_steps, dir);
+
   std::vector<double> steps_seen, train_losses, eval_steps, val_losses;
   double last_val = 0;
   std::optional<heed::ProgressBar> bar;
@@ -210,14 +266,8 @@ int train(const std::shared_ptr<gpt::GPT>& shared_model, const std::string& corp
   int64_t step = 0;
   while (step < steps) {
     for (data::Batch& b : loader) {
-      Tensor loss = next_byte_loss(model(b[0]), b[1]);  // b[0], b[1]: [B, T] bytes
-      opt.zero_grad();
-      loss.backward();
-      // One unlucky batch can bring a gradient many times the usual size; capping
-      // the norm at 1 keeps such a step from undoing the others.
-      nn::clip_grad_norm_(model.parameters(), 1.0);
       const double lr = opt.lr();
-      opt.step();
+      Tensor loss = train_step(model, opt, b);
       schedule.step();
       ++step;
       steps_seen.push_back(static_cast<double>(step));
@@ -289,7 +339,7 @@ int main(int argc, char** argv) {
   CLI::App app{"A byte-level GPT, trained on any text file (by default heed's own docs and sources)"};
   uint64_t seed = 0;
   int64_t steps = 2000, batch = 8, layers = 4, heads = 4, embd = 256, context = 128, eval_every = 250;
-  int64_t tokens = 400, top_k = 40;
+  int64_t tokens = 400, top_k = 40, profile_steps = 0;
   double lr = 1e-3, dropout = 0.0, temperature = 0.8;
   std::string out_dir = "heed_out", text_path, prompt, map_prompt, checkpoint;
   bool check = false, no_cache = false;
@@ -313,6 +363,9 @@ int main(int argc, char** argv) {
   app.add_option("--temperature", temperature, "sampling temperature (0: always the most likely byte)");
   app.add_option("--top-k", top_k, "sample among the k most likely bytes only (0: all)");
   app.add_flag("--no-cache", no_cache, "generate without the KV cache (recompute the whole context per byte)");
+  app.add_option("--profile", profile_steps,
+                 "profile this many training steps: print where the time goes, write a Chrome trace, then exit")
+      ->check(CLI::NonNegativeNumber);
   examples::Distributed distributed;
   distributed.add_option(app);
   CLI11_PARSE(app, argc, argv);
@@ -356,7 +409,8 @@ int main(int argc, char** argv) {
     const std::string corpus = text_path.empty() ? default_corpus() : read_file(text_path);
     auto model = std::make_shared<gpt::GPT>(
         gpt::Config{.block_size = context, .n_layer = layers, .n_head = heads, .n_embd = embd, .dropout = dropout});
-    return train(model, corpus, dir, steps, batch, lr, eval_every, seed, check, /*check_level=*/1.5, distributed);
+    return train(model, corpus, dir, steps, batch, lr, eval_every, seed, check, /*check_level=*/1.5, profile_steps,
+                 distributed);
   } catch (const heed::Error& e) {
     std::cerr << "gpt: " << e.what() << "\n";
     distributed.abort_job();  // the other ranks may be waiting for this one

@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "heed/autograd/node.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/kernels/activation.h"
 #include "heed/ops/map.h"
@@ -21,6 +22,7 @@ template <class T> constexpr T kInvSqrt2 = T(0.70710678118654752440);
 // dx = dy * (1 - y^2)
 // saves: y's data (not the Tensor handle that owns this node: no cycles)
 Tensor tanh(const Tensor& x) {
+  profiler::OpScope prof("tanh");
   Tensor y = unary_map("tanh", x, [](auto v) { return std::tanh(v); });
   if (!needs_grad({x})) return y;
   SavedTensor sy(y);
@@ -34,6 +36,7 @@ Tensor tanh(const Tensor& x) {
 // dx = dy * y * (1 - y)
 // saves: y
 Tensor sigmoid(const Tensor& x) {
+  profiler::OpScope prof("sigmoid");
   // For very negative x, e^-x overflows to inf and 1/(1+inf) = 0, which is the
   // right limit, so the one formula is stable on both sides.
   Tensor y = unary_map("sigmoid", x, [](auto v) { return 1 / (1 + std::exp(-v)); });
@@ -49,6 +52,7 @@ Tensor sigmoid(const Tensor& x) {
 // dx = dy where x > 0, else 0   (y > 0 exactly when x > 0, so y serves)
 // saves: y
 Tensor relu(const Tensor& x) {
+  profiler::OpScope prof("relu");
   Tensor y = unary_map("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
   if (!needs_grad({x})) return y;
   SavedTensor sy(y);
@@ -62,6 +66,7 @@ Tensor relu(const Tensor& x) {
 // dx = dy * (Phi(x) + x * phi(x)),  phi(x) = e^(-x^2/2) / sqrt(2 pi)
 // saves: x
 Tensor gelu(const Tensor& x) {
+  profiler::OpScope prof("gelu");
   Tensor y = unary_map("gelu", x, [](auto v) {
     return v * (1 + std::erf(v * kInvSqrt2<decltype(v)>)) / 2;
   });
@@ -85,6 +90,7 @@ Tensor gelu(const Tensor& x) {
 // The loops are kernels (ops/kernels/activation.h): in a Transformer's MLP this
 // runs on every hidden unit, and libm's tanh would cost more than the products.
 Tensor gelu_tanh(const Tensor& x) {
+  profiler::OpScope prof("gelu_tanh");
   check_floating("gelu_tanh", x);
   const Tensor xc = x.is_contiguous() ? x.detach() : copy_of(x);  // the kernels read flat memory
   Tensor y = make_tensor(x.shape(), x.dtype(), /*zero_fill=*/false);

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "heed/autograd/node.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/blas.h"
 #include "heed/ops/dropout.h"
 #include "heed/ops/kernels/attention.h"
@@ -206,6 +207,9 @@ std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, con
                                   drop.defined() ? drop.data_ptr<T>() : nullptr, P.data_ptr<T>(),
                                   drop.defined() ? weights.data_ptr<T>() : nullptr, oout.out<T>());
   });
+  // S = q k^T and out = W v, counted whole: the keys a causal mask hides
+  // (which the fast kernel skips) included, as FLOPs of a model are counted.
+  profiler::add_flops(2 * numel(batch) * d.Tq * d.Tk * (d.D + d.Dv));
   if (!needs_grad(TensorList(inputs.begin(), inputs.end()))) return {out, weights};
 
   // Saved before either node is attached, so that both hold a plain alias of the
@@ -222,6 +226,9 @@ std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, con
     if (g.dq.defined()) odq = operand(g.dq, batch);
     if (g.dk.defined()) odk = operand(g.dk, batch);
     if (g.dv.defined()) odv = operand(g.dv, batch);
+    // One product each: dW = dout v^T, dv = W^T dout, dq = dS k, dk = dS^T q.
+    profiler::add_flops(2 * numel(batch) * d.Tq * d.Tk *
+                        ((from_out ? d.Dv : 0) + (odv ? d.Dv : 0) + (odq ? d.D : 0) + (odk ? d.D : 0)));
     dispatch_floating(qv.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const kernels::Matrices<const T> mg = og.in<T>();
@@ -261,6 +268,7 @@ void check_options(const char* op, double scale, double dropout_p, const Tensor&
 
 std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale,
                                     const Tensor& mask, bool causal, double dropout_p, const Tensor& bias) {
+  profiler::OpScope prof("attention");
   const char* op = "attention";
   check_floating(op, q);
   check_same_dtype(op, q, k);
@@ -336,6 +344,7 @@ std::pair<Tensor, Tensor> packed(Names names, const Tensor& qkv, int64_t H, bool
 
 std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale, const Tensor& mask, bool causal,
                                            double dropout_p, const Tensor& bias) {
+  profiler::OpScope prof("attention_packed");
   return packed({"attention_packed", "attention_packed_weights"}, qkv, 1, false,
                 {scale, mask, causal, dropout_p, bias});
 }
@@ -343,6 +352,7 @@ std::pair<Tensor, Tensor> attention_packed(const Tensor& qkv, double scale, cons
 std::pair<Tensor, Tensor> attention_packed_heads(const Tensor& qkv, int64_t num_heads, double scale,
                                                  const Tensor& mask, bool causal, double dropout_p,
                                                  const Tensor& bias) {
+  profiler::OpScope prof("attention_packed_heads");
   return packed({"attention_packed_heads", "attention_packed_heads_weights"}, qkv, num_heads, true,
                 {scale, mask, causal, dropout_p, bias});
 }

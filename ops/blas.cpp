@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "heed/core/profiler.h"
 #include "heed/ops/kernels/gemm.h"
 #include "heed/ops/map.h"
 
@@ -111,8 +112,12 @@ bool resolve(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, 
   return true;
 }
 
+// A product of [M, K] and [K, N]: a multiply and an add for each of M N K terms.
+int64_t product_flops(int64_t M, int64_t N, int64_t K) { return 2 * M * N * K; }
+
 template <class T>
 void run(const kernels::GemmArgs<T>& g) {
+  profiler::add_flops(product_flops(g.M, g.N, g.K));
   kernels::gemm(g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta, g.c, g.ldc);
 }
 
@@ -161,8 +166,10 @@ void gemm_pair(const Tensor& a1, const Tensor& b1, const Tensor& out1, const Ten
   dispatch_floating(out1.dtype(), [&](auto tag) {
     using T = decltype(tag);
     Product<T> p1, p2;
-    if (out1.numel() > 0 && out2.numel() > 0 && resolve(a1, b1, out1, 1.0, 0.0, p1) && resolve(a2, b2, out2, 1.0, 0.0, p2))
+    if (out1.numel() > 0 && out2.numel() > 0 && resolve(a1, b1, out1, 1.0, 0.0, p1) && resolve(a2, b2, out2, 1.0, 0.0, p2)) {
+      profiler::add_flops(product_flops(p1.args.M, p1.args.N, p1.args.K) + product_flops(p2.args.M, p2.args.N, p2.args.K));
       return kernels::gemm_pair(p1.args, p2.args);
+    }
     gemm(a1, b1, out1);
     gemm(a2, b2, out2);
   });
@@ -179,6 +186,7 @@ void gemm_batch(const Tensor& a, const Tensor& b, const Shape& batch, const Tens
     const T* pb = b.data_ptr<T>() - b.offset();
     const kernels::GemmArgs<T> layout{la->transposed, lb->transposed, M, N, K, T(1), pa, la->ld, pb, lb->ld, T(0),
                                       static_cast<T*>(const_cast<void*>(out.raw_data_ptr())), N};
+    profiler::add_flops(numel(batch) * product_flops(M, N, K));
     kernels::gemm_batch(layout, numel(batch), off_a.data(), off_b.data());
   });
 }

@@ -3,6 +3,7 @@
 #include "heed/ops/dropout.h"
 
 #include "heed/autograd/node.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/map.h"
 
 namespace heed {
@@ -12,6 +13,7 @@ namespace heed {
 // A kept element is scaled by 1/(1-p); a dropped one is exactly 0 (not x * 0, which
 // is NaN for x = inf). With p == 1 nothing is kept, so 1/(1-p) = inf is never used.
 Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
+  profiler::OpScope prof("dropout_mask");
   Tensor mask = make_tensor(shape, dtype, /*zero_fill=*/false);
   dispatch_floating(dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -28,6 +30,7 @@ Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
 // dx = dy * m
 // saves: m (the mask with the scale folded in), not x
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+  profiler::OpScope prof("dropout");
   if (!(p >= 0 && p <= 1))  // written this way so NaN fails too
     throw ValueError(msg("dropout: p is ", p, "; it must be a probability in [0, 1]"));
   check_floating("dropout", x);

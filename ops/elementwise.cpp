@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "heed/autograd/node.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/map.h"
 #include "heed/ops/reduce.h"
 
@@ -13,6 +14,7 @@ namespace heed {
 // da = sum_to(dz, a.shape),  db = sum_to(dz, b.shape)
 // saves: nothing (only the shapes, which the node keeps anyway)
 Tensor add(const Tensor& a, const Tensor& b) {
+  profiler::OpScope prof("add");
   Tensor z = binary_map("add", a, b, [](auto p, auto q) { return p + q; });
   if (!needs_grad({a, b})) return z;
   Shape sa = a.shape(), sb = b.shape();
@@ -24,6 +26,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 // z = a - b
 // da = sum_to(dz),  db = -sum_to(dz)
 Tensor sub(const Tensor& a, const Tensor& b) {
+  profiler::OpScope prof("sub");
   Tensor z = binary_map("sub", a, b, [](auto p, auto q) { return p - q; });
   if (!needs_grad({a, b})) return z;
   Shape sa = a.shape(), sb = b.shape();
@@ -36,6 +39,7 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 // da = sum_to(dz * b),  db = sum_to(dz * a)
 // saves: a and b (each only if the other needs a gradient)
 Tensor mul(const Tensor& a, const Tensor& b) {
+  profiler::OpScope prof("mul");
   Tensor z = binary_map("mul", a, b, [](auto p, auto q) { return p * q; });
   if (!needs_grad({a, b})) return z;
   bool need_a = a.requires_grad(), need_b = b.requires_grad();
@@ -53,6 +57,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 // da = sum_to(dz / b),  db = sum_to(-dz * a / b^2) = sum_to(-dz * z / b)
 // saves: b, and z when b needs a gradient
 Tensor div(const Tensor& a, const Tensor& b) {
+  profiler::OpScope prof("div");
   Tensor z = binary_map("div", a, b, [](auto p, auto q) { return p / q; });
   if (!needs_grad({a, b})) return z;
   bool need_a = a.requires_grad(), need_b = b.requires_grad();
@@ -69,6 +74,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 // z = a + s;  da = dz
 Tensor add(const Tensor& a, double s) {
+  profiler::OpScope prof("add");
   Tensor z = unary_map("add", a, [s](auto v) { return v + s; });
   if (!needs_grad({a})) return z;
   return record("add_scalar", z, {a}, [](const Tensor& dz) -> TensorList { return {dz}; });
@@ -76,6 +82,7 @@ Tensor add(const Tensor& a, double s) {
 
 // z = a * s;  da = dz * s
 Tensor mul(const Tensor& a, double s) {
+  profiler::OpScope prof("mul");
   Tensor z = unary_map("mul", a, [s](auto v) { return v * s; });
   if (!needs_grad({a})) return z;
   return record("mul_scalar", z, {a}, [s](const Tensor& dz) -> TensorList { return {dz * s}; });
@@ -83,6 +90,7 @@ Tensor mul(const Tensor& a, double s) {
 
 // z = a / s;  da = dz / s   (a true division: a * (1/s) can be one ulp off)
 Tensor div(const Tensor& a, double s) {
+  profiler::OpScope prof("div");
   Tensor z = unary_map("div", a, [s](auto v) { return v / static_cast<decltype(v)>(s); });
   if (!needs_grad({a})) return z;
   return record("div_scalar", z, {a}, [s](const Tensor& dz) -> TensorList { return {div(dz, s)}; });
@@ -90,6 +98,7 @@ Tensor div(const Tensor& a, double s) {
 
 // z = s - a;  da = -dz
 Tensor rsub(const Tensor& a, double s) {
+  profiler::OpScope prof("rsub");
   Tensor z = unary_map("rsub", a, [s](auto v) { return s - v; });
   if (!needs_grad({a})) return z;
   return record("rsub_scalar", z, {a}, [](const Tensor& dz) -> TensorList { return {neg(dz)}; });
@@ -98,6 +107,7 @@ Tensor rsub(const Tensor& a, double s) {
 // z = s / a;  da = -dz * s / a^2 = -dz * z / a
 // saves: a, z
 Tensor rdiv(const Tensor& a, double s) {
+  profiler::OpScope prof("rdiv");
   Tensor z = unary_map("rdiv", a, [s](auto v) { return s / v; });
   if (!needs_grad({a})) return z;
   SavedTensor sa(a), sz(z);
@@ -108,6 +118,7 @@ Tensor rdiv(const Tensor& a, double s) {
 
 // y = -x;  dx = -dy
 Tensor neg(const Tensor& x) {
+  profiler::OpScope prof("neg");
   Tensor y = unary_map("neg", x, [](auto v) { return -v; });
   if (!needs_grad({x})) return y;
   return record("neg", y, {x}, [](const Tensor& dy) -> TensorList { return {neg(dy)}; });
@@ -118,6 +129,7 @@ Tensor neg(const Tensor& x) {
 // Squares (every squared-error loss) skip std::pow: x * x is the same correctly
 // rounded number and several times faster, and the backward's x^1 is just x.
 Tensor pow(const Tensor& x, double e) {
+  profiler::OpScope prof("pow");
   Tensor y = e == 2 ? unary_map("pow", x, [](auto v) { return v * v; })
                     : unary_map("pow", x, [e](auto v) { return std::pow(v, static_cast<decltype(v)>(e)); });
   if (!needs_grad({x})) return y;
@@ -136,6 +148,7 @@ Tensor pow(const Tensor& x, double e) {
 // y = e^x;  dx = dy * y
 // saves: y
 Tensor exp(const Tensor& x) {
+  profiler::OpScope prof("exp");
   Tensor y = unary_map("exp", x, [](auto v) { return std::exp(v); });
   if (!needs_grad({x})) return y;
   SavedTensor sy(y);
@@ -145,6 +158,7 @@ Tensor exp(const Tensor& x) {
 // y = ln x;  dx = dy / x
 // saves: x
 Tensor log(const Tensor& x) {
+  profiler::OpScope prof("log");
   Tensor y = unary_map("log", x, [](auto v) { return std::log(v); });
   if (!needs_grad({x})) return y;
   SavedTensor sx(x);
@@ -154,6 +168,7 @@ Tensor log(const Tensor& x) {
 // y = sqrt(x);  dx = dy / (2 y)
 // saves: y
 Tensor sqrt(const Tensor& x) {
+  profiler::OpScope prof("sqrt");
   Tensor y = unary_map("sqrt", x, [](auto v) { return std::sqrt(v); });
   if (!needs_grad({x})) return y;
   SavedTensor sy(y);
@@ -165,6 +180,7 @@ Tensor sqrt(const Tensor& x) {
 // y = |x|;  dx = dy * sign(x)   (sign(0) = 0: a subgradient, and PyTorch's choice)
 // saves: x
 Tensor abs(const Tensor& x) {
+  profiler::OpScope prof("abs");
   Tensor y = unary_map("abs", x, [](auto v) { return std::abs(v); });
   if (!needs_grad({x})) return y;
   SavedTensor sx(x);
@@ -177,6 +193,7 @@ Tensor abs(const Tensor& x) {
 // y = min(max(x, lo), hi);  dx = dy where lo <= x <= hi, else 0
 // saves: x
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  profiler::OpScope prof("clamp");
   if (lo && hi && *lo > *hi)
     throw ValueError(msg("clamp: min (", *lo, ") is greater than max (", *hi, ")"));
   double l = lo.value_or(-INFINITY), h = hi.value_or(INFINITY);

@@ -2,6 +2,7 @@
 #include "heed/ops/embedding.h"
 
 #include "heed/autograd/node.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/index.h"
 #include "heed/ops/view.h"
 
@@ -38,6 +39,7 @@ std::vector<int64_t> checked_ids(const Tensor& ids, int64_t V) {
 // dweight[v, :] = sum of dy[..., :] over the positions where ids == v, except v == padding_idx
 // saves: the id values (ints), weight's shape
 Tensor embedding(const Tensor& weight, const Tensor& ids, std::optional<int64_t> padding_idx) {
+  profiler::OpScope prof("embedding");
   if (weight.dim() != 2)
     throw ShapeError(msg("embedding: weight has shape ", weight.shape(), "; it must be 2-D [V, E]"));
   const int64_t V = weight.size(0), E = weight.size(1);

@@ -6,6 +6,7 @@
 
 #include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/map.h"
 
 namespace heed {
@@ -50,6 +51,7 @@ void check_list(const char* op, const std::vector<Tensor>& xs) {
 // dx[o, index[i], :] += dy[o, i, :]   (scatter-add: a row picked twice gets both gradients)
 // saves: the index values (ints), x's shape
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  profiler::OpScope prof("index_select");
   dim = wrap_dim("index_select", dim, x.dim());
   std::vector<int64_t> idx = checked_indices(x, dim, index);
   const int64_t k = static_cast<int64_t>(idx.size());
@@ -105,6 +107,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 // dx_i = the slice of dy that x_i filled (a view: no copy)
 // saves: the sizes of the x_i along dim
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
+  profiler::OpScope prof("concat");
   check_list("concat", xs);
   const Tensor& first = xs[0];
   if (first.dim() == 0)
@@ -153,6 +156,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
 // y = the x_i stacked along a new dim:  stack(xs, d) = concat(x_i.unsqueeze(d), d)
 // backward: through concat and unsqueeze
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
+  profiler::OpScope prof("stack");
   check_list("stack", xs);
   dim = wrap_dim("stack", dim, xs[0].dim() + 1);  // the new dim may go after the last
   for (size_t i = 1; i < xs.size(); ++i)
@@ -168,6 +172,7 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {
 // Pieces [0, size), [size, 2 size), ... along dim, each a slice view of x (so the
 // gradient flows back through slice's backward).
 std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t dim) {
+  profiler::OpScope prof("split");
   if (x.dim() == 0) throw ShapeError("split: cannot split a 0-d tensor; it has no dims");
   dim = wrap_dim("split", dim, x.dim());
   if (size <= 0)
@@ -186,6 +191,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t dim) {
 }
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
+  profiler::OpScope prof("chunk");
   if (chunks <= 0)
     throw ValueError(msg("chunk: chunks is ", chunks, " (input shape ", x.shape(),
                          "); it must be positive"));

@@ -10,6 +10,7 @@
 #include "heed/autograd/grad_mode.h"
 #include "heed/core/copy.h"
 #include "heed/core/iterate.h"
+#include "heed/core/profiler.h"
 #include "heed/core/random.h"
 #include "heed/core/tensor.h"
 #include "heed/ops/map.h"
@@ -42,6 +43,7 @@ Tensor unaliased(const Tensor& dst, const Tensor& src) {
 }  // namespace
 
 Tensor& Tensor::fill_(double value) {
+  profiler::OpScope prof("fill_");
   check_inplace("fill_", *this);
   dispatch(dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -54,6 +56,7 @@ Tensor& Tensor::fill_(double value) {
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
+  profiler::OpScope prof("copy_");
   check_inplace("copy_", *this);
   copy_elements(*this, unaliased(*this, src));
   impl().storage->bump_version();
@@ -61,6 +64,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  profiler::OpScope prof("add_");
   check_inplace("add_", *this);
   check_floating("add_", *this);
   check_same_dtype("add_", *this, other);
@@ -73,6 +77,7 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 }
 
 Tensor& Tensor::mul_(double factor) {
+  profiler::OpScope prof("mul_");
   check_inplace("mul_", *this);
   check_floating("mul_", *this);
   dispatch_floating(dtype(), [&](auto tag) {
@@ -86,6 +91,7 @@ Tensor& Tensor::mul_(double factor) {
 }
 
 Tensor& Tensor::uniform_(double from, double to, Generator& gen) {
+  profiler::OpScope prof("uniform_");
   check_inplace("uniform_", *this);
   check_floating("uniform_", *this);
   if (!std::isfinite(from) || !std::isfinite(to) || from > to)
@@ -102,6 +108,7 @@ Tensor& Tensor::uniform_(double from, double to, Generator& gen) {
 }
 
 Tensor& Tensor::normal_(double mean, double std, Generator& gen) {
+  profiler::OpScope prof("normal_");
   check_inplace("normal_", *this);
   check_floating("normal_", *this);
   if (!std::isfinite(mean) || !std::isfinite(std) || std < 0)

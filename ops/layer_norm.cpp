@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "heed/autograd/node.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/kernels/layer_norm.h"
 #include "heed/ops/map.h"
 
@@ -52,6 +53,7 @@ void check_layer_norm_args(const Tensor& x, const Shape& ns, const Tensor& weigh
 // y = (x - mu) rstd w + b per row (the formulas at the top)
 // saves: x, w, and each row's mu and rstd (2 M numbers)
 Tensor layer_norm(const Tensor& x_in, const Shape& ns, const Tensor& weight, const Tensor& bias, double eps) {
+  profiler::OpScope prof("layer_norm");
   check_layer_norm_args(x_in, ns, weight, bias);
   const int64_t D = numel(ns);
   const int64_t M = D == 0 ? 0 : x_in.numel() / D;  // rows

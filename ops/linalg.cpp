@@ -15,6 +15,7 @@
 
 #include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/blas.h"
 #include "heed/ops/map.h"
 #include "heed/ops/reduce.h"
@@ -184,6 +185,7 @@ Tensor matmul_nd(const Tensor& a, const Tensor& b, const Shape& batch) {
 // 1-D operands gain a dim, go through matmul_nd, and lose it again; unsqueeze
 // and squeeze are views with their own backward, so the gradient follows.
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  profiler::OpScope prof("matmul");
   Shape batch = check_operands(a, b);
   Tensor a2 = a.dim() == 1 ? a.unsqueeze(0) : a;    // [K] -> [1, K]
   Tensor b2 = b.dim() == 1 ? b.unsqueeze(-1) : b;   // [K] -> [K, 1]
@@ -262,6 +264,7 @@ void fill_rows(Tensor y, const Tensor& bias) {
 //    one [out, rows] x [rows, in] product however many leading dims x has)
 // saves: x as [rows, in] (if W needs a gradient) and W (if x does)
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  profiler::OpScope prof("linear");
   check_linear_args(x, weight, bias);
   const int64_t out = weight.size(0), in = weight.size(1);
   int64_t rows = 1;  // all the dims of x but the last, folded into one

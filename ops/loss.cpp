@@ -12,6 +12,7 @@
 
 #include "heed/autograd/node.h"
 #include "heed/core/parallel.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/activation.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/kernels/reduce.h"
@@ -160,6 +161,7 @@ Tensor nll(const char* op, const Tensor& input, const Tensor& target, const Clas
 // dx = 2 (x - t) g,  dt = -dx,  with g = dloss elementwise (None), dloss (Sum), dloss / n (Mean)
 // saves: x and t (contiguous)
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  profiler::OpScope prof("mse_loss");
   const char* op = "mse_loss";
   check_pair(op, input, target);
   // Flat loops over contiguous data, forward and backward: a strided input is
@@ -210,12 +212,14 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const ClassLossOptions& options) {
+  profiler::OpScope prof("nll_loss");
   return nll("nll_loss", log_probs, target, options);
 }
 
 // loss = nll_loss(log_softmax(logits, class dim), target)
 // d logits = (softmax(logits) - onehot(target)) * dloss   (log_softmax's backward of nll's)
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, const ClassLossOptions& options) {
+  profiler::OpScope prof("cross_entropy");
   check_class_args("cross_entropy", logits, target);  // before log_softmax, so errors name us
   return nll("cross_entropy", log_softmax(logits, logits.dim() == 1 ? 0 : 1), target, options);
 }
@@ -224,6 +228,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const ClassLoss
 // gradients through the ops (softplus's own backward is sigmoid, so x = 0 is exact)
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, Reduction reduction,
                                         const Tensor& pos_weight) {
+  profiler::OpScope prof("binary_cross_entropy_with_logits");
   const char* op = "binary_cross_entropy_with_logits";
   check_pair(op, logits, target);
   Tensor loss = (1.0 - target) * logits;

@@ -24,6 +24,7 @@
 
 #include "heed/autograd/engine.h"
 #include "heed/autograd/node.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/blas.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/kernels/lstm.h"
@@ -90,6 +91,7 @@ struct LayerScratch {
 // dgates, dc = the row backward above, with dh' = dy[0] and dc'_next = dy[1]
 // saves: the activations and tanh(c') (scratch buffers of this op), and c
 Tensor lstm_gates(const Tensor& gates, const Tensor& c) {
+  profiler::OpScope prof("lstm_gates");
   check_dtypes("lstm_gates", {gates, c});
   if (gates.dim() != 2 || gates.size(1) % 4 != 0)
     throw ShapeError(msg("lstm_gates: gates is ", gates.shape(),
@@ -137,6 +139,7 @@ Tensor lstm_gates(const Tensor& gates, const Tensor& c) {
 //   and the output (which holds h_1..h_T)
 Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih,
                   const Tensor& b_hh, const Tensor& h0, const Tensor& c0) {
+  profiler::OpScope prof("lstm_layer");
   check_layer_args(x, w_ih, w_hh, b_ih, b_hh, h0, c0);
   const int64_t T = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1);
   const DType dtype = x.dtype();
@@ -158,6 +161,7 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
                         w_hhc.data_ptr<E>(), s.cs.data_ptr<E>(), s.ks.data_ptr<E>(), out.data_ptr<E>(), T, B, H);
   });
   copy_elements(out.select(0, T), s.cs.select(0, T));
+  profiler::add_flops(T * 2 * B * 4 * H * H);  // h_{t-1} W_hh^T at every step (the gemm above counts itself)
   if (!needs_grad({x, w_ih, w_hh, b_ih, b_hh, h0, c0})) return out;
 
   struct Need {
@@ -178,6 +182,7 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
     Tensor dc = dy.select(0, T).clone();  // dc_T, turned into dc_0
     const Tensor w_hhc = w_hh.contiguous();
     Tensor dh = make_tensor({B, H}, dy.dtype(), false);  // the kernel's scratch: dh_t, the whole gradient of h_t
+    profiler::add_flops(T * 2 * B * 4 * H * H);  // dh_{t-1} = dz_t W_hh at every step
     dispatch_floating(dy.dtype(), [&](auto tag) {
       using E = decltype(tag);
       kernels::lstm_steps_backward(s.acts.data_ptr<E>(), s.cs.data_ptr<E>(), s.ks.data_ptr<E>(), dy.data_ptr<E>(),

@@ -9,6 +9,7 @@
 
 #include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/map.h"
 #include "heed/ops/reduce.h"
 
@@ -65,6 +66,7 @@ void check_fits_int64(const char* op, const Tensor& x, double value) {
 // dx = dy where mask == 0, else 0   (a filled element no longer depends on x)
 // saves: mask
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  profiler::OpScope prof("masked_fill");
   check_mask_broadcasts("masked_fill", mask, x);
   check_fits_int64("masked_fill", x, value);
   Tensor y = fill_where(x, mask, value, /*on_nonzero=*/true);
@@ -79,6 +81,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 // da = sum_to(dy where cond, a.shape),  db = sum_to(dy where not cond, b.shape)
 // saves: cond
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  profiler::OpScope prof("where");
   check_same_dtype("where", a, b);
   Shape shape = broadcast_shapes("where", broadcast_shapes("where", cond.shape(), a.shape()), b.shape());
   Tensor y = make_tensor(shape, a.dtype(), /*zero_fill=*/false);
@@ -116,6 +119,7 @@ namespace {
 
 template <class Pred>
 Tensor compare(const char* op, const Tensor& a, const Tensor& b, Pred pred) {
+  profiler::OpScope prof(op);
   check_same_dtype(op, a, b);
   Shape shape = broadcast_shapes(op, a.shape(), b.shape());
   Tensor y = make_tensor(shape, a.dtype(), /*zero_fill=*/false);
@@ -178,6 +182,7 @@ Tensor triangle(const char* op, const Tensor& x, int64_t diagonal, bool lower) {
 // dx = dy masked the same way (a zeroed element no longer depends on x)
 // saves: nothing
 Tensor tril(const Tensor& x, int64_t diagonal) {
+  profiler::OpScope prof("tril");
   Tensor y = triangle("tril", x, diagonal, /*lower=*/true);
   if (!needs_grad({x})) return y;
   return record("tril", y, {x}, [diagonal](const Tensor& dy) -> TensorList {
@@ -189,6 +194,7 @@ Tensor tril(const Tensor& x, int64_t diagonal) {
 // dx = dy masked the same way
 // saves: nothing
 Tensor triu(const Tensor& x, int64_t diagonal) {
+  profiler::OpScope prof("triu");
   Tensor y = triangle("triu", x, diagonal, /*lower=*/false);
   if (!needs_grad({x})) return y;
   return record("triu", y, {x}, [diagonal](const Tensor& dy) -> TensorList {

@@ -7,6 +7,7 @@
 
 #include "heed/autograd/node.h"
 #include "heed/core/parallel.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/kernels/reduce.h"
 #include "heed/ops/map.h"
@@ -93,6 +94,7 @@ void check_not_empty(const char* op, const Tensor& x, const std::vector<int64_t>
 // max and min share everything but the comparison.
 Tensor extreme(const char* op, bool is_max, const Tensor& x, const std::vector<int64_t>& dims_in,
                bool keepdim, bool full) {
+  profiler::OpScope prof(op);
   check_floating(op, x);
   std::vector<int64_t> dims = reduce_dims(op, x, dims_in);
   check_not_empty(op, x, dims, full);
@@ -119,6 +121,7 @@ Tensor extreme(const char* op, bool is_max, const Tensor& x, const std::vector<i
 }
 
 Tensor arg_extreme(const char* op, bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
+  profiler::OpScope prof(op);
   std::vector<int64_t> dims = reduce_dims(op, x, {dim});
   check_not_empty(op, x, dims, /*full=*/false);
   ReduceView p = plan_reduction(x, dims);
@@ -135,6 +138,7 @@ Tensor arg_extreme(const char* op, bool is_max, const Tensor& x, int64_t dim, bo
 }  // namespace
 
 Tensor column_sums(const Tensor& m) {
+  profiler::OpScope prof("column_sums");
   Tensor out = make_tensor({m.size(1)}, m.dtype(), /*zero_fill=*/false);
   dispatch_floating(m.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -151,6 +155,7 @@ Tensor column_sums(const Tensor& m) {
 // dx = dy with the reduced dims put back as size 1, expanded to x's shape (a view)
 // saves: nothing (x's shape and the dims)
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
+  profiler::OpScope prof("sum");
   std::vector<int64_t> dims = reduce_dims("sum", x, dims_in);
   Tensor y = sum_raw(x, dims, keepdim);
   if (!needs_grad({x})) return y;  // int64 never requires grad: an int64 sum records nothing
@@ -168,6 +173,7 @@ Tensor sum(const Tensor& x) { return sum(x, all_dims(x), false); }
 // dx = dy / n, expanded back to x's shape
 // saves: nothing
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
+  profiler::OpScope prof("mean");
   check_floating("mean", x);
   std::vector<int64_t> dims = reduce_dims("mean", x, dims_in);
   const int64_t n = reduced_count(x, dims);
@@ -203,6 +209,7 @@ Tensor min(const Tensor& x) { return extreme("min", false, x, all_dims(x), false
 // Like PyTorch, the divisor is max(0, n - correction): with too few elements the
 // result is inf (or NaN when every deviation is 0, e.g. a single element).
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim, int64_t correction) {
+  profiler::OpScope prof("var");
   check_floating("var", x);
   if (correction < 0)
     throw ValueError(msg("var: correction is ", correction, " (input shape ", x.shape(),
@@ -240,6 +247,7 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) { return arg_extreme("
 // repeated copy received its own share of the gradient, so undo it by summing
 // over (a) the leading dims and (b) the dims where shape has 1 but g does not.
 Tensor sum_to(const Tensor& g, const Shape& shape) {
+  profiler::OpScope prof("sum_to");
   if (g.shape() == shape) return g;  // the common case (no broadcast): no work, no copy
   const int64_t lead = g.dim() - static_cast<int64_t>(shape.size());
   bool fits = lead >= 0;

@@ -21,6 +21,7 @@
 #include "heed/ops/softmax.h"
 
 #include "heed/autograd/node.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/kernels/softmax.h"
 #include "heed/ops/map.h"
 
@@ -30,6 +31,7 @@ namespace {
 
 // softmax and log_softmax differ only in the flag they hand the kernels.
 Tensor softmax_op(const char* op, bool log, const Tensor& x, int64_t dim) {
+  profiler::OpScope prof(op);
   check_floating(op, x);
   dim = wrap_dim(op, dim, x.dim());
   const AroundDim rows = around_dim(x.shape(), dim);

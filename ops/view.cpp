@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "heed/autograd/node.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/map.h"
 #include "heed/ops/reduce.h"
 
@@ -60,6 +61,7 @@ Tensor record_view(const char* name, const Tensor& x, Tensor y, Back back) {
 // evenly spaced in memory, works on any layout; merging dims that do not (the
 // two dims of a transpose) cannot be done without moving elements.
 Tensor view(const Tensor& x, const Shape& shape) {
+  profiler::OpScope prof("view");
   Shape s = infer_shape("view", x.shape(), shape);
   std::optional<Strides> st = view_strides(x.shape(), x.strides(), s);
   if (!st)
@@ -73,12 +75,14 @@ Tensor view(const Tensor& x, const Shape& shape) {
 
 // y = x viewed as `shape` when its strides allow (see view), else a contiguous copy reshaped
 Tensor reshape(const Tensor& x, const Shape& shape) {
+  profiler::OpScope prof("reshape");
   Shape s = infer_shape("reshape", x.shape(), shape);  // check first: errors should say reshape
   return view_strides(x.shape(), x.strides(), s) ? view(x, s) : view(contiguous(x), s);
 }
 
 // y = x with dims d0 and d1 swapped;  dx = dy with them swapped back
 Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
+  profiler::OpScope prof("transpose");
   d0 = wrap_dim("transpose", d0, x.dim());
   d1 = wrap_dim("transpose", d1, x.dim());
   if (x.dim() == 0) return x;  // a scalar is its own transpose
@@ -92,6 +96,7 @@ Tensor transpose(const Tensor& x, int64_t d0, int64_t d1) {
 
 // y dim i = x dim dims[i];  dx = dy permuted by the inverse permutation
 Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
+  profiler::OpScope prof("permute");
   const int64_t n = x.dim();
   if (static_cast<int64_t>(dims.size()) != n)
     throw ShapeError(msg("permute: input has shape ", x.shape(), " (", n, " dims) but ", dims.size(),
@@ -114,6 +119,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
 
 // y = x without its size-1 dims;  dx = dy reshaped back
 Tensor squeeze(const Tensor& x) {
+  profiler::OpScope prof("squeeze");
   Shape s;
   Strides st;
   for (int64_t d = 0; d < x.dim(); ++d)
@@ -127,6 +133,7 @@ Tensor squeeze(const Tensor& x) {
 }
 
 Tensor squeeze(const Tensor& x, int64_t dim) {
+  profiler::OpScope prof("squeeze");
   dim = wrap_dim("squeeze", dim, x.dim());
   if (x.dim() == 0 || x.shape()[dim] != 1) return x;  // like PyTorch: a no-op, not an error
   Shape s = x.shape();
@@ -140,6 +147,7 @@ Tensor squeeze(const Tensor& x, int64_t dim) {
 
 // y = x with a size-1 dim inserted at `dim` (which may equal x.dim(): append)
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
+  profiler::OpScope prof("unsqueeze");
   dim = wrap_dim("unsqueeze", dim, x.dim() + 1);
   Shape s = x.shape();
   Strides st = x.strides();
@@ -154,6 +162,7 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
 
 // y = x repeated along its size-1 dims (stride 0, no copy);  dx = sum_to(dy, x.shape)
 Tensor expand(const Tensor& x, const Shape& shape) {
+  profiler::OpScope prof("expand");
   const int64_t n = static_cast<int64_t>(shape.size()), lead = n - x.dim();
   if (lead < 0)
     throw ShapeError(msg("expand: cannot expand ", x.shape(), " to ", shape,
@@ -185,6 +194,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
 
 // y = x[start:end:step] along dim;  dx = zeros with dy written into that slice
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t step) {
+  profiler::OpScope prof("slice");
   if (x.dim() == 0) throw IndexError("slice: cannot slice a 0-d tensor");
   dim = wrap_dim("slice", dim, x.dim());
   if (step <= 0) throw ValueError(msg("slice: step is ", step, "; it must be positive"));
@@ -209,6 +219,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
 
 // y = x[..., index, ...] along dim (dim removed);  dx = zeros with dy written there
 Tensor select(const Tensor& x, int64_t dim, int64_t index) {
+  profiler::OpScope prof("select");
   if (x.dim() == 0) throw IndexError("select: cannot select from a 0-d tensor");
   dim = wrap_dim("select", dim, x.dim());
   const int64_t n = x.shape()[dim];
@@ -234,11 +245,13 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
 
 // y = a contiguous copy of x;  dx = dy
 Tensor clone(const Tensor& x) {
+  profiler::OpScope prof("clone");
   Tensor y = copy_of(x);
   return record_view("clone", x, y, [](const Tensor& dy) { return dy; });
 }
 
 Tensor contiguous(const Tensor& x) {
+  profiler::OpScope prof("contiguous");
   if (x.is_contiguous()) return x;
   Tensor y = copy_of(x);
   return record_view("contiguous", x, y, [](const Tensor& dy) { return dy; });
@@ -247,6 +260,7 @@ Tensor contiguous(const Tensor& x) {
 // y = x converted to dtype;  dx = dy converted back (float <-> float only: an int64
 // result cannot carry a gradient)
 Tensor to(const Tensor& x, DType dtype) {
+  profiler::OpScope prof("to");
   if (x.dtype() == dtype) return x;
   Tensor y = copy_of(x, dtype);
   if (!is_floating(dtype)) return y;

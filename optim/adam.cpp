@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "heed/autograd/grad_mode.h"
+#include "heed/core/profiler.h"
 #include "heed/ops/kernels/adam.h"
 
 namespace heed::optim {
@@ -101,6 +102,7 @@ template struct AdamOptionsWith<AdamDefaults>;
 template struct AdamOptionsWith<AdamWDefaults>;
 
 void Adam::step() {
+  profiler::OpScope phase("optimizer.step", profiler::Kind::Phase);
   NoGradGuard no_grad;  // the update is not part of any graph
   BiasCorrections corrections;
   for_each_param([&](Tensor& p, AdamState& s, const AdamOptions& o) {
@@ -110,6 +112,7 @@ void Adam::step() {
 }
 
 void AdamW::step() {
+  profiler::OpScope phase("optimizer.step", profiler::Kind::Phase);
   NoGradGuard no_grad;
   BiasCorrections corrections;
   for_each_param([&](Tensor& p, AdamState& s, const AdamWOptions& o) {

@@ -2,9 +2,12 @@
 
 #include <cmath>
 
+#include "heed/core/profiler.h"
+
 namespace heed::optim {
 
 void Optimizer::zero_grad() {
+  profiler::OpScope phase("optimizer.zero_grad", profiler::Kind::Phase);
   for (size_t g = 0; g < num_groups(); ++g)
     for (const Tensor& p : params(g)) Tensor(p).zero_grad();
 }

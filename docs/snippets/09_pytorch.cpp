@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "check.h"
@@ -94,6 +95,17 @@ int main() {
   {
     DetectAnomalyGuard anomaly(true, true);
     check(is_anomaly_forward_check_enabled(), "DetectAnomalyGuard anomaly(true, true): the forward too");
+  }
+  {
+    profiler::Profiler prof;
+    {
+      profiler::Scope label("attn");
+      tanh(x).sum();
+    }
+    prof.stop();
+    check(prof.table().find("attn") != std::string::npos, "profiler::Profiler, profiler::Scope, table()");
+    prof.write_chrome_trace("trace.json");
+    check(std::ifstream("trace.json").good(), "write_chrome_trace");
   }
 
   // ---- nn ----

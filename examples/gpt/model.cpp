@@ -70,6 +70,7 @@ CausalSelfAttention::CausalSelfAttention(const Config& c) : n_head(c.n_head), dr
 }
 
 Tensor CausalSelfAttention::forward(const Tensor& x, KVCache* cache, int64_t layer, Tensor* attention_map) const {
+  profiler::Scope label("attn");  // names this part in the profiler's table and trace (no cost when off)
   const int64_t B = x.size(0), T = x.size(1), C = x.size(2), H = n_head, D = C / H;
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   Tensor qkv = (*c_attn)(x);  // [B, T, 3C]: q, k, v side by side, each H heads of D
@@ -99,7 +100,10 @@ MLP::MLP(const Config& c) {
   c_proj = register_module("c_proj", std::make_shared<nn::Linear>(4 * c.n_embd, c.n_embd));
 }
 
-Tensor MLP::forward(const Tensor& x) const { return (*c_proj)(gelu_tanh((*c_fc)(x))); }
+Tensor MLP::forward(const Tensor& x) const {
+  profiler::Scope label("mlp");
+  return (*c_proj)(gelu_tanh((*c_fc)(x)));
+}
 
 Block::Block(const Config& c) {
   ln_1 = register_module("ln_1", std::make_shared<nn::LayerNorm>(c.n_embd));
@@ -112,6 +116,7 @@ Block::Block(const Config& c) {
 // Pre-norm: each branch reads a normalized copy and adds its result to the
 // residual stream x, which itself is never normalized on the way up.
 Tensor Block::forward(const Tensor& x, KVCache* cache, int64_t layer, Tensor* attention_map) const {
+  profiler::Scope label(name);
   Tensor h = x + (*drop)(attn->forward((*ln_1)(x), cache, layer, attention_map));
   return h + (*drop)((*mlp)((*ln_2)(h)));
 }
@@ -128,7 +133,10 @@ GPT::GPT(const Config& c) : config(c) {
   wpe = register_module("wpe", std::make_shared<nn::LearnedPositionalEmbedding>(c.block_size, c.n_embd, true));
   drop = register_module("drop", std::make_shared<nn::Dropout>(c.dropout));
   blocks = register_module("blocks", std::make_shared<nn::ModuleList>());
-  for (int64_t i = 0; i < c.n_layer; ++i) block_list_.push_back(blocks->push_back(std::make_shared<Block>(c)));
+  for (int64_t i = 0; i < c.n_layer; ++i) {
+    block_list_.push_back(blocks->push_back(std::make_shared<Block>(c)));
+    block_list_.back()->name = msg("blocks.", i);
+  }
   ln_f = register_module("ln_f", std::make_shared<nn::LayerNorm>(c.n_embd));
 
   // GPT-2's initialisation: weights N(0, 0.02^2), biases 0, layer norms 1 and 0.
@@ -160,6 +168,7 @@ Tensor GPT::forward(const Tensor& ids, KVCache* cache, std::vector<Tensor>* atte
   for (size_t i = 0; i < block_list_.size(); ++i)
     x = block_list_[i]->forward(x, cache, static_cast<int64_t>(i), attention_maps ? &(*attention_maps)[i] : nullptr);
   if (cache) cache->length += T;
+  profiler::Scope label("lm_head");
   return matmul((*ln_f)(x), wte->weight.t());  // [B, T, V]: each position's score for every next byte
 }
 

@@ -90,6 +90,7 @@ class Block : public heed::nn::Module {
   std::shared_ptr<CausalSelfAttention> attn;
   std::shared_ptr<MLP> mlp;
   std::shared_ptr<heed::nn::Dropout> drop;  // on each branch's output
+  std::string name = "block";  // its label in the profiler's table and trace: "blocks.2"
 };
 
 class GPT : public heed::nn::Module {

@@ -49,3 +49,17 @@ if(TARGET heed_dist)
                        PROCESSORS 2
                        TIMEOUT 120)
 endif()
+
+# --profile: training steps of the default model (W7's) under the profiler
+# (docs chapter 14); exits 1 unless the table's self times come within 10% of
+# the step time the clock measured. The slow builds profile the smoke model.
+set(gpt_profile_size "")
+if(HEED_SANITIZE OR HEED_SANITIZE_THREAD OR HEED_REFERENCE_KERNELS)
+  set(gpt_profile_size --layers 2 --heads 2 --embd 32 --context 32)
+endif()
+add_test(NAME example_gpt_profile
+         COMMAND gpt --profile 3 ${gpt_profile_size} --out ${CMAKE_CURRENT_BINARY_DIR}/out_gpt_profile)
+set_tests_properties(example_gpt_profile PROPERTIES
+                     PASS_REGULAR_EXPRESSION "all checks passed"
+                     FAIL_REGULAR_EXPRESSION "CHECKS FAILED"
+                     TIMEOUT 120)

@@ -196,8 +196,12 @@ void run_team(int threads, F&& body) {
     body(0, 1);
     return;
   }
+  const profiler::RegionContext context = profiler::region_context();  // for the trace, when profiling
 #pragma omp parallel num_threads(threads)
-  body(omp_get_thread_num(), omp_get_num_threads());
+  {
+    profiler::RegionScope region(context);
+    body(omp_get_thread_num(), omp_get_num_threads());
+  }
 }
 
 // The end of a step: every thread's part of it is written before any thread reads it.

@@ -1,0 +1,273 @@
+// The profiler: where the time of a training step goes, op by op.
+//
+//   profiler::Profiler prof;                   // on from here...
+//   for (int s = 0; s < 5; ++s) train_step();
+//   prof.stop();                               // ...to here
+//   std::cout << prof.table();                 // one row per op, most self time first
+//   prof.write_chrome_trace("trace.json");     // chrome://tracing or ui.perfetto.dev
+//
+// While a Profiler runs, heed records an Event for each of these, on every thread:
+//   - an op's forward: each public op opens an OpScope on its first line;
+//   - a node's backward: the engine times each node's apply(), named by the op
+//     that recorded the node and remembering where the forward made it (the
+//     events that were open then: "block > attn > linear");
+//   - phases: the engine's backward and the optimizers' step and zero_grad. The
+//     ops outside any phase are the forward; the trace draws them as one;
+//   - labels of the user's own, like torch.profiler.record_function:
+//       { profiler::Scope s("attention"); ... }
+//   - OpenMP regions (core/parallel.h): on each thread of the team, the part of
+//     the loop that thread ran.
+// An op that adds FLOPs or allocates memory says so (add_flops, and Storage's
+// allocations count themselves): both go to the innermost event open on the thread.
+//
+// Total and self time. An event's total is end - start; its self time is the
+// total less the totals of the events opened inside it on the same thread. So
+// a `linear` that calls `matmul` and `add` keeps only its own bookkeeping as
+// self time, and on one thread the self times of all events add up to exactly
+// the time the outermost ones cover. OpenMP regions are drawn, not counted:
+// their time is already their op's.
+//
+// Cost. Off, an op pays one atomic load and a branch (bench/RESULTS.md has the
+// rows). On, every event costs two clock reads and an append to the thread's
+// own list, and a backward event a lookup of its name; the events are kept in
+// memory until the Profiler dies, about 100 bytes each, so profile a few steps,
+// not a whole training run.
+//
+// One Profiler runs at a time (a second one throws). stop() it, or let it die,
+// while the threads it watches are idle (between steps), since it then reads
+// what they wrote.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace heed::profiler {
+
+enum class Kind : uint8_t {
+  Op,        // an op's forward (or an op that a backward calls)
+  Backward,  // one node's backward, run by the engine
+  Phase,     // backward, optimizer step: the parts of a training step
+  Label,     // the user's own scope (profiler::Scope)
+  Region,    // one thread's share of an OpenMP parallel loop
+};
+const char* kind_name(Kind kind);
+
+// Where the forward made an autograd node: the op's event. Kept on the node
+// (autograd/node.h), so that the node's backward event can name it.
+struct Site {
+  uint64_t session = 0;  // which Profiler run recorded it (0: none)
+  uint32_t thread = 0;   // whose list holds the event
+  int32_t event = -1;
+};
+
+struct Event {
+  const char* name = "";     // a string literal (ops) or one the profiler keeps
+  const char* phase = nullptr;  // the innermost enclosing phase, if any
+  int64_t start_ns = 0;      // since the Profiler started
+  int64_t end_ns = -1;       // -1 while open
+  int64_t child_ns = 0;      // the totals of the events opened inside this one
+  int64_t flops = 0;
+  int64_t bytes = 0;         // allocated while this event was the innermost
+  int32_t parent = -1;       // the enclosing event in the same list (-1: none)
+  Kind kind = Kind::Op;
+  Site site;                 // Backward: the forward op that made the node
+  int64_t total_ns() const { return end_ns - start_ns; }
+  int64_t self_ns() const { return total_ns() - child_ns; }
+};
+
+namespace detail {
+
+// The events of one thread, in the order they opened. Only that thread writes
+// it while the profiler runs, so recording takes no lock.
+struct ThreadLog {
+  uint64_t session = 0;
+  uint32_t index = 0;  // 0 for the first thread that recorded, 1 for the next...
+  int64_t origin_ns = 0;  // the steady clock when the Profiler started
+  std::vector<Event> events;
+  int32_t open = -1;   // the innermost open event on the stack (Regions never are)
+  int64_t unattributed_bytes = 0;  // allocated with no event open
+
+  // The names that are not literals (labels, nodes' names), each kept once; a
+  // name seen before is found without making a std::string of it.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_set<std::string, Hash, std::equal_to<>> names;
+  const char* intern(std::string_view name) {
+    auto it = names.find(name);
+    if (it == names.end()) it = names.emplace(name).first;
+    return it->c_str();
+  }
+};
+
+// The running Profiler's number, 0 when none runs: the one thing an op reads
+// when profiling is off.
+extern std::atomic<uint64_t> g_session;
+
+ThreadLog* thread_log_of(uint64_t session);  // this thread's list, made on first use
+
+// This thread's list while a Profiler runs, else null.
+inline ThreadLog* this_thread_log() {
+  const uint64_t session = g_session.load(std::memory_order_acquire);
+  if (session == 0) [[likely]] return nullptr;
+  return thread_log_of(session);
+}
+
+int32_t begin(ThreadLog& log, const char* name, Kind kind);
+void end(ThreadLog& log, int32_t event);
+
+}  // namespace detail
+
+// The RAII scope every event comes from. Ops use OpScope; users Scope.
+class OpScope {
+ public:
+  // `name` must be a string literal (it is kept, not copied).
+  explicit OpScope(const char* name, Kind kind = Kind::Op) : log_(detail::this_thread_log()) {
+    if (log_) [[unlikely]] open(name, kind);
+  }
+  ~OpScope() {
+    if (log_) [[unlikely]] close();
+  }
+  OpScope(const OpScope&) = delete;
+  OpScope& operator=(const OpScope&) = delete;
+
+ protected:
+  OpScope() : log_(detail::this_thread_log()) {}
+  void open(const char* name, Kind kind) {
+    session_ = log_->session;
+    event_ = detail::begin(*log_, name, kind);
+  }
+  void close();
+  detail::ThreadLog* log_;
+  uint64_t session_ = 0;
+  int32_t event_ = -1;
+};
+
+// A labelled scope of the user's own (torch.profiler.record_function), or a
+// phase: { profiler::Scope s("forward", profiler::Kind::Phase); ... }.
+class Scope : public OpScope {
+ public:
+  explicit Scope(std::string_view name, Kind kind = Kind::Label) {
+    if (log_) [[unlikely]] open(log_->intern(name), kind);
+  }
+};
+
+// The engine's event for one node's backward: the node's name and where the
+// forward made it.
+class BackwardScope : public OpScope {
+ public:
+  BackwardScope(const std::string& node_name, const Site& site) {
+    if (log_) [[unlikely]] open_backward(node_name, site);
+  }
+
+ private:
+  void open_backward(const std::string& node_name, const Site& site);
+};
+
+// One thread's share of an OpenMP loop (core/parallel.h opens one on each
+// thread of the team), named after the op that opened the loop.
+struct RegionContext {
+  const char* name = "parallel region";
+  const char* phase = nullptr;
+};
+RegionContext region_context();  // of the innermost event open on this thread
+// Not inline, unlike the other scopes: it sits inside parallel_for's template,
+// where any code it adds could change how the compiler inlines every loop body
+// in heed (it did: the SGD update stopped being inlined). One call per thread
+// per parallel region costs nothing next to starting the region.
+class RegionScope {
+ public:
+  explicit RegionScope(const RegionContext& context);
+  ~RegionScope();
+  RegionScope(const RegionScope&) = delete;
+  RegionScope& operator=(const RegionScope&) = delete;
+
+ private:
+  detail::ThreadLog* log_;
+  uint64_t session_ = 0;
+  int32_t event_ = -1;
+};
+
+// Adds to the innermost event open on this thread (nothing when off). Inline,
+// like the scopes: off, each is the one load and branch.
+inline void add_flops(int64_t flops) {
+  if (detail::ThreadLog* log = detail::this_thread_log()) [[unlikely]]
+    if (log->open >= 0) log->events[static_cast<size_t>(log->open)].flops += flops;
+}
+inline void add_bytes(int64_t bytes) {  // Storage calls it for every allocation
+  if (detail::ThreadLog* log = detail::this_thread_log()) [[unlikely]] {
+    if (log->open >= 0) log->events[static_cast<size_t>(log->open)].bytes += bytes;
+    else log->unattributed_bytes += bytes;
+  }
+}
+// Where an op being recorded now sits: its own event (autograd's record()).
+inline Site current_site() {
+  detail::ThreadLog* log = detail::this_thread_log();
+  if (!log) [[likely]] return {};
+  return {log->session, log->index, log->open};
+}
+
+// One row of the table: the events of one name and kind (and, grouped by
+// site, one creation site), added up.
+struct Row {
+  std::string name;
+  Kind kind = Kind::Op;
+  std::string site;  // Backward rows grouped by site: "block > attn > linear"
+  int64_t calls = 0, self_ns = 0, total_ns = 0, flops = 0, bytes = 0;
+};
+
+struct TableOptions {
+  bool group_by_site = false;  // split backward rows by where the forward made them
+  std::optional<Kind> kind = std::nullopt;  // only the rows of this kind
+  size_t row_limit = 30;       // 0: all
+};
+
+class Profiler {
+ public:
+  Profiler();   // starts recording; throws if another Profiler is running
+  ~Profiler();  // stops, if stop() was not called
+  Profiler(const Profiler&) = delete;
+  Profiler& operator=(const Profiler&) = delete;
+
+  void stop();
+  bool running() const { return running_; }
+
+  // Read only after stop() (they throw before it): the events are still being written.
+  std::vector<Row> rows(bool group_by_site = false) const;  // most self time first
+  std::string table(const TableOptions& options = {}) const;
+  // Chrome's trace format (JSON): one track per thread, and above each a track
+  // of its phases. Written to "<path>.tmp" and renamed, so a failed write never
+  // leaves half a file.
+  void write_chrome_trace(const std::string& path) const;
+
+  // The self times of every event but OpenMP regions, added up (what the
+  // table's self column sums to), and the time from start to stop.
+  int64_t self_ns_sum() const;
+  int64_t wall_ns() const { return stop_ns_; }
+  const std::vector<std::unique_ptr<detail::ThreadLog>>& threads() const;
+
+  // "block > attn > linear": the events open around `site`'s, outermost first.
+  std::string describe_site(const Site& site) const;
+
+  // A list for a thread that has none yet (called under the lock that
+  // guards the running Profiler, so threads join one at a time).
+  detail::ThreadLog* add_thread(uint64_t session);
+
+ private:
+  void require_stopped(const char* what) const;
+  uint64_t session_;
+  bool running_ = true;
+  int64_t start_ns_;  // steady clock, when started
+  int64_t stop_ns_ = 0;  // since start
+  std::vector<std::unique_ptr<detail::ThreadLog>> threads_;
+};
+
+}  // namespace heed::profiler
