@@ -142,7 +142,8 @@ inline Args parse_args(int argc, char** argv) {
     else if (arg == "--profile") a.profile = true;
     else {
       std::fprintf(stderr,
-                   "usage: %s [--workload NAME]... [--rss-only] [--threads N] [--budget SECONDS] [--list] [--profile]\n",
+                   "usage: %s [--workload NAME]... [--rss-only] [--threads N] [--budget SECONDS] [--list]"
+                   " [--profile]\n",
                    argv[0]);
       std::exit(2);
     }

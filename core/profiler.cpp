@@ -311,7 +311,8 @@ struct OpRun {
 };
 
 bool outermost_op(const detail::ThreadLog& log, const Event& e) {
-  return e.kind == Kind::Op && !e.phase && (e.parent < 0 || log.events[static_cast<size_t>(e.parent)].kind == Kind::Label);
+  return e.kind == Kind::Op && !e.phase &&
+         (e.parent < 0 || log.events[static_cast<size_t>(e.parent)].kind == Kind::Label);
 }
 
 std::vector<OpRun> op_runs(const detail::ThreadLog& log) {

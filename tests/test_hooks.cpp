@@ -280,7 +280,7 @@ TEST_CASE("hooks/post-accumulate hooks fire in the order backward reaches the le
   CHECK(order[3].rfind("first.", 0) == 0);
 }
 
-TEST_CASE("hooks/queue_callback: runs when the backward is done, in order; refused outside one") {
+TEST_CASE("hooks/queue_callback: runs when the backward is done, in order, and is refused outside one") {
   Tensor a = Tensor({1, 2}, kFloat64).requires_grad_();
   Tensor b = Tensor({3}, kFloat64).requires_grad_();
   std::vector<std::string> events;
@@ -304,7 +304,7 @@ TEST_CASE("hooks/queue_callback: runs when the backward is done, in order; refus
   CHECK_THROWS_WITH_AS(queue_callback([] {}), doctest::Contains("no backward() is running"), AutogradError);
 }
 
-TEST_CASE("hooks/current_backward_id: one number per backward, also after one that threw; 0 outside") {
+TEST_CASE("hooks/current_backward_id: one number per backward, also after one that threw, and 0 outside") {
   CHECK(current_backward_id() == 0);
   Tensor a = Tensor({1, 2}, kFloat64).requires_grad_();
   Tensor b = Tensor({3}, kFloat64).requires_grad_();

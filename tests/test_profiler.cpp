@@ -147,7 +147,7 @@ TEST_CASE("profiler: backward nodes know where the forward made them") {
   CHECK(backward_only.find(" op ") == std::string::npos);
 }
 
-TEST_CASE("profiler: one at a time; stop() closes open scopes; a stopped scope ends quietly") {
+TEST_CASE("profiler: one at a time, stop() closes open scopes, and a stopped scope ends quietly") {
   std::optional<profiler::Profiler> prof;
   prof.emplace();
   CHECK_THROWS_WITH_AS(profiler::Profiler(), doctest::Contains("already running"), Error);
