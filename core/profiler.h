@@ -12,7 +12,8 @@
 //     that recorded the node and remembering where the forward made it (the
 //     events that were open then: "block > attn > linear");
 //   - phases: the engine's backward and the optimizers' step and zero_grad. The
-//     ops outside any phase are the forward; the trace draws them as one;
+//     trace draws the ops outside any phase that come before a backward as the
+//     forward phase;
 //   - labels of the user's own, like torch.profiler.record_function:
 //       { profiler::Scope s("attention"); ... }
 //   - OpenMP regions (core/parallel.h): on each thread of the team, the part of
@@ -22,16 +23,16 @@
 //
 // Total and self time. An event's total is end - start; its self time is the
 // total less the totals of the events opened inside it on the same thread. So
-// a `linear` that calls `matmul` and `add` keeps only its own bookkeeping as
-// self time, and on one thread the self times of all events add up to exactly
+// a `cross_entropy` that calls `log_softmax` keeps only its own work as self
+// time, and on one thread the self times of all events add up to exactly
 // the time the outermost ones cover. OpenMP regions are drawn, not counted:
 // their time is already their op's.
 //
 // Cost. Off, an op pays one atomic load and a branch (bench/RESULTS.md has the
 // rows). On, every event costs two clock reads and an append to the thread's
 // own list, and a backward event a lookup of its name; the events are kept in
-// memory until the Profiler dies, about 100 bytes each, so profile a few steps,
-// not a whole training run.
+// memory until the Profiler dies, 80 bytes each, so profile a few steps, not a
+// whole training run.
 //
 // One Profiler runs at a time (a second one throws). stop() it, or let it die,
 // while the threads it watches are idle (between steps), since it then reads
