@@ -28,7 +28,7 @@
 #include "heed/autograd/leaf.h"
 #include "heed/autograd/node.h"
 #include "heed/core/copy.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 
 namespace heed {
 

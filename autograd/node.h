@@ -44,7 +44,7 @@
 #include "heed/autograd/source_site.h"
 #include "heed/core/autograd_meta.h"
 #include "heed/core/object_pool.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/core/tensor.h"
 
 namespace heed {

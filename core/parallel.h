@@ -17,7 +17,7 @@
 
 #include <cstdint>
 
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 
 namespace heed {
 

@@ -49,22 +49,13 @@ const char* kind_name(Kind kind) {
   return "?";
 }
 
-namespace detail {
-
-ThreadLog* thread_log_of(uint64_t session) {
-  if (tl_session == session) return tl_log;
-  std::lock_guard<std::mutex> lock(g_registry);
-  if (g_session.load(std::memory_order_relaxed) != session || !g_profiler) return nullptr;  // stopped meanwhile
-  tl_log = g_profiler->add_thread(session);
-  tl_session = session;
-  return tl_log;
-}
+namespace {
 
 // An event opens on top of the thread's stack: the innermost open event is its
 // parent, and it inherits the parent's phase (a phase is its own). An OpenMP
 // region is drawn but never becomes a parent, and its time is not taken out of
 // its op's self time.
-int32_t begin(ThreadLog& log, const char* name, Kind kind) {
+int32_t begin(detail::ThreadLog& log, const char* name, Kind kind) {
   Event e;
   e.name = name;
   e.kind = kind;
@@ -77,22 +68,58 @@ int32_t begin(ThreadLog& log, const char* name, Kind kind) {
   return index;
 }
 
-void end(ThreadLog& log, int32_t index) {
+// Event `index` ends at `t` (since the Profiler started). It must be the
+// innermost open one, unless it is a region; its total counts toward its
+// parent's children.
+void close_at(detail::ThreadLog& log, int32_t index, int64_t t) {
   Event& e = log.events[static_cast<size_t>(index)];
-  e.end_ns = now_ns() - log.origin_ns;
+  e.end_ns = t;
   if (e.kind == Kind::Region) return;
   log.open = e.parent;
   if (e.parent >= 0) log.events[static_cast<size_t>(e.parent)].child_ns += e.total_ns();
 }
 
+void end(detail::ThreadLog& log, int32_t index) { close_at(log, index, now_ns() - log.origin_ns); }
+
+}  // namespace
+
+namespace detail {
+
+ThreadLog* thread_log_of(uint64_t session) {
+  if (tl_session == session) return tl_log;
+  std::lock_guard<std::mutex> lock(g_registry);
+  if (g_session.load(std::memory_order_relaxed) != session || !g_profiler) return nullptr;  // stopped meanwhile
+  tl_log = g_profiler->add_thread(session);
+  tl_session = session;
+  return tl_log;
+}
+
+void add_flops(ThreadLog& log, int64_t flops) {
+  if (log.open >= 0) log.events[static_cast<size_t>(log.open)].flops += flops;
+}
+
+void add_bytes(ThreadLog& log, int64_t bytes) {
+  if (log.open >= 0) log.events[static_cast<size_t>(log.open)].bytes += bytes;
+  else log.unattributed_bytes += bytes;
+}
+
+Site site_of(const ThreadLog& log) { return {log.session, log.index, log.open}; }
+
 }  // namespace detail
 
 // ---- scopes ----------------------------------------------------------------------
 
+void OpScope::open(const char* name, Kind kind) {
+  session_ = log_->session;
+  event_ = begin(*log_, name, kind);
+}
+
 void OpScope::close() {
   // A Profiler stopped meanwhile has closed this event itself (and may be gone).
-  if (detail::g_session.load(std::memory_order_acquire) == session_) detail::end(*log_, event_);
+  if (detail::g_session.load(std::memory_order_acquire) == session_) end(*log_, event_);
 }
+
+void Scope::open_named(std::string_view name, Kind kind) { open(log_->intern(name), kind); }
 
 void BackwardScope::open_backward(const std::string& node_name, const Site& site) {
   open(log_->intern(node_name), Kind::Backward);
@@ -109,12 +136,12 @@ RegionContext region_context() {
 RegionScope::RegionScope(const RegionContext& context) : log_(detail::this_thread_log()) {
   if (!log_) return;
   session_ = log_->session;
-  event_ = detail::begin(*log_, context.name, Kind::Region);
+  event_ = begin(*log_, context.name, Kind::Region);
   log_->events[static_cast<size_t>(event_)].phase = context.phase;
 }
 
 RegionScope::~RegionScope() {
-  if (log_ && detail::g_session.load(std::memory_order_acquire) == session_) detail::end(*log_, event_);
+  if (log_ && detail::g_session.load(std::memory_order_acquire) == session_) end(*log_, event_);
 }
 
 // ---- the Profiler --------------------------------------------------------------------
@@ -152,14 +179,10 @@ void Profiler::stop() {
   stop_ns_ = now_ns() - start_ns_;
   // Scopes still open (stop() called inside a labelled scope, say) end now.
   for (auto& log : threads_) {
-    for (Event& e : log->events)
-      if (e.end_ns < 0 && e.kind == Kind::Region) e.end_ns = stop_ns_;
-    while (log->open >= 0) {
-      Event& e = log->events[static_cast<size_t>(log->open)];
-      e.end_ns = stop_ns_;
-      log->open = e.parent;
-      if (e.parent >= 0) log->events[static_cast<size_t>(e.parent)].child_ns += e.total_ns();
-    }
+    for (size_t i = 0; i < log->events.size(); ++i)
+      if (log->events[i].end_ns < 0 && log->events[i].kind == Kind::Region)
+        close_at(*log, static_cast<int32_t>(i), stop_ns_);
+    while (log->open >= 0) close_at(*log, log->open, stop_ns_);
   }
 }
 
@@ -197,13 +220,34 @@ int64_t Profiler::self_ns_sum() const {
   return sum;
 }
 
+namespace {
+
+// describe_site() for every backward event of a run: each site's string is made
+// once (a step's thousands of backward events come from a few hundred sites).
+class SiteNames {
+ public:
+  explicit SiteNames(const Profiler& profiler) : profiler_(profiler) {}
+  const std::string& operator()(const Site& site) {
+    auto [it, added] = names_.try_emplace({site.session, site.thread, site.event});
+    if (added) it->second = profiler_.describe_site(site);
+    return it->second;
+  }
+
+ private:
+  const Profiler& profiler_;
+  std::map<std::tuple<uint64_t, uint32_t, int32_t>, std::string> names_;
+};
+
+}  // namespace
+
 std::vector<Row> Profiler::rows(bool group_by_site) const {
   require_stopped("rows()");
   std::map<std::tuple<Kind, std::string, std::string>, Row> by_key;
+  SiteNames site_names(*this);
   for (const auto& log : threads_) {
     for (const Event& e : log->events) {
       if (e.kind == Kind::Region) continue;
-      std::string site = group_by_site && e.kind == Kind::Backward ? describe_site(e.site) : std::string();
+      std::string site = group_by_site && e.kind == Kind::Backward ? site_names(e.site) : std::string();
       Row& row = by_key[{e.kind, e.name, site}];
       if (row.calls == 0) {
         row.name = e.name;
@@ -354,6 +398,7 @@ void Profiler::write_chrome_trace(const std::string& path) const {
     std::ofstream out(tmp);
     if (!out) throw IOError(msg("profiler: cannot open ", tmp, " to write the trace"));
     out << std::fixed << std::setprecision(3);
+    SiteNames site_names(*this);
     out << "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n"
         << "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"heed\"}}";
     for (const auto& log : threads_) {
@@ -371,7 +416,7 @@ void Profiler::write_chrome_trace(const std::string& path) const {
         if (e.flops > 0) args += msg("\"flops\":", e.flops);
         if (e.bytes > 0) args += msg(args.empty() ? "" : ",", "\"bytes\":", e.bytes);
         if (e.kind == Kind::Backward)
-          args += msg(args.empty() ? "" : ",", "\"created at\":", json_string(describe_site(e.site)));
+          args += msg(args.empty() ? "" : ",", "\"created at\":", json_string(site_names(e.site)));
         if (e.kind == Kind::Phase) {
           write_event(out, e.name, "phase", e.start_ns, e.end_ns, phase_tid, args);
           continue;

@@ -9,7 +9,7 @@
 
 #include "heed/core/error.h"
 #include "heed/core/free_lists.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 
 namespace heed {
 

@@ -5,7 +5,7 @@
 #include <numbers>
 
 #include "heed/autograd/node.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/kernels/activation.h"
 #include "heed/ops/map.h"

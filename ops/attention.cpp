@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "heed/autograd/node.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/blas.h"
 #include "heed/ops/dropout.h"
 #include "heed/ops/kernels/attention.h"

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/kernels/gemm.h"
 #include "heed/ops/map.h"
 

@@ -3,7 +3,7 @@
 #include "heed/ops/dropout.h"
 
 #include "heed/autograd/node.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/map.h"
 
 namespace heed {

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "heed/autograd/node.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/map.h"
 #include "heed/ops/reduce.h"
 

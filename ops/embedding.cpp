@@ -2,7 +2,7 @@
 #include "heed/ops/embedding.h"
 
 #include "heed/autograd/node.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/index.h"
 #include "heed/ops/view.h"
 

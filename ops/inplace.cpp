@@ -10,7 +10,7 @@
 #include "heed/autograd/grad_mode.h"
 #include "heed/core/copy.h"
 #include "heed/core/iterate.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/core/random.h"
 #include "heed/core/tensor.h"
 #include "heed/ops/map.h"

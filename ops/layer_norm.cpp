@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "heed/autograd/node.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/kernels/layer_norm.h"
 #include "heed/ops/map.h"
 

@@ -12,7 +12,7 @@
 
 #include "heed/autograd/node.h"
 #include "heed/core/parallel.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/activation.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/kernels/reduce.h"

@@ -24,7 +24,7 @@
 
 #include "heed/autograd/engine.h"
 #include "heed/autograd/node.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/blas.h"
 #include "heed/ops/elementwise.h"
 #include "heed/ops/kernels/lstm.h"

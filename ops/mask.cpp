@@ -9,7 +9,7 @@
 
 #include "heed/autograd/node.h"
 #include "heed/core/iterate.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/map.h"
 #include "heed/ops/reduce.h"
 

@@ -21,7 +21,7 @@
 #include "heed/ops/softmax.h"
 
 #include "heed/autograd/node.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/kernels/softmax.h"
 #include "heed/ops/map.h"
 

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "heed/autograd/node.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/map.h"
 #include "heed/ops/reduce.h"
 

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "heed/autograd/grad_mode.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/ops/kernels/adam.h"
 
 namespace heed::optim {

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 
 namespace heed::optim {
 

@@ -1,7 +1,7 @@
 #include "heed/optim/sgd.h"
 
 #include "heed/autograd/grad_mode.h"
-#include "heed/core/profiler.h"
+#include "heed/core/profile_scope.h"
 #include "heed/core/iterate.h"
 
 namespace heed::optim {

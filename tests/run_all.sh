@@ -17,22 +17,38 @@ jobs=$(nproc)
 # another test is computing on (runs slowed 5x here); passive waiting avoids that.
 export OMP_WAIT_POLICY=passive
 
+# How long each stage took, printed at the end (also when a stage fails), so a
+# slower run shows where it got slower.
+times=""
+stage_start=$SECONDS
+stage_done() {
+  times+="$(printf '  %-24s %5d s' "$1" $((SECONDS - stage_start)))"$'\n'
+  stage_start=$SECONDS
+}
+trap 'printf "stage times:\n%s  %-24s %5d s\n" "$times" "total" "$SECONDS"' EXIT
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
+stage_done "Release build"
 ctest --test-dir build --output-on-failure -j "$jobs"
+stage_done "Release tests"
 
 # Built with clang: libFuzzer and the implicit-conversion checks are clang's.
 # The Release, reference and TSan stages use the default compiler (g++).
 cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
   -DHEED_FUZZ=ON >/dev/null
 cmake --build build-sanitize -j "$jobs"
+stage_done "sanitizer build"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
   ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
+stage_done "sanitizer tests"
 
 cmake -S . -B build-reference -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEED_REFERENCE_KERNELS=ON >/dev/null
 cmake --build build-reference -j "$jobs"
+stage_done "reference build"
 ctest --test-dir build-reference --output-on-failure -j "$jobs"
+stage_done "reference tests"
 
 # The dist layer again on MPICH, Debian's other MPI (where it is installed): its
 # tests on MPICH's library and mpiexec. Only what they need is built.
@@ -40,7 +56,9 @@ if command -v mpicxx.mpich >/dev/null && command -v mpiexec.mpich >/dev/null; th
   cmake -S . -B build-mpich -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEED_BUILD_EXAMPLES=OFF \
     -DMPI_CXX_COMPILER="$(command -v mpicxx.mpich)" -DMPIEXEC_EXECUTABLE="$(command -v mpiexec.mpich)" >/dev/null
   cmake --build build-mpich -j "$jobs" --target dist_tests dist_ddp_tests dist_failing_rank
+  stage_done "MPICH build"
   ctest --test-dir build-mpich -R '^dist_' --output-on-failure
+  stage_done "MPICH tests"
 fi
 
 # ThreadSanitizer sees the threads a user starts, not OpenMP's: Debian's libgomp
@@ -50,5 +68,7 @@ fi
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_SANITIZE_THREAD=ON \
   -DHEED_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build-tsan -j "$jobs" --target heed_tests
+stage_done "TSan build"
 OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 \
   build-tsan/tests/heed_tests -tc="threads:*,object pool*,DataLoader workers*"
+stage_done "TSan tests"
