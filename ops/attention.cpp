@@ -27,6 +27,7 @@
 #include <tuple>
 #include <vector>
 
+#include "heed/autograd/engine.h"
 #include "heed/autograd/node.h"
 #include "heed/core/profile_scope.h"
 #include "heed/ops/blas.h"
@@ -127,10 +128,12 @@ kernels::Hidden<T> hidden_of(const std::optional<MaskOperand>& mask, const std::
 
 // Where the gradients go: dq, dk, dv are the tensors (or views) the kernel writes
 // them into, undefined where no gradient is needed; `grads` is what the backward
-// returns, one per input of the node.
+// returns, one per input of the node. add_dk (add_dv): dk (dv) is the sum the
+// engine holds for that input, which the kernel adds to.
 struct Grads {
   TensorList grads;
   Tensor dq, dk, dv;
+  bool add_dk = false, add_dv = false;
 };
 
 // The names of the two nodes, the output's and the weights'.
@@ -240,7 +243,7 @@ std::pair<Tensor, Tensor> run(Names names, const Tensor& q, const Tensor& k, con
                                      drop.defined() ? drop.data_ptr<T>() : nullptr,
                                      drop.defined() ? Wv.data_ptr<T>() : nullptr, from_out ? &mg : nullptr,
                                      from_out ? nullptr : &mg, mdq ? &*mdq : nullptr, mdk ? &*mdk : nullptr,
-                                     mdv ? &*mdv : nullptr);
+                                     mdv ? &*mdv : nullptr, g.add_dk, g.add_dv);
     });
     return g.grads;
   };
@@ -291,12 +294,24 @@ std::pair<Tensor, Tensor> attention(const Tensor& q, const Tensor& k, const Tens
   const AttentionDims d{numel(Shape(q.shape().begin(), q.shape().end() - 2)), q.size(-2), k.size(-2), q.size(-1),
                         v.size(-1)};
   const bool need_q = q.requires_grad(), need_k = k.requires_grad(), need_v = v.requires_grad();
-  // Fresh gradients for the inputs that need one; the kernel writes all of each.
+  // The gradients of the inputs that need one: fresh tensors the kernel writes
+  // whole; but for k and v, the sum the engine holds for them when it offers one
+  // (keys and values attended at every step of a decoder, autograd/engine.h).
+  // The kernel adds into that sum, and the backward returns nothing for the
+  // input. Both offers are asked for before either sum is held here: when the
+  // keys are the values, both are the one sum.
   auto make_grads = [=, qs = q.shape(), ks = k.shape(), vs = v.shape(), dtype = q.dtype()](bool with_v) {
-    Tensor dq = need_q ? make_tensor(qs, dtype, false) : Tensor();
-    Tensor dk = need_k ? make_tensor(ks, dtype, false) : Tensor();
-    Tensor dv = with_v && need_v ? make_tensor(vs, dtype, false) : Tensor();
-    return Grads{with_v ? TensorList{dq, dk, dv} : TensorList{dq, dk}, dq, dk, dv};
+    Tensor* k_sum = need_k ? gradient_sum_of_input(1) : nullptr;
+    Tensor* v_sum = with_v && need_v ? gradient_sum_of_input(2) : nullptr;
+    Grads g;
+    g.dq = need_q ? make_tensor(qs, dtype, false) : Tensor();
+    g.dk = k_sum ? *k_sum : need_k ? make_tensor(ks, dtype, false) : Tensor();
+    g.dv = v_sum ? *v_sum : with_v && need_v ? make_tensor(vs, dtype, false) : Tensor();
+    g.add_dk = k_sum != nullptr;
+    g.add_dv = v_sum != nullptr;
+    const Tensor dk_out = g.add_dk ? Tensor() : g.dk, dv_out = g.add_dv ? Tensor() : g.dv;
+    g.grads = with_v ? TensorList{g.dq, dk_out, dv_out} : TensorList{g.dq, dk_out};
+    return g;
   };
   const Tensor inputs[3] = {q, k, v};
   Shape out_shape(q.shape().begin(), q.shape().end() - 1);

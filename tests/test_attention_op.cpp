@@ -328,6 +328,59 @@ TEST_CASE("attention op/gradcheck") {
   CHECK(grad_ok([&](const TensorList& x) { return flat(attention_packed(x[0], 0.6)); }, {randn64({2, 4, 6})}));
 }
 
+TEST_CASE("attention op/keys attended at every step add their gradients into the engine's sum") {
+  // A decoder's queries, one per step, attend over the same keys, which are the
+  // values. From the second backward on, the engine offers the attention's
+  // backward the sum of the keys' gradients so far (autograd/engine.h:
+  // gradient_sum_of_input), and the kernel adds dk and dv into it. Checked
+  // numerically in float64; in float32 against anomaly mode, where the engine
+  // offers no sum; and by what the backward allocates, which shows the offer
+  // was taken: dq only, instead of dq, dk and dv.
+  manual_seed(21);
+  auto run = [](const Tensor& queries, const Tensor& keys) {  // queries [steps, B, 1, D], keys [B, Tk, D]
+    Tensor total = Tensor::zeros({}, keys.dtype());
+    for (int64_t t = 0; t < queries.size(0); ++t) {
+      Tensor out = attention(queries.select(0, t), keys, keys, 0.5).first;
+      total = total + (out * out).sum();
+    }
+    return total;
+  };
+  CHECK(grad_ok([&](const TensorList& x) { return run(x[0], x[1]).reshape({1}); },
+                {randn64({4, 2, 1, 3}), randn64({2, 5, 3})}));
+
+  Tensor queries = Tensor::randn({6, 4, 1, 8}).requires_grad_(), keys = Tensor::randn({4, 7, 8}).requires_grad_();
+  int64_t in_place_bytes = 0, fresh_bytes = 0;
+  auto attention_backward_bytes = [](const profiler::Profiler& prof) {
+    int64_t bytes = 0;
+    for (const profiler::Row& row : prof.rows())
+      if (row.kind == profiler::Kind::Backward && row.name == "attention") bytes += row.bytes;
+    return bytes;
+  };
+  {
+    profiler::Profiler prof;
+    run(queries, keys).backward();
+    prof.stop();
+    in_place_bytes = attention_backward_bytes(prof);
+  }
+  const std::vector<double> dq = queries.grad().to_vector<double>(), dk = keys.grad().to_vector<double>();
+  queries.zero_grad();
+  keys.zero_grad();
+  {
+    DetectAnomalyGuard anomaly;
+    profiler::Profiler prof;
+    run(queries, keys).backward();
+    prof.stop();
+    fresh_bytes = attention_backward_bytes(prof);
+  }
+  check_values(queries.grad(), dq, 1e-5);
+  check_values(keys.grad(), dk, 1e-5);
+  // Six backwards, each with dq [4, 1, 8]; fresh, each also dk and dv [4, 7, 8]
+  // (the first backward, offered no sum yet, makes them in both runs).
+  const int64_t dq_bytes = 4 * 8 * 4, dkv_bytes = 2 * 4 * 7 * 8 * 4;
+  CHECK(fresh_bytes == 6 * (dq_bytes + dkv_bytes));
+  CHECK(in_place_bytes == 6 * dq_bytes + dkv_bytes);
+}
+
 TEST_CASE("attention op/empty sizes go through the composed ops") {
   // No keys: nothing to attend to, the output is 0. D = 0: the scores are all 0,
   // so the weights are uniform. No queries: empty results.

@@ -106,6 +106,10 @@ void masked_softmax(T* S, const Hidden<T>& hidden, int64_t e, int64_t Tq, int64_
 // attention_backward: from the gradient of out (dout, with W = P * drop when
 //   dropping, else null) or of the weights (dweights), exactly one of them given.
 //   dq, dk, dv (any may be null: not wanted) are written whole; dv only from dout.
+//   With add_dk (add_dv) the gradient is added to what dk (dv) holds instead:
+//   the sum the engine keeps for the keys (values) attended at every step of a
+//   decoder (autograd/engine.h: gradient_sum_of_input). dk and dv may then be
+//   one matrix, when the keys are the values.
 //   Masked scores need nothing here: their P is 0, so is their gradient. causal
 //   says only that the keys after query i have P = 0, which the fast version
 //   uses to skip them.
@@ -120,7 +124,7 @@ template <class T>
 void attention_backward(const AttentionDims& d, T scale, bool causal, const Matrices<const T>& q,
                         const Matrices<const T>& k, const Matrices<const T>& v, const T* P, const T* drop, const T* W,
                         const Matrices<const T>* dout, const Matrices<const T>* dweights, const Matrices<T>* dq,
-                        const Matrices<T>* dk, const Matrices<T>* dv);
+                        const Matrices<T>* dk, const Matrices<T>* dv, bool add_dk, bool add_dv);
 }  // namespace reference
 
 // One thread runs every step of an entry while its [Tq, Tk] block is in its
@@ -134,7 +138,7 @@ template <class T>
 void attention_backward(const AttentionDims& d, T scale, bool causal, const Matrices<const T>& q,
                         const Matrices<const T>& k, const Matrices<const T>& v, const T* P, const T* drop, const T* W,
                         const Matrices<const T>* dout, const Matrices<const T>* dweights, const Matrices<T>* dq,
-                        const Matrices<T>* dk, const Matrices<T>* dv);
+                        const Matrices<T>* dk, const Matrices<T>* dv, bool add_dk, bool add_dv);
 }  // namespace fast
 
 // Each version's .cpp ends with HEED_ATTENTION_KERNELS_FOR(float) and (double): the
@@ -147,6 +151,6 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
                                    const Matrices<const T>&, const Matrices<const T>&, const T*, const T*,     \
                                    const T*,                                                                   \
                                    const Matrices<const T>*, const Matrices<const T>*, const Matrices<T>*,      \
-                                   const Matrices<T>*, const Matrices<T>*);
+                                   const Matrices<T>*, const Matrices<T>*, bool, bool);
 
 }  // namespace heed::kernels

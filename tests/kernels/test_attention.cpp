@@ -101,25 +101,38 @@ void run_case(const kernels::AttentionDims& d, int hidden_kind, bool dropping, u
   check_kernel(what + " out", fast.out, ref.out, rtol, atol);
 
   // Backward, from the reference's forward, once from out's gradient and once
-  // from the weights'.
-  for (bool from_out : {true, false}) {
-    const Batch<T> g(d.count, d.Tq, from_out ? d.Dv : d.Tk, seed + 3);
-    auto backward = [&](auto kernel) {
-      Batch<T> dq(d.count, d.Tq, d.D, 0), dk(d.count, d.Tk, d.D, 0), dv(d.count, d.Tk, d.Dv, 0);
-      const kernels::Matrices<const T> mg = g.in();
-      const kernels::Matrices<T> mdq = dq.out(), mdk = dk.out(), mdv = dv.out();
-      kernel(d, scale, hidden.causal, q.in(), k.in(), v.in(), ref.P.data(), dropping ? drop.data() : nullptr,
-             dropping ? ref.W.data() : nullptr, from_out ? &mg : nullptr, from_out ? nullptr : &mg, &mdq, &mdk,
-             from_out ? &mdv : nullptr);
-      return std::tuple{dq.values(), dk.values(), from_out ? dv.values() : std::vector<T>()};
-    };
-    const auto [fdq, fdk, fdv] = backward([](auto&&... a) { kernels::fast::attention_backward<T>(a...); });
-    const auto [rdq, rdk, rdv] = backward([](auto&&... a) { kernels::reference::attention_backward<T>(a...); });
-    const std::string from = from_out ? " from out: " : " from the weights: ";
-    check_kernel(what + from + "dq", fdq, rdq, rtol, atol);
-    check_kernel(what + from + "dk", fdk, rdk, rtol, atol);
-    check_kernel(what + from + "dv", fdv, rdv, rtol, atol);
-  }
+  // from the weights'; dk and dv written whole, or added to what they hold (a
+  // sum the engine offers).
+  for (bool from_out : {true, false})
+    for (bool adding : {false, true}) {
+      const Batch<T> g(d.count, d.Tq, from_out ? d.Dv : d.Tk, seed + 3);
+      const Batch<T> held_k(d.count, d.Tk, d.D, seed + 5), held_v(d.count, d.Tk, d.Dv, seed + 6);
+      auto backward = [&](auto kernel, bool add) {
+        Batch<T> dq(d.count, d.Tq, d.D, 0), dk = held_k, dv = held_v;
+        const kernels::Matrices<const T> mg = g.in();
+        const kernels::Matrices<T> mdq = dq.out(), mdk = dk.out(), mdv = dv.out();
+        kernel(d, scale, hidden.causal, q.in(), k.in(), v.in(), ref.P.data(), dropping ? drop.data() : nullptr,
+               dropping ? ref.W.data() : nullptr, from_out ? &mg : nullptr, from_out ? nullptr : &mg, &mdq, &mdk,
+               from_out ? &mdv : nullptr, add, add);
+        return std::tuple{dq.values(), dk.values(), from_out ? dv.values() : std::vector<T>()};
+      };
+      auto fast_kernel = [](auto&&... a) { kernels::fast::attention_backward<T>(a...); };
+      auto reference_kernel = [](auto&&... a) { kernels::reference::attention_backward<T>(a...); };
+      const auto [fdq, fdk, fdv] = backward(fast_kernel, adding);
+      const auto [rdq, rdk, rdv] = backward(reference_kernel, adding);
+      const std::string from = msg(from_out ? " from out" : " from the weights", adding ? ", adding: " : ": ");
+      check_kernel(what + from + "dq", fdq, rdq, rtol, atol);
+      check_kernel(what + from + "dk", fdk, rdk, rtol, atol);
+      check_kernel(what + from + "dv", fdv, rdv, rtol, atol);
+      if (!adding) continue;
+      // The reference adds what it writes whole: held + the fresh gradient.
+      const auto [wdq, wdk, wdv] = backward(reference_kernel, false);
+      std::vector<T> sum_k = held_k.values(), sum_v = held_v.values();
+      for (size_t i = 0; i < sum_k.size(); ++i) sum_k[i] += wdk[i];
+      for (size_t i = 0; i < wdv.size(); ++i) sum_v[i] += wdv[i];
+      check_kernel(what + from + "dk = held + written whole", rdk, sum_k, rtol, atol);
+      if (from_out) check_kernel(what + from + "dv = held + written whole", rdv, sum_v, rtol, atol);
+    }
 }
 
 }  // namespace

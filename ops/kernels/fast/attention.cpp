@@ -97,11 +97,12 @@ template <class T>
 void attention_backward(const AttentionDims& d, T scale, bool causal, const Matrices<const T>& q,
                         const Matrices<const T>& k, const Matrices<const T>& v, const T* P, const T* drop, const T* W,
                         const Matrices<const T>* dout, const Matrices<const T>* dweights, const Matrices<T>* dq,
-                        const Matrices<T>* dk, const Matrices<T>* dv) {
+                        const Matrices<T>* dk, const Matrices<T>* dv, bool add_dk, bool add_dv) {
   const int64_t block = d.Tq * d.Tk;
   const bool parallel = share_entries(d);
   // The blocks are walked last first: the last one reaches the most keys, so it
-  // writes dk's and dv's rows with beta = 0 and the earlier blocks add to them.
+  // writes dk's and dv's rows with beta = 0 (1 when adding to a sum) and the
+  // earlier blocks add to them.
   const std::vector<RowBlock> blocks = row_blocks(d, causal);
   const int64_t reached = blocks.back().cols;  // keys after it are hidden from every query: dk, dv = 0 there
   // dS, one [Tq, Tk] block per thread, allocated here: a kernel runs its threads
@@ -116,13 +117,14 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
     const T* de = drop ? drop + e * block : nullptr;
     for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
       const RowBlock& b = *it;
-      const T beta = it == blocks.rbegin() ? T(0) : T(1);
+      const bool first = it == blocks.rbegin();
+      const T beta_k = first && !add_dk ? T(0) : T(1), beta_v = first && !add_dv ? T(0) : T(1);
       T* ds = dS + b.r0 * d.Tk;  // the block's rows of dW, then dP, then dS
       const T* pb = p + b.r0 * d.Tk;
       if (dout) {
         const T* g = dout->at(e) + b.r0 * dout->ld;
         gemm(false, true, b.rows, b.cols, d.Dv, T(1), g, dout->ld, v.at(e), v.ld, T(0), ds, d.Tk);  // dW
-        if (dv) gemm(true, false, b.cols, d.Dv, b.rows, T(1), w + b.r0 * d.Tk, d.Tk, g, dout->ld, beta, dv->at(e),
+        if (dv) gemm(true, false, b.cols, d.Dv, b.rows, T(1), w + b.r0 * d.Tk, d.Tk, g, dout->ld, beta_v, dv->at(e),
                      dv->ld);
         if (de)
           for (int64_t r = 0; r < b.rows; ++r)
@@ -141,11 +143,11 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
       }
       if (dq) gemm(false, false, b.rows, d.D, b.cols, scale, ds, d.Tk, k.at(e), k.ld, T(0), dq->at(e) + b.r0 * dq->ld,
                    dq->ld);
-      if (dk) gemm(true, false, b.cols, d.D, b.rows, scale, ds, d.Tk, q.at(e) + b.r0 * q.ld, q.ld, beta, dk->at(e),
-                   dk->ld);
+      if (dk) gemm(true, false, b.cols, d.D, b.rows, scale, ds, d.Tk, q.at(e) + b.r0 * q.ld, q.ld, beta_k,
+                   dk->at(e), dk->ld);
     }
-    if (dk) zero_rows(dk->at(e), dk->ld, reached, d.Tk, d.D);
-    if (dv && dout) zero_rows(dv->at(e), dv->ld, reached, d.Tk, d.Dv);
+    if (dk && !add_dk) zero_rows(dk->at(e), dk->ld, reached, d.Tk, d.D);
+    if (dv && dout && !add_dv) zero_rows(dv->at(e), dv->ld, reached, d.Tk, d.Dv);
   });
 }
 

@@ -32,15 +32,16 @@ template <class T>
 void attention_backward(const AttentionDims& d, T scale, bool /*causal: in P already*/,
                         const Matrices<const T>& q, const Matrices<const T>& k, const Matrices<const T>& v, const T* P, const T* drop, const T* W,
                         const Matrices<const T>* dout, const Matrices<const T>* dweights, const Matrices<T>* dq,
-                        const Matrices<T>* dk, const Matrices<T>* dv) {
+                        const Matrices<T>* dk, const Matrices<T>* dv, bool add_dk, bool add_dv) {
   const int64_t block = d.Tq * d.Tk;
   std::vector<T> dS(static_cast<size_t>(block));  // dW, then dP, then dS
   for (int64_t e = 0; e < d.count; ++e) {
     const T* p = P + e * block;
+    // dk and dv with beta = 1 when they add to a sum (add_dk, add_dv), else 0.
     if (dout) {  // out = W v  =>  dW = dout v^T,  dv = W^T dout
       const T* w = drop ? W + e * block : p;
       gemm(false, true, d.Tq, d.Tk, d.Dv, T(1), dout->at(e), dout->ld, v.at(e), v.ld, T(0), dS.data(), d.Tk);
-      if (dv) gemm(true, false, d.Tk, d.Dv, d.Tq, T(1), w, d.Tk, dout->at(e), dout->ld, T(0), dv->at(e), dv->ld);
+      if (dv) gemm(true, false, d.Tk, d.Dv, d.Tq, T(1), w, d.Tk, dout->at(e), dout->ld, T(add_dv), dv->at(e), dv->ld);
     } else {
       for (int64_t i = 0; i < d.Tq; ++i)
         for (int64_t j = 0; j < d.Tk; ++j) dS[i * d.Tk + j] = dweights->at(e)[i * dweights->ld + j];
@@ -50,7 +51,7 @@ void attention_backward(const AttentionDims& d, T scale, bool /*causal: in P alr
     softmax_backward_rows(p, dS.data(), dS.data(), d.Tq, d.Tk, false);  // dS = P * (dP - rowsum(dP * P))
     // S = scale q k^T  =>  dq = scale dS k,  dk = scale dS^T q
     if (dq) gemm(false, false, d.Tq, d.D, d.Tk, scale, dS.data(), d.Tk, k.at(e), k.ld, T(0), dq->at(e), dq->ld);
-    if (dk) gemm(true, false, d.Tk, d.D, d.Tq, scale, dS.data(), d.Tk, q.at(e), q.ld, T(0), dk->at(e), dk->ld);
+    if (dk) gemm(true, false, d.Tk, d.D, d.Tq, scale, dS.data(), d.Tk, q.at(e), q.ld, T(add_dk), dk->at(e), dk->ld);
   }
 }
 
