@@ -41,6 +41,8 @@ void sgd_update(Tensor& p, const Tensor& g, SGDState& s, const SGDOptions& o) {
     // a dozen times (dtypes, layouts, momentum or not), and g++ stops inlining
     // into one function past a growth limit: the code parallel_for gained for
     // the profiler was enough to push these calls out of line (W5 lost 10%).
+    // The ctest `inlining` (tests/inlining/) fails if any such loop in heed
+    // calls its body out of line.
     if (o.momentum == 0) {
       for_each_offset<2>(p.shape(), {&p.strides(), &g.strides()}, [&](int64_t i, int64_t j) __attribute__((always_inline)) {
         const T d = decay ? gp[j] + wd * pp[i] : gp[j];
