@@ -159,19 +159,20 @@ void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha, dou
 }
 
 void gemm_pair(const Tensor& a1, const Tensor& b1, const Tensor& out1, const Tensor& a2, const Tensor& b2,
-               const Tensor& out2) {
+               const Tensor& out2, double beta1, double beta2) {
   check_operands(a1, b1, out1);
   check_operands(a2, b2, out2);
   check_same_dtype("gemm_pair", out1, out2);
   dispatch_floating(out1.dtype(), [&](auto tag) {
     using T = decltype(tag);
     Product<T> p1, p2;
-    if (out1.numel() > 0 && out2.numel() > 0 && resolve(a1, b1, out1, 1.0, 0.0, p1) && resolve(a2, b2, out2, 1.0, 0.0, p2)) {
+    if (out1.numel() > 0 && out2.numel() > 0 && resolve(a1, b1, out1, 1.0, beta1, p1) &&
+        resolve(a2, b2, out2, 1.0, beta2, p2)) {
       profiler::add_flops(product_flops(p1.args.M, p1.args.N, p1.args.K) + product_flops(p2.args.M, p2.args.N, p2.args.K));
       return kernels::gemm_pair(p1.args, p2.args);
     }
-    gemm(a1, b1, out1);
-    gemm(a2, b2, out2);
+    gemm(a1, b1, out1, 1.0, beta1);
+    gemm(a2, b2, out2, 1.0, beta2);
   });
 }
 

@@ -35,11 +35,12 @@ namespace heed {
 // Throws ShapeError / DTypeError on operands that do not fit.
 void gemm(const Tensor& a, const Tensor& b, const Tensor& out, double alpha = 1.0, double beta = 0.0);
 
-// Two independent products, out1 = a1 b1 and out2 = a2 b2 (each as gemm with
-// alpha 1, beta 0): the two gradients of a matmul or a linear. The fast kernel
-// runs them side by side when both are big (ops/kernels/fast/gemm.cpp).
+// Two independent products, out1 = a1 b1 + beta1 out1 and out2 = a2 b2 + beta2
+// out2 (each as gemm with alpha 1): the two gradients of a matmul or a linear.
+// The fast kernel runs them side by side when both are big
+// (ops/kernels/fast/gemm.cpp).
 void gemm_pair(const Tensor& a1, const Tensor& b1, const Tensor& out1, const Tensor& a2, const Tensor& b2,
-               const Tensor& out2);
+               const Tensor& out2, double beta1 = 0.0, double beta2 = 0.0);
 
 // out[e] = a[e] b[e] for every entry e of the batch shape `batch`, to which a's
 // and b's leading dims broadcast:  a [..., M, K], b [..., K, N] (both at least

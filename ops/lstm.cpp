@@ -22,6 +22,8 @@
 // exp or tanh at all.
 #include "heed/ops/lstm.h"
 
+#include <algorithm>
+
 #include "heed/autograd/engine.h"
 #include "heed/autograd/node.h"
 #include "heed/core/profile_scope.h"
@@ -192,11 +194,6 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
     // Everything else sums over all steps, so it is a few large products.
     Tensor dz2 = dz.view({T * B, 4 * H});
     Tensor dx, dw_ih, dw_hh, db, dh0;
-    if (need.x) {
-      dx = make_tensor({T * B, w_ih.size(1)}, dy.dtype(), false);
-      gemm(dz2, w_ih, dx);
-      dx = dx.view(x_shape);
-    }
     // A weight's gradient goes straight into the sum the engine holds for it when
     // there is one (a cell run at every step of a decoder: each step's product adds
     // itself, autograd/engine.h); otherwise into a fresh tensor, returned.
@@ -205,24 +202,49 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
       fresh = make_tensor(w.shape(), dy.dtype(), false);
       return {fresh, 0.0};
     };
-    if (need.w_ih) {
-      auto [dw, beta] = weight_grad(1, w_ih, dw_ih);
-      gemm(dz2.t(), saved_x.get(op), dw, 1.0, beta);
-    }
-    if (need.w_hh) {
-      // dW_hh = sum_t dz_t^T h_{t-1}. For t >= 2 the h_{t-1} are h_1 .. h_{T-1}, back
-      // to back in the output, so those T-1 steps are one product with K = (T-1) B.
-      auto [dw, beta] = weight_grad(2, w_hh, dw_hh);
-      gemm(dz.select(0, 0).t(), saved_h0.get(op), dw, 1.0, beta);
-      if (T > 1)
+    if (need.x) dx = make_tensor({T * B, w_ih.size(1)}, dy.dtype(), false);
+    if (need.h0) dh0 = make_tensor({B, H}, dy.dtype(), false);  // h0 fed z_1 through h0 W_hh^T
+    const Tensor dz1 = dz.select(0, 0);
+    const int64_t I = w_ih.size(1);
+    if (T == 1 && 2 * std::min(I, H) >= std::max(I, H)) {
+      // One step (a cell): dx = dz W_ih and dh0 = dz W_hh read the same dz, and
+      // dW_ih = dz^T x and dW_hh = dz^T h0 the same dz^T, the two of each pair
+      // in the ratio in : H. Within a factor of 2, side by side (gemm_pair) each
+      // pair is one fork and join, and a thread running both packs dz once where
+      // two cut products would pack it twice. (Over several steps dx and dW_ih
+      // grow with T and dh0 does not: each goes alone.)
+      if (need.x && need.h0) gemm_pair(dz2, w_ih, dx, dz1, w_hh, dh0);
+      else if (need.x) gemm(dz2, w_ih, dx);
+      else if (need.h0) gemm(dz1, w_hh, dh0);
+      if (need.w_ih && need.w_hh) {
+        auto [dwi, beta_i] = weight_grad(1, w_ih, dw_ih);
+        auto [dwh, beta_h] = weight_grad(2, w_hh, dw_hh);
+        gemm_pair(dz2.t(), saved_x.get(op), dwi, dz1.t(), saved_h0.get(op), dwh, beta_i, beta_h);
+      } else if (need.w_ih) {
+        auto [dw, beta] = weight_grad(1, w_ih, dw_ih);
+        gemm(dz2.t(), saved_x.get(op), dw, 1.0, beta);
+      } else if (need.w_hh) {
+        auto [dw, beta] = weight_grad(2, w_hh, dw_hh);
+        gemm(dz1.t(), saved_h0.get(op), dw, 1.0, beta);
+      }
+    } else {
+      if (need.x) gemm(dz2, w_ih, dx);
+      if (need.h0) gemm(dz1, w_hh, dh0);
+      if (need.w_ih) {
+        auto [dw, beta] = weight_grad(1, w_ih, dw_ih);
+        gemm(dz2.t(), saved_x.get(op), dw, 1.0, beta);
+      }
+      if (need.w_hh) {
+        // dW_hh = sum_t dz_t^T h_{t-1}. For t >= 2 the h_{t-1} are h_1 .. h_{T-1},
+        // back to back in the output, so those T-1 steps are one product with K = (T-1) B.
+        auto [dw, beta] = weight_grad(2, w_hh, dw_hh);
+        gemm(dz1.t(), saved_h0.get(op), dw, 1.0, beta);
         gemm(dz.slice(0, 1, T).reshape({(T - 1) * B, 4 * H}).t(),
              saved_out.get(op).slice(0, 0, T - 1).reshape({(T - 1) * B, H}), dw, 1.0, 1.0);
+      }
     }
+    if (need.x) dx = dx.view(x_shape);
     if (need.b) db = sum(dz2, {0});  // b_ih and b_hh enter z alike: one gradient serves both
-    if (need.h0) {                   // h0 fed z_1 through h0 W_hh^T
-      dh0 = make_tensor({B, H}, dy.dtype(), false);
-      gemm(dz.select(0, 0), w_hh, dh0);
-    }
     return {dx, dw_ih, dw_hh, db, db, dh0, dc};
   });
 }
