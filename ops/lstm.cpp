@@ -205,31 +205,25 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
     if (need.x) dx = make_tensor({T * B, w_ih.size(1)}, dy.dtype(), false);
     if (need.h0) dh0 = make_tensor({B, H}, dy.dtype(), false);  // h0 fed z_1 through h0 W_hh^T
     const Tensor dz1 = dz.select(0, 0);
+    // One step (a cell): dx = dz W_ih and dh0 = dz W_hh read the same dz, and
+    // dW_ih = dz^T x and dW_hh = dz^T h0 the same dz^T, the two of each pair in
+    // the ratio in : H. Within a factor of 2, side by side (gemm_pair) each pair
+    // is one fork and join, and a thread running both packs dz once where two
+    // cut products would pack it twice. (Over several steps dx and dW_ih grow
+    // with T and dh0 does not: each goes alone.)
     const int64_t I = w_ih.size(1);
-    if (T == 1 && 2 * std::min(I, H) >= std::max(I, H)) {
-      // One step (a cell): dx = dz W_ih and dh0 = dz W_hh read the same dz, and
-      // dW_ih = dz^T x and dW_hh = dz^T h0 the same dz^T, the two of each pair
-      // in the ratio in : H. Within a factor of 2, side by side (gemm_pair) each
-      // pair is one fork and join, and a thread running both packs dz once where
-      // two cut products would pack it twice. (Over several steps dx and dW_ih
-      // grow with T and dh0 does not: each goes alone.)
-      if (need.x && need.h0) gemm_pair(dz2, w_ih, dx, dz1, w_hh, dh0);
-      else if (need.x) gemm(dz2, w_ih, dx);
-      else if (need.h0) gemm(dz1, w_hh, dh0);
-      if (need.w_ih && need.w_hh) {
-        auto [dwi, beta_i] = weight_grad(1, w_ih, dw_ih);
-        auto [dwh, beta_h] = weight_grad(2, w_hh, dw_hh);
-        gemm_pair(dz2.t(), saved_x.get(op), dwi, dz1.t(), saved_h0.get(op), dwh, beta_i, beta_h);
-      } else if (need.w_ih) {
-        auto [dw, beta] = weight_grad(1, w_ih, dw_ih);
-        gemm(dz2.t(), saved_x.get(op), dw, 1.0, beta);
-      } else if (need.w_hh) {
-        auto [dw, beta] = weight_grad(2, w_hh, dw_hh);
-        gemm(dz1.t(), saved_h0.get(op), dw, 1.0, beta);
-      }
+    const bool paired = T == 1 && 2 * std::min(I, H) >= std::max(I, H);
+    if (paired && need.x && need.h0) {
+      gemm_pair(dz2, w_ih, dx, dz1, w_hh, dh0);
     } else {
       if (need.x) gemm(dz2, w_ih, dx);
       if (need.h0) gemm(dz1, w_hh, dh0);
+    }
+    if (paired && need.w_ih && need.w_hh) {
+      auto [dwi, beta_i] = weight_grad(1, w_ih, dw_ih);
+      auto [dwh, beta_h] = weight_grad(2, w_hh, dw_hh);
+      gemm_pair(dz2.t(), saved_x.get(op), dwi, dz1.t(), saved_h0.get(op), dwh, beta_i, beta_h);
+    } else {
       if (need.w_ih) {
         auto [dw, beta] = weight_grad(1, w_ih, dw_ih);
         gemm(dz2.t(), saved_x.get(op), dw, 1.0, beta);
@@ -239,8 +233,9 @@ Tensor lstm_layer(const Tensor& x, const Tensor& w_ih, const Tensor& w_hh, const
         // back to back in the output, so those T-1 steps are one product with K = (T-1) B.
         auto [dw, beta] = weight_grad(2, w_hh, dw_hh);
         gemm(dz1.t(), saved_h0.get(op), dw, 1.0, beta);
-        gemm(dz.slice(0, 1, T).reshape({(T - 1) * B, 4 * H}).t(),
-             saved_out.get(op).slice(0, 0, T - 1).reshape({(T - 1) * B, H}), dw, 1.0, 1.0);
+        if (T > 1)
+          gemm(dz.slice(0, 1, T).reshape({(T - 1) * B, 4 * H}).t(),
+               saved_out.get(op).slice(0, 0, T - 1).reshape({(T - 1) * B, H}), dw, 1.0, 1.0);
       }
     }
     if (need.x) dx = dx.view(x_shape);
