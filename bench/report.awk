@@ -2,6 +2,7 @@
 #   <program> time <workload> <median_s> <min_s> <samples> <steps_per_sample> <gflop> <threads>
 #   <program> rss  <workload> <baseline_kb> <peak_kb>
 #   <program> info <workload> <text>
+#   <program> floor <workload> <gflop>   (the fewest product FLOPs any program needs for a step)
 # program: heed, torch1 / torch2 (libtorch at 1 / 2 threads), torch (rss runs), blas.
 # Ratios are libtorch time / heed time: above 1, heed is faster.
 
@@ -58,6 +59,7 @@ $2 == "rss" {
   else { t_base[$3] = $4; t_peak[$3] = $5 }
 }
 $2 == "info" && $3 == "-" { about[$1] = $4 }
+$2 == "floor" { floor_gflop[$3] = $4 }
 $1 == "note" && $2 == "busy" { busy[$3] = $4; nbusy[$3]++ }
 
 END {
@@ -157,6 +159,29 @@ END {
     if (t_best["W7"] != "")
       printf "| libtorch | %s | %.0f | %.0f%% | %s (%s) |\n", fmt_time(t_best["W7"]), gflop["W7"] / t_best["W7"],
              100 * gflop["W7"] / t_best["W7"] / peak, fmt_mb(t_peak["W7"]), fmt_mb(t_peak["W7"] - t_base["W7"])
+    # The floor: the step's fewest FLOPs at the sgemm peak, with nothing else done
+    # at all (no softmax, norm, GELU or optimizer). No library is faster than
+    # that on this machine, so libtorch's time over it bounds the ratio any
+    # library could reach against libtorch here.
+    if (floor_gflop["W7"] != "") {
+      fl = floor_gflop["W7"] / peak
+      printf "\nW7's floor on this machine: its fewest FLOPs (%.2f GFLOP: causal attention's T (T + 1) / 2 scores",
+             floor_gflop["W7"]
+      printf " only) at the sgemm peak take %s, with nothing else done. heed's step is %.2fx that floor.", fmt_time(fl),
+             h["W7"] / fl
+      if (t_best["W7"] != "") {
+        printf " The highest libtorch / heed any library could reach here is libtorch's %s over the floor, %.2fx.",
+               fmt_time(t_best["W7"]), t_best["W7"] / fl
+        need = t_best["W7"] / target["W7"]
+        if (need > fl)
+          printf " W7's %.1fx target asks for a step of %s: the floor plus %s for everything else, with every product at the peak.",
+                 target["W7"], fmt_time(need), fmt_time(need - fl)
+        else
+          printf " W7's %.1fx target asks for a step of %s, below the floor: **out of reach on this machine**.",
+                 target["W7"], fmt_time(need)
+      }
+      print ""
+    }
   }
   if (h["W8_T64"] != "") {
     print "\nW8: generation with a KV cache, one new byte at position T - 1 (B = 1, no grad), the W7 model with a"

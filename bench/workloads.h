@@ -92,6 +92,15 @@ inline double w7_gflop() {
   const double forward = L * (2 * B * T * 12 * C * C + 4 * B * T * T * C) + 2 * B * T * C * V;
   return 3 * forward / 1e9;
 }
+// W7's fewest FLOPs: the same, but the attention products counted over the
+// T (T + 1) / 2 scores causal attention needs and nothing more. No program can do
+// less work for the step, so this work at the measured sgemm peak is a floor
+// under any library's step time on the machine (report.awk: "W7's floor").
+inline double w7_floor_gflop() {
+  const double B = kW7Batch, T = kW7T, C = kW7Embd, L = kW7Layers, V = kW7Vocab;
+  const double forward = L * (2 * B * T * 12 * C * C + 4 * B * (T * (T + 1) / 2) * C) + 2 * B * T * C * V;
+  return 3 * forward / 1e9;
+}
 
 // ---- the list ----------------------------------------------------------------------
 struct Spec {
@@ -99,6 +108,7 @@ struct Spec {
   std::string family;  // "W1" .. "W6"
   int64_t T = 0;       // sequence length for W2 and W3 (0 for the others)
   double gflop = 0;    // matrix-product work per step, 0 where not reported
+  double floor_gflop = 0;  // the fewest product FLOPs any program needs for the step, 0 where not reported
 };
 
 inline std::vector<Spec> all_specs() {
@@ -109,7 +119,7 @@ inline std::vector<Spec> all_specs() {
       {"W4", "W4", 0, 0},
       {"W5", "W5", 0, 0},
       {"W6", "W6", 0, w6_gflop()},
-      {"W7", "W7", kW7T, w7_gflop()},
+      {"W7", "W7", kW7T, w7_gflop(), w7_floor_gflop()},
   };
   // The scaling rows (W2 at T = 128 and W3 at T = 50 are W2 and W3 themselves).
   for (int64_t T : {64, 256, 512}) s.push_back({"W2_T" + std::to_string(T), "W2", T, w2_gflop(T)});
@@ -161,6 +171,7 @@ int run_main(const Args& args, int threads, Make&& make) {
     const double first_loss = w.last_loss();
     const Timing t = measure(w.step, args.budget_s);
     print_time(spec.name, t, w.gflop > 0 ? w.gflop : spec.gflop, threads);
+    if (spec.floor_gflop > 0) std::printf("floor\t%s\t%.6g\n", spec.name.c_str(), spec.floor_gflop);
     std::printf("info\t%s\tloss after 1 step %.6g, after all %.6g\n", spec.name.c_str(), first_loss,
                 w.last_loss());
     std::fflush(stdout);
