@@ -90,6 +90,7 @@ std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes() {
   s.emplace_back(1, 1000, 1000);  // one row: the plain-loop path
   s.emplace_back(1000, 1, 33);    // one column
   s.emplace_back(200, 150, 120);  // big enough to split between the threads
+  s.emplace_back(2, 768, 256);    // few multiply-adds, but B too big to read on one thread: split by columns
   return s;
 }
 
@@ -178,7 +179,7 @@ TEST_CASE("kernels/gemm: 1, 2 and 3 threads give the same bits, pairs and batche
   uint64_t seed = 500;
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> sizes{
       {200, 150, 120}, {97, 64, 128}, {64, 512, 128}, {1030, 96, 64}, {600, 256, 40}, {40, 300, 200},
-      {40, 200, 600}};  // the last is not cut: OpenBLAS must not thread it either
+      {40, 200, 600}, {1, 768, 256}, {3, 640, 256}};  // {40, 200, 600} is not cut: OpenBLAS must not thread it either
   for (const auto& size : sizes)
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {

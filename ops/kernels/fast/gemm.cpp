@@ -58,8 +58,14 @@ void cblas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
 // rows is a contiguous block of both (whole tiles of 16 rows, at least 32). A
 // product of few rows is cut by columns instead (at least 64 each). Small
 // products (under 2^19 multiply-adds) are not cut: there the fork costs as
-// much as it saves.
+// much as it saves. Except where op(B) is big: a product of a row or two uses
+// each of B's N K elements once or twice, so its time is the time to read B
+// from memory, not its multiply-adds. 2^17 elements (512 KiB of float, a
+// weight matrix of a Linear(512, 256)) take tens of microseconds to read, and
+// two cores read them in about half that (bench/RESULTS.md: W8, where every
+// product of a generated token has one row).
 constexpr int64_t kSplitWork = int64_t{1} << 19;
+constexpr int64_t kSplitOperand = int64_t{1} << 17;
 constexpr int64_t kMinBlockRows = 32;
 constexpr int64_t kMinBlockCols = 64;
 
@@ -76,7 +82,7 @@ Cut cut_of(int64_t M, int64_t N, int64_t K, int64_t ways = processor_count()) {
     if (blocks < 2) return n;
     return ((n + blocks - 1) / blocks + 15) / 16 * 16;
   };
-  if (M * N * K < kSplitWork) return {M, N};
+  if (M * N * K < kSplitWork && N * K < kSplitOperand) return {M, N};
   const int64_t rows = block(M, kMinBlockRows);
   if (rows < M) return {rows, N};
   return {M, block(N, kMinBlockCols)};
