@@ -58,9 +58,10 @@ void cblas_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha,
 // rows is a contiguous block of both (whole tiles of 16 rows, at least 32). A
 // product of few rows is cut by columns instead (at least 64 each). Small
 // products (under 2^19 multiply-adds) are not cut: there the fork costs as
-// much as it saves. Except where op(B) is big: a product of a row or two uses
-// each of B's N K elements once or twice, so its time is the time to read B
-// from memory, not its multiply-adds. 2^17 elements (512 KiB of float, a
+// much as it saves. Except where op(B) is big: a product of a few rows uses
+// each of B's N K elements a few times only, so its time is the time to read
+// B from memory, not its multiply-adds (below 2^19 of them, with 2^17 or more
+// elements of B, it has at most 3 rows). 2^17 elements (512 KiB of float, a
 // weight matrix of a Linear(512, 256)) take tens of microseconds to read, and
 // two cores read them in about half that (bench/RESULTS.md: W8, where every
 // product of a generated token has one row).
