@@ -4,7 +4,7 @@
 //   cpu_distance [CPU_A CPU_B] [ROUND_TRIPS]      (default: CPUs 0 and 1, 200000)
 //
 // prints `distance <round trip in ns>`. Two threads, pinned one to each CPU,
-// pass a counter back and forth through one atomic int: each waits until the
+// pass a counter back and forth through one atomic: each waits until the
 // other has written the value it expects, then writes the next. Every hand-over
 // moves the counter's cache line between the two cores, so the time per round
 // trip is two such moves, with nothing else in the way.
@@ -12,8 +12,8 @@
 // On a virtual machine the answer is not fixed: the hypervisor may place two
 // vCPUs on cores that share a cache (tens of ns) and later on cores that do not
 // (hundreds), and every parallel region of a program pays in that currency.
-// bench/w4_states.sh runs this before and after each round of W4 to tell the
-// two states apart (bench/RESULTS.md, "W4 in both states of the machine").
+// bench/w4_states.sh runs this around each two-thread run of W4 to tell the
+// two states apart (bench/RESULTS.md, "W4 run by run on the AMD machine").
 #include <pthread.h>
 #include <sched.h>
 

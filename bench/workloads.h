@@ -83,24 +83,22 @@ inline double w6_gflop() {
   return 3 * 2 * n * n * n / 1e9;
 }
 
-// W7: the model's own FLOPs, counted as nanoGPT and PaLM count them: per layer
-//     forward, the products with weights 2BT(3C^2 + C^2 + 8C^2) and attention's two
-//     2BT^2C (all of the [T, T] scores, though causal attention needs half of them);
-//     the tied output projection 2BTCV; the backward twice the forward.
-inline double w7_gflop() {
+// W7's FLOPs with `scores` of the [T, T] attention scores computed per head and
+// batch entry: per layer forward, the products with weights 2BT(3C^2 + C^2 + 8C^2)
+// and attention's two 2 B scores C; the tied output projection 2BTCV; the
+// backward twice the forward.
+inline double w7_gflop_with(double scores) {
   const double B = kW7Batch, T = kW7T, C = kW7Embd, L = kW7Layers, V = kW7Vocab;
-  const double forward = L * (2 * B * T * 12 * C * C + 4 * B * T * T * C) + 2 * B * T * C * V;
+  const double forward = L * (2 * B * T * 12 * C * C + 4 * B * scores * C) + 2 * B * T * C * V;
   return 3 * forward / 1e9;
 }
-// W7's fewest FLOPs: the same, but the attention products counted over the
-// T (T + 1) / 2 scores causal attention needs and nothing more. No program can do
-// less work for the step, so this work at the measured sgemm peak is a floor
-// under any library's step time on the machine (report.awk: "W7's floor").
-inline double w7_floor_gflop() {
-  const double B = kW7Batch, T = kW7T, C = kW7Embd, L = kW7Layers, V = kW7Vocab;
-  const double forward = L * (2 * B * T * 12 * C * C + 4 * B * (T * (T + 1) / 2) * C) + 2 * B * T * C * V;
-  return 3 * forward / 1e9;
-}
+// The model's own FLOPs, counted as nanoGPT and PaLM count them: all of the
+// [T, T] scores, though causal attention needs about half of them.
+inline double w7_gflop() { return w7_gflop_with(static_cast<double>(kW7T) * kW7T); }
+// The fewest: only the T (T + 1) / 2 scores causal attention needs. No program
+// can do less work for the step, so this work at the measured sgemm peak is a
+// floor under any library's step time on the machine (report.awk: "W7's floor").
+inline double w7_floor_gflop() { return w7_gflop_with(static_cast<double>(kW7T) * (kW7T + 1) / 2); }
 
 // ---- the list ----------------------------------------------------------------------
 struct Spec {
