@@ -82,6 +82,8 @@ END {
   else print "Idle check: every run of every workload started on a machine >= 90% idle."
   print ""
   print "heed: " about["heed"]
+  if (about["heed"] ~ /kernel: (Prescott|Core2|Penryn|Nehalem|Sandybridge)\)/)
+    print "**OpenBLAS ran kernels older than the CPU (its fallback where it does not know the CPU): both libraries' products ran several times slower than the CPU allows. heed printed the OPENBLAS_CORETYPE to set; rerun with it.**"
   if (have_torch) print "libtorch: " about["torch1"] " (and 2)"
   else print "libtorch: not found by CMake; heed-only run"
   printf "OpenBLAS sgemm peak, measured: **%.0f GFLOP/s** (n = %s, %s; %s)\n\n", peak, peak_at, peak_how, about["blas"]

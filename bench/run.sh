@@ -22,6 +22,9 @@
 # as it finds it, and the report prints the kernel. Where the environment pins
 # one (this project's machines set Haswell, AVX2 only), the run with OpenBLAS's
 # own choice is `env -u OPENBLAS_CORETYPE bench/run.sh`; bench/RESULTS.md has both.
+# Where OpenBLAS does not know the CPU it falls back to Prescott's SSE3 kernels,
+# for both libraries; heed then prints the variable to set (for an AVX-512 CPU,
+# `OPENBLAS_CORETYPE=SkylakeX bench/run.sh`) and the report says so.
 #
 # Timings are only meaningful on an otherwise idle machine: before each workload
 # the script waits (BENCH_WAIT seconds at most, default 60) for the cores to be

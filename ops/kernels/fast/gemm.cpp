@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "heed/core/parallel.h"
+#include "heed/ops/kernels/fast/blas_core.h"
 #include "heed/ops/kernels/fast/small_gemm.h"
 #include "heed/ops/kernels/gemm.h"
 
@@ -139,6 +140,7 @@ void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
     std::memset(c, 0, static_cast<size_t>(M * N) * sizeof(T));
     beta = 1;
   }
+  warn_once_if_blas_core_is_behind();
   OneThreadForBlas one_thread(M * N * K);
   cblas_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
