@@ -128,11 +128,23 @@ void layer_norm_backward(const T* x, const T* w, const T* dy, const double* mean
                                             params ? sb.data() + k * D : nullptr, std::min(kRowBlock, M - r0), D);
     });
     if (!params) return;
+    // Each column's total is its blocks' sums added in block order. Walking the
+    // blocks outside and the columns inside adds the same numbers in the same
+    // order, along rows of partial sums (contiguous: in vector lanes) rather
+    // than down columns of them (D doubles apart, one add at a time).
+    std::vector<double> tw(static_cast<size_t>(D), 0.0), tb(static_cast<size_t>(D), 0.0);
+    for (int64_t k = 0; k < blocks; ++k) {
+      const double* pw = sw.data() + k * D;
+      const double* pb = sb.data() + k * D;
+#pragma omp simd
+      for (int64_t j = 0; j < D; ++j) {
+        tw[j] += pw[j];
+        tb[j] += pb[j];
+      }
+    }
     for (int64_t j = 0; j < D; ++j) {
-      double tw = 0, tb = 0;
-      for (int64_t k = 0; k < blocks; ++k) tw += sw[k * D + j], tb += sb[k * D + j];
-      if (dw) dw[j] = static_cast<float>(tw);
-      if (db) db[j] = static_cast<float>(tb);
+      if (dw) dw[j] = static_cast<float>(tw[j]);
+      if (db) db[j] = static_cast<float>(tb[j]);
     }
   }
 }
