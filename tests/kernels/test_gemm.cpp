@@ -204,22 +204,24 @@ TEST_CASE("kernels/gemm: 1, 2 and 3 threads give the same bits, pairs and batche
         CHECK(same_bits(pairs[1], pairs[0]));
         CHECK(same_bits(pairs[2], pairs[0]));
       }
-  // A batch of 5 (not a multiple of 2 or 3: shared out on one count, entry by
-  // entry on another).
-  for (const auto& size : sizes) {
-    const int64_t M = std::get<0>(size), N = std::get<1>(size), K = std::get<2>(size), count = 5;
-    const std::vector<float> a = random_values<float>(count * M * K, seed++), b = random_values<float>(K * N, seed++);
-    std::vector<int64_t> ao(count), bo(count, 0);
-    for (int64_t e = 0; e < count; ++e) ao[e] = e * M * K;
-    std::vector<std::vector<float>> outs;
-    with_threads({1, 2, 3}, [&] {
-      std::vector<float> out(count * M * N);
-      kernels::GemmArgs<float> g{false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, out.data(), N};
-      kernels::fast::gemm_batch(g, count, ao.data(), bo.data());
-      outs.push_back(out);
-    });
-    INFO(msg("batch of ", count, ": M ", M, " N ", N, " K ", K));
-    CHECK(same_bits(outs[1], outs[0]));
-    CHECK(same_bits(outs[2], outs[0]));
-  }
+  // Batches of 5 and 8. Which way a batch goes follows the processor count,
+  // and the threads must not change it: on two processors the big products of
+  // 5 entries go entry by entry, cut, and those of 8 are shared out, whole.
+  for (const auto& size : sizes)
+    for (const int64_t count : {5, 8}) {
+      const int64_t M = std::get<0>(size), N = std::get<1>(size), K = std::get<2>(size);
+      const std::vector<float> a = random_values<float>(count * M * K, seed++), b = random_values<float>(K * N, seed++);
+      std::vector<int64_t> ao(count), bo(count, 0);
+      for (int64_t e = 0; e < count; ++e) ao[e] = e * M * K;
+      std::vector<std::vector<float>> outs;
+      with_threads({1, 2, 3}, [&] {
+        std::vector<float> out(count * M * N);
+        kernels::GemmArgs<float> g{false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, out.data(), N};
+        kernels::fast::gemm_batch(g, count, ao.data(), bo.data());
+        outs.push_back(out);
+      });
+      INFO(msg("batch of ", count, ": M ", M, " N ", N, " K ", K));
+      CHECK(same_bits(outs[1], outs[0]));
+      CHECK(same_bits(outs[2], outs[0]));
+    }
 }

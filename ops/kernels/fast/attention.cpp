@@ -24,12 +24,27 @@ namespace heed::kernels::fast {
 
 namespace {
 
-// Threads share out the entries when there are enough to go round. A batch
-// smaller than the team (one long sequence, say) runs entry by entry instead,
-// with gemm splitting each product between the threads.
+// Threads share out the entries when there are enough to go round the
+// processors. A batch smaller than that (one long sequence, say) runs entry by
+// entry instead, with gemm cutting each product between the threads.
+//
+// The choice follows processor_count(), not the thread count, so that the
+// products an entry makes do not depend on the thread count either: with the
+// entries shared out, each product is one BLAS call (gemm_uncut: the thread has
+// the whole entry, and cutting would only make it pack the operand the blocks
+// share once per block); entry by entry, gemm cuts it by the processors, as it
+// cuts every product. Either way 1, 2 or 16 threads compute the same bits.
 bool share_entries(const AttentionDims& d) {
   const int64_t work = d.count * d.Tq * d.Tk * (d.D + d.Dv);
-  return d.count > 1 && d.count >= omp_get_max_threads() && work >= kParallelGrain;
+  return d.count > 1 && d.count >= processor_count() && work >= kParallelGrain;
+}
+
+// One product of an entry: whole when the entries are shared out, else cut.
+template <class T>
+void entry_gemm(bool shared, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda,
+                const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (shared) gemm_uncut(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+  else gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 // Causal attention by blocks of query rows. Query i sees keys 0..i only, so the
@@ -69,13 +84,15 @@ void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>&
   const int64_t block = d.Tq * d.Tk;
   const std::vector<RowBlock> blocks = row_blocks(d, hidden.causal);
   auto softmax = [](T* x, T* y, int64_t rows, int64_t D) { softmax_rows(x, y, rows, D, false); };
+  const bool shared = share_entries(d);
   // Entry e writes only its own blocks of P, W and out, so the threads never collide.
-  parallel_for(d.count, share_entries(d), [&](int64_t e) {
+  parallel_for(d.count, shared, [&](int64_t e) {
     T* p = P + e * block;
     T* w = drop ? W + e * block : p;
     for (const RowBlock& b : blocks) {
       T* pb = p + b.r0 * d.Tk;  // the block's rows of S, then of P
-      gemm(false, true, b.rows, b.cols, d.D, scale, q.at(e) + b.r0 * q.ld, q.ld, k.at(e), k.ld, T(0), pb, d.Tk);
+      entry_gemm(shared, false, true, b.rows, b.cols, d.D, scale, q.at(e) + b.r0 * q.ld, q.ld, k.at(e), k.ld, T(0),
+                 pb, d.Tk);
       if (blocks.size() == 1) {
         masked_softmax(pb, hidden, e, d.Tq, d.Tk, softmax);
       } else {
@@ -87,8 +104,8 @@ void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>&
         const T* db = drop + e * block + b.r0 * d.Tk;
         for (int64_t i = 0; i < b.rows * d.Tk; ++i) wb[i] = pb[i] * db[i];
       }
-      gemm(false, false, b.rows, d.Dv, b.cols, T(1), wb, d.Tk, v.at(e), v.ld, T(0), out.at(e) + b.r0 * out.ld,
-           out.ld);
+      entry_gemm(shared, false, false, b.rows, d.Dv, b.cols, T(1), wb, d.Tk, v.at(e), v.ld, T(0),
+                 out.at(e) + b.r0 * out.ld, out.ld);
     }
   });
 }
@@ -123,9 +140,11 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
       const T* pb = p + b.r0 * d.Tk;
       if (dout) {
         const T* g = dout->at(e) + b.r0 * dout->ld;
-        gemm(false, true, b.rows, b.cols, d.Dv, T(1), g, dout->ld, v.at(e), v.ld, T(0), ds, d.Tk);  // dW
-        if (dv) gemm(true, false, b.cols, d.Dv, b.rows, T(1), w + b.r0 * d.Tk, d.Tk, g, dout->ld, beta_v, dv->at(e),
-                     dv->ld);
+        entry_gemm(parallel, false, true, b.rows, b.cols, d.Dv, T(1), g, dout->ld, v.at(e), v.ld, T(0), ds,
+                   d.Tk);  // dW
+        if (dv)
+          entry_gemm(parallel, true, false, b.cols, d.Dv, b.rows, T(1), w + b.r0 * d.Tk, d.Tk, g, dout->ld, beta_v,
+                     dv->at(e), dv->ld);
         if (de)
           for (int64_t r = 0; r < b.rows; ++r)
             for (int64_t j = 0; j < b.cols; ++j) ds[r * d.Tk + j] *= de[(b.r0 + r) * d.Tk + j];  // dP = dW * drop
@@ -141,9 +160,11 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
         for (int64_t r = 0; r < b.rows; ++r)
           softmax_backward_rows(pb + r * d.Tk, ds + r * d.Tk, ds + r * d.Tk, 1, b.cols, false);
       }
-      if (dq) gemm(false, false, b.rows, d.D, b.cols, scale, ds, d.Tk, k.at(e), k.ld, T(0), dq->at(e) + b.r0 * dq->ld,
-                   dq->ld);
-      if (dk) gemm(true, false, b.cols, d.D, b.rows, scale, ds, d.Tk, q.at(e) + b.r0 * q.ld, q.ld, beta_k,
+      if (dq)
+        entry_gemm(parallel, false, false, b.rows, d.D, b.cols, scale, ds, d.Tk, k.at(e), k.ld, T(0),
+                   dq->at(e) + b.r0 * dq->ld, dq->ld);
+      if (dk)
+        entry_gemm(parallel, true, false, b.cols, d.D, b.rows, scale, ds, d.Tk, q.at(e) + b.r0 * q.ld, q.ld, beta_k,
                    dk->at(e), dk->ld);
     }
     if (dk && !add_dk) zero_rows(dk->at(e), dk->ld, reached, d.Tk, d.D);

@@ -233,19 +233,23 @@ void pair(const GemmArgs<T>& first, const GemmArgs<T>& second) {
 
 // Two ways to use the threads on a batch: share out the entries, each product
 // whole on one thread (one fork and join for the batch), or go entry by entry
-// and let product() split each one's rows. Products too small to split are
-// always shared out; big ones only when the entries divide evenly between the
-// threads or are many (then the uneven part is at most a quarter of a thread's work).
+// and let product() cut each one between the threads. Products too small to cut
+// are always shared out; big ones only when the entries divide evenly between
+// the processors or are many (then the uneven part is at most a quarter of a
+// processor's work). The choice follows processor_count(), not the thread
+// count, and a product is whole in the one way and cut in the other: so the
+// calls, and the bits, do not depend on the thread count.
 template <class T>
 void batch(const GemmArgs<T>& g, int64_t count, const int64_t* a_offsets, const int64_t* b_offsets) {
-  const int64_t threads = omp_get_max_threads();
-  const bool even = count % threads == 0 || count >= 4 * threads;
-  const bool shared_out =
-      count > 1 && count * g.M * g.N * g.K >= kParallelGrain && (even || block_count(g, cut_of(g.M, g.N, g.K)) == 1);
+  const int64_t ways = processor_count();
+  const bool even = count % ways == 0 || count >= 4 * ways;
+  const Cut cut = cut_of(g.M, g.N, g.K);
+  const bool shared_out = count > 1 && count * g.M * g.N * g.K >= kParallelGrain && (even || block_count(g, cut) == 1);
   // entry e writes only its own block of C
   parallel_for(count, shared_out, [&](int64_t e) {
     product(GemmArgs<T>{g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.a + a_offsets[e], g.lda, g.b + b_offsets[e], g.ldb,
-                        g.beta, g.c + e * g.M * g.N, g.ldc});
+                        g.beta, g.c + e * g.M * g.N, g.ldc},
+            shared_out ? Cut{g.M, g.N} : cut);
   });
 }
 
