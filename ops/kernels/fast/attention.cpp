@@ -69,6 +69,26 @@ std::vector<RowBlock> row_blocks(const AttentionDims& d, bool causal) {
   return blocks;
 }
 
+// m [rows, cols] (rows ld apart) into mt [cols, rows] (rows `rows` apart), in
+// tiles of 16 x 16 so that both the reads and the writes stay within a few
+// cache lines at a time.
+//
+// Why the blocks of a causal entry want K^T and V^T: their products are small
+// (32 query rows against at most Tk keys), and OpenBLAS's kernel for small
+// products runs C = A B^T, the form q k^T and dout v^T take, at half the speed
+// of C = A B (bench/RESULTS.md has the measurements). Transposed once per entry
+// into the thread's scratch, k and v serve every block of the entry as B.
+template <class T>
+void transpose(const T* m, int64_t ld, int64_t rows, int64_t cols, T* mt) {
+  constexpr int64_t kTile = 16;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) mt[c * rows + r] = m[r * ld + c];
+    }
+}
+
 // Rows [from, to) of a matrix (width columns, rows ld apart) set to 0.
 template <class T>
 void zero_rows(T* m, int64_t ld, int64_t from, int64_t to, int64_t width) {
@@ -85,14 +105,26 @@ void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>&
   const std::vector<RowBlock> blocks = row_blocks(d, hidden.causal);
   auto softmax = [](T* x, T* y, int64_t rows, int64_t D) { softmax_rows(x, y, rows, D, false); };
   const bool shared = share_entries(d);
-  // Entry e writes only its own blocks of P, W and out, so the threads never collide.
+  // k^T, one [D, Tk] block per thread when the entry comes in blocks of rows,
+  // allocated here: a kernel runs its threads on memory it was given.
+  const bool by_blocks = blocks.size() > 1;
+  const int threads = shared ? omp_get_max_threads() : 1;
+  std::vector<T> scratch(by_blocks ? static_cast<size_t>(threads * d.D * d.Tk) : 0);
+  // Entry e writes only its own blocks of P, W and out (and its thread's k^T),
+  // so the threads never collide.
   parallel_for(d.count, shared, [&](int64_t e) {
     T* p = P + e * block;
     T* w = drop ? W + e * block : p;
+    T* kt = by_blocks ? scratch.data() + (shared ? omp_get_thread_num() : 0) * d.D * d.Tk : nullptr;
+    if (by_blocks) transpose(k.at(e), k.ld, d.Tk, d.D, kt);
     for (const RowBlock& b : blocks) {
       T* pb = p + b.r0 * d.Tk;  // the block's rows of S, then of P
-      entry_gemm(shared, false, true, b.rows, b.cols, d.D, scale, q.at(e) + b.r0 * q.ld, q.ld, k.at(e), k.ld, T(0),
-                 pb, d.Tk);
+      if (by_blocks)  // S = q k^T as q (k^T): the first b.cols columns of k^T
+        entry_gemm(shared, false, false, b.rows, b.cols, d.D, scale, q.at(e) + b.r0 * q.ld, q.ld, kt, d.Tk, T(0), pb,
+                   d.Tk);
+      else
+        entry_gemm(shared, false, true, b.rows, b.cols, d.D, scale, q.at(e) + b.r0 * q.ld, q.ld, k.at(e), k.ld,
+                   T(0), pb, d.Tk);
       if (blocks.size() == 1) {
         masked_softmax(pb, hidden, e, d.Tq, d.Tk, softmax);
       } else {
@@ -124,11 +156,16 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
   const int64_t reached = blocks.back().cols;  // keys after it are hidden from every query: dk, dv = 0 there
   // dS, one [Tq, Tk] block per thread, allocated here: a kernel runs its threads
   // on memory it was given, and allocates nothing inside the parallel region.
+  // With blocks of rows, v^T too ([Dv, Tk], for dW = dout v^T; see transpose()).
+  const bool by_blocks = blocks.size() > 1 && dout;
+  const int64_t per_thread = block + (by_blocks ? d.Dv * d.Tk : 0);
   const int threads = parallel ? omp_get_max_threads() : 1;
-  std::vector<T> scratch(static_cast<size_t>(threads * block));
-  // Entry e writes only its own rows of dq, dk and dv (and its thread's dS).
+  std::vector<T> scratch(static_cast<size_t>(threads * per_thread));
+  // Entry e writes only its own rows of dq, dk and dv (and its thread's dS and v^T).
   parallel_for(d.count, parallel, [&](int64_t e) {
-    T* dS = scratch.data() + (parallel ? omp_get_thread_num() : 0) * block;
+    T* dS = scratch.data() + (parallel ? omp_get_thread_num() : 0) * per_thread;
+    T* vt = dS + block;
+    if (by_blocks) transpose(v.at(e), v.ld, d.Tk, d.Dv, vt);
     const T* p = P + e * block;
     const T* w = drop ? W + e * block : p;
     const T* de = drop ? drop + e * block : nullptr;
@@ -140,8 +177,10 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
       const T* pb = p + b.r0 * d.Tk;
       if (dout) {
         const T* g = dout->at(e) + b.r0 * dout->ld;
-        entry_gemm(parallel, false, true, b.rows, b.cols, d.Dv, T(1), g, dout->ld, v.at(e), v.ld, T(0), ds,
-                   d.Tk);  // dW
+        if (by_blocks)  // dW = dout v^T as dout (v^T)
+          entry_gemm(parallel, false, false, b.rows, b.cols, d.Dv, T(1), g, dout->ld, vt, d.Tk, T(0), ds, d.Tk);
+        else
+          entry_gemm(parallel, false, true, b.rows, b.cols, d.Dv, T(1), g, dout->ld, v.at(e), v.ld, T(0), ds, d.Tk);
         if (dv)
           entry_gemm(parallel, true, false, b.cols, d.Dv, b.rows, T(1), w + b.r0 * d.Tk, d.Tk, g, dout->ld, beta_v,
                      dv->at(e), dv->ld);
