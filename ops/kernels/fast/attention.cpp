@@ -115,16 +115,18 @@ void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>&
   parallel_for(d.count, shared, [&](int64_t e) {
     T* p = P + e * block;
     T* w = drop ? W + e * block : p;
-    T* kt = by_blocks ? scratch.data() + (shared ? omp_get_thread_num() : 0) * d.D * d.Tk : nullptr;
-    if (by_blocks) transpose(k.at(e), k.ld, d.Tk, d.D, kt);
+    // S = q k^T: with k as stored (B transposed), or as q (k^T), its first b.cols columns.
+    const T* kb = k.at(e);
+    int64_t ldk = k.ld;
+    if (by_blocks) {
+      T* kt = scratch.data() + (shared ? omp_get_thread_num() : 0) * d.D * d.Tk;
+      transpose(kb, ldk, d.Tk, d.D, kt);
+      kb = kt, ldk = d.Tk;
+    }
     for (const RowBlock& b : blocks) {
       T* pb = p + b.r0 * d.Tk;  // the block's rows of S, then of P
-      if (by_blocks)  // S = q k^T as q (k^T): the first b.cols columns of k^T
-        entry_gemm(shared, false, false, b.rows, b.cols, d.D, scale, q.at(e) + b.r0 * q.ld, q.ld, kt, d.Tk, T(0), pb,
-                   d.Tk);
-      else
-        entry_gemm(shared, false, true, b.rows, b.cols, d.D, scale, q.at(e) + b.r0 * q.ld, q.ld, k.at(e), k.ld,
-                   T(0), pb, d.Tk);
+      entry_gemm(shared, false, !by_blocks, b.rows, b.cols, d.D, scale, q.at(e) + b.r0 * q.ld, q.ld, kb, ldk, T(0),
+                 pb, d.Tk);
       if (blocks.size() == 1) {
         masked_softmax(pb, hidden, e, d.Tq, d.Tk, softmax);
       } else {
@@ -164,8 +166,13 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
   // Entry e writes only its own rows of dq, dk and dv (and its thread's dS and v^T).
   parallel_for(d.count, parallel, [&](int64_t e) {
     T* dS = scratch.data() + (parallel ? omp_get_thread_num() : 0) * per_thread;
-    T* vt = dS + block;
-    if (by_blocks) transpose(v.at(e), v.ld, d.Tk, d.Dv, vt);
+    // dW = dout v^T: with v as stored (B transposed), or as dout (v^T).
+    const T* vb = v.at(e);
+    int64_t ldv = v.ld;
+    if (by_blocks) {
+      transpose(vb, ldv, d.Tk, d.Dv, dS + block);
+      vb = dS + block, ldv = d.Tk;
+    }
     const T* p = P + e * block;
     const T* w = drop ? W + e * block : p;
     const T* de = drop ? drop + e * block : nullptr;
@@ -177,10 +184,8 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
       const T* pb = p + b.r0 * d.Tk;
       if (dout) {
         const T* g = dout->at(e) + b.r0 * dout->ld;
-        if (by_blocks)  // dW = dout v^T as dout (v^T)
-          entry_gemm(parallel, false, false, b.rows, b.cols, d.Dv, T(1), g, dout->ld, vt, d.Tk, T(0), ds, d.Tk);
-        else
-          entry_gemm(parallel, false, true, b.rows, b.cols, d.Dv, T(1), g, dout->ld, v.at(e), v.ld, T(0), ds, d.Tk);
+        entry_gemm(parallel, false, !by_blocks, b.rows, b.cols, d.Dv, T(1), g, dout->ld, vb, ldv, T(0), ds,
+                   d.Tk);  // dW
         if (dv)
           entry_gemm(parallel, true, false, b.cols, d.Dv, b.rows, T(1), w + b.r0 * d.Tk, d.Tk, g, dout->ld, beta_v,
                      dv->at(e), dv->ld);
