@@ -62,7 +62,7 @@ void gemm_pair(const GemmArgs<T>& first, const GemmArgs<T>& second);
 template <class T>
 void gemm_batch(const GemmArgs<T>& layout, int64_t count, const int64_t* a_offsets, const int64_t* b_offsets);
 // One product as a single BLAS call on this thread, not cut: for a kernel that
-// shares out its work itself, in pieces fixed by the sizes (the LSTM's chunks).
+// shares out its work itself, in pieces fixed by the sizes (attention's batch entries).
 template <class T>
 void gemm_uncut(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
                 int64_t ldb, T beta, T* c, int64_t ldc);

@@ -49,8 +49,9 @@ void lstm_steps_backward(const T* acts, const T* cs, const T* ks, const T* dy, c
 }  // namespace reference
 
 // The gate math in vector lanes with a fast exp, compiled for three CPUs; the
-// time loop on one OpenMP team that shares every step by hidden unit
-// (ops/kernels/fast/lstm.cpp).
+// time loop on one OpenMP team that shares every step by hidden unit, its
+// products by W_hh packed once per sequence (ops/kernels/fast/lstm.cpp,
+// panel_gemm.h).
 namespace fast {
 template <class T>
 void lstm_gates(T* z, const T* c_prev, T* c, T* h, T* k, int64_t B, int64_t H);

@@ -140,7 +140,6 @@ void blas_call(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const
     std::memset(c, 0, static_cast<size_t>(M * N) * sizeof(T));
     beta = 1;
   }
-  warn_once_if_blas_core_is_behind();
   OneThreadForBlas one_thread(M * N * K);
   cblas_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
@@ -190,6 +189,7 @@ void product(const GemmArgs<T>& g, const Cut& cut) {
     case Route::kBlas:
       break;
   }
+  warn_once_if_blas_core_is_behind();
   const int64_t blocks = block_count(g, cut);
   // each block writes only its own block of C (and zeroes only that)
   parallel_for(blocks, heed_threads(blocks), [&](int64_t i) { block_call(g, cut, i); });
@@ -219,6 +219,7 @@ void pair(const GemmArgs<T>& first, const GemmArgs<T>& second) {
     product(second);
     return;
   }
+  warn_once_if_blas_core_is_behind();
   // The processors in two groups, one per product.
   const int64_t ways = processor_count();
   const Cut cut1 = cut_of(first.M, first.N, first.K, (ways + 1) / 2);

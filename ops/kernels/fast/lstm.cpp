@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <utility>
 
 #include "heed/core/parallel.h"
 #include "heed/ops/kernels/fast/fast_math.h"
+#include "heed/ops/kernels/fast/panel_gemm.h"
 #include "heed/ops/kernels/fast/target_clones.h"
 #include "heed/ops/kernels/gemm.h"
 #include "heed/ops/kernels/lstm.h"
@@ -146,15 +148,14 @@ constexpr int64_t kGateGrain = 4096;
 // (the [u0, u1) columns of each of the four gate blocks), then the gate math of
 // its units for all B rows. It reads only what it wrote itself, except h_{t-1},
 // which every thread reads: one barrier per step, and one OpenMP team for all T
-// steps, each thread keeping its own rows of W_hh in its core's cache.
+// steps.
 //
-// The units come in chunks fixed by H and processor_count() (core/parallel.h),
-// one chunk per processor, and a thread owns a run of whole chunks. Every
-// product of a step is one chunk's, so 1, 2 or 16 threads make the same BLAS
-// calls and get the same bits: OpenBLAS's result for an element depends on the
-// shape of the call it is computed in (ops/kernels/fast/gemm.cpp). With as
-// many threads as processors each thread owns one chunk; with fewer, some own
-// several, a call per chunk and gate.
+// The products go through panel_gemm (panel_gemm.h): W_hh is the same at every
+// step, so each thread packs its own units' rows of W_hh once, before the first
+// step, and they stay in its core's cache from step to step. panel_gemm computes
+// each element of z as one sum in a fixed order whatever the columns a call
+// covers, so the units can follow the thread count and the bits still do not
+// (tests/test_determinism.cpp).
 //
 // The simple alternative, the product threaded by gemm and then the gate math by
 // parallel_for, starts two thread teams per step and makes each thread wait at
@@ -165,27 +166,20 @@ constexpr int64_t kGateGrain = 4096;
 // thread's part is well above the barrier that ends a step (about a microsecond):
 // 2^18 multiply-adds take a few microseconds on one core.
 constexpr int64_t kStepGrain = int64_t{1} << 18;
-// A chunk is whole blocks of 16 units: whole cache lines of every row, whole SIMD vectors.
-constexpr int64_t kUnitBlock = 16;
 
-// How many chunks the units come in (1: the step is not shared).
-int64_t chunk_count(int64_t B, int64_t H) {
-  if (B * 4 * H * H < kStepGrain) return 1;
-  return std::clamp<int64_t>(processor_count(), 1, H / kUnitBlock);
-}
-// The first unit of chunk c of C (c = C: H, the end): H in blocks of
-// kUnitBlock, shared out as evenly as whole blocks allow.
-int64_t chunk_start(int64_t c, int64_t C, int64_t H) {
-  const int64_t blocks = (H + kUnitBlock - 1) / kUnitBlock;
-  return std::min(H, blocks * c / C * kUnitBlock);
-}
+int64_t panels_of(int64_t H) { return (H + kPanel - 1) / kPanel; }
 
 int team_size(int64_t B, int64_t H) {
-  return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, chunk_count(B, H)));
+  if (B * 4 * H * H < kStepGrain) return 1;
+  return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, panels_of(H)));
 }
 
-// Thread p of P: its chunks [c0, c1) of C, shared out as evenly as whole chunks allow.
-std::pair<int64_t, int64_t> chunks_of(int p, int P, int64_t C) { return {C * p / P, C * (p + 1) / P}; }
+// Thread p of P: its units [u0, u1), whole panels (the last one may be short),
+// shared out as evenly as whole panels allow.
+std::pair<int64_t, int64_t> units_of(int p, int P, int64_t H) {
+  const int64_t panels = panels_of(H);
+  return {std::min(H, panels * p / P * kPanel), std::min(H, panels * (p + 1) / P * kPanel)};
+}
 
 // body(p, P) on every thread p of a team of P (threads <= 1: on this thread, no
 // team). The team can be smaller than asked for (inside another parallel region
@@ -233,24 +227,34 @@ void lstm_gates_backward(const T* a, const T* c_prev, const T* k, const T* dh, T
 template <class T>
 void lstm_steps(T* z, const T* bias, const T* h0, const T* w_hh, T* cs, T* ks, T* hs, int64_t steps, int64_t B,
                 int64_t H) {
-  const int64_t C = chunk_count(B, H);
+  // One step (an LSTMCell's) has nothing to pack W_hh for: packing it costs
+  // about as much as the one product that would use it. gemm makes that product
+  // (its bits, too, are the same on any number of threads: gemm.h), then the
+  // gate math runs row by row.
+  if (steps == 1) {
+    gemm(false, true, B, 4 * H, H, T(1), h0, H, w_hh, H, T(1), z, 4 * H);
+    // Row b reads and writes only row b of every block: threads never collide.
+    parallel_for(B, B > 1 && B * H >= kGateGrain, [&](int64_t b) {
+      lstm_forward_rows(z + b * 4 * H, bias, cs + b * H, cs + (B + b) * H, hs + b * H, ks + b * H, 1, H, H);
+    });
+    return;
+  }
+  // W_hh^T [H, 4H] packed gate block by gate block: block g, the columns
+  // [gH, (g+1)H), at g * per_gate; a unit u0 at a panel's start at u0 H in it.
+  const int64_t per_gate = packed_size(H, H);
+  const auto packed = std::make_unique_for_overwrite<T[]>(4 * per_gate);
   run_team(team_size(B, H), [&](int p, int P) {
-    const auto [c0, c1] = chunks_of(p, P, C);
-    const int64_t u0 = chunk_start(c0, C, H), n = chunk_start(c1, C, H) - u0;
+    const auto [u0, u1] = units_of(p, P, H);
+    const int64_t n = u1 - u0;
+    for (int64_t g = 0; g < 4; ++g)  // this thread's units, the only ones it reads
+      pack_panels(true, H, n, w_hh + (g * H + u0) * H, H, packed.get() + g * per_gate + u0 * H);
     for (int64_t t = 1; t <= steps; ++t) {
       const T* h_prev = t == 1 ? h0 : hs + (t - 2) * B * H;  // [B, H]
       T* zt = z + (t - 1) * B * 4 * H;                         // [B, 4H]
-      // This thread's columns of h_{t-1} W_hh^T: for each of its chunks, that
-      // chunk's rows of each gate block of W_hh (all of W_hh when there is one
-      // chunk). beta = 1 adds them to the input side already in z.
-      if (C == 1)  // one chunk: all four gate blocks in one product
-        gemm_uncut(false, true, B, 4 * H, H, T(1), h_prev, H, w_hh, H, T(1), zt, 4 * H);
-      for (int64_t c = c0; c < c1 && C > 1; ++c) {
-        const int64_t first = chunk_start(c, C, H), width = chunk_start(c + 1, C, H) - first;
-        for (int64_t g = 0; g < 4; ++g)
-          gemm_uncut(false, true, B, width, H, T(1), h_prev, H, w_hh + (g * H + first) * H, H, T(1),
-                     zt + g * H + first, 4 * H);
-      }
+      // This thread's columns of h_{t-1} W_hh^T, gate by gate, added to the
+      // input side already in z.
+      for (int64_t g = 0; g < 4; ++g)
+        panel_gemm(B, n, H, h_prev, H, packed.get() + g * per_gate + u0 * H, zt + g * H + u0, 4 * H);
       const int64_t at = (t - 1) * B * H + u0;  // unit u0 of row 0 of c_{t-1}, h_t and k_t
       lstm_forward_rows(zt + u0, bias ? bias + u0 : bias, cs + at, cs + at + B * H, hs + at, ks + at, B, n, H);
       step_barrier(P);  // h_t is whole before step t+1 reads it
@@ -258,27 +262,26 @@ void lstm_steps(T* z, const T* bias, const T* h0, const T* w_hh, T* cs, T* ks, T
   });
 }
 
-// Threads share a step by chunks of units as in the forward: thread p computes
-// columns [u0, u1) of dh_t, which is all the row backward of its units needs, and writes
+// Threads share a step by units as in the forward: thread p computes columns
+// [u0, u1) of dh_t, which is all the row backward of its units needs, and writes
 // those units' columns of dz_t, which every thread reads at the next step.
 template <class T>
 void lstm_steps_backward(const T* acts, const T* cs, const T* ks, const T* dy, const T* w_hh, T* dz, T* dc, T* dh,
                          int64_t steps, int64_t B, int64_t H) {
   // With one step (an LSTMCell) there is no product to share, only the gate math.
-  const int64_t C = chunk_count(B, H);
-  run_team(steps > 1 ? team_size(B, H) : 1, [&](int p, int P) {
-    const auto [c0, c1] = chunks_of(p, P, C);
-    const int64_t u0 = chunk_start(c0, C, H), n = chunk_start(c1, C, H) - u0;
+  const bool products = steps > 1;
+  // W_hh [4H, H] packed as it is: unit u0, at a panel's start, at u0 4H.
+  const auto packed = std::make_unique_for_overwrite<T[]>(products ? packed_size(4 * H, H) : 0);
+  run_team(products ? team_size(B, H) : 1, [&](int p, int P) {
+    const auto [u0, u1] = units_of(p, P, H);
+    const int64_t n = u1 - u0;
+    T* own = packed.get() + u0 * 4 * H;  // this thread's columns of W_hh, the only ones it reads
+    if (products) pack_panels(false, 4 * H, n, w_hh + u0, H, own);
     for (int64_t t = steps; t >= 1; --t) {
       // h_t went to the output (dy_t) and, through h_t W_hh^T, into z_{t+1}:
-      // columns [u0, u1) of dz_{t+1} W_hh, a product per chunk, added (beta = 1)
-      // to a copy of dy_t.
+      // columns [u0, u1) of dz_{t+1} W_hh, added to a copy of dy_t.
       for (int64_t b = 0; b < B; ++b) std::copy_n(dy + (t - 1) * B * H + b * H + u0, n, dh + b * H + u0);
-      for (int64_t c = c0; c < c1 && t < steps; ++c) {
-        const int64_t first = chunk_start(c, C, H), width = chunk_start(c + 1, C, H) - first;
-        gemm_uncut(false, false, B, width, 4 * H, T(1), dz + t * B * 4 * H, 4 * H, w_hh + first, H, T(1), dh + first,
-                   H);
-      }
+      if (t < steps) panel_gemm(B, n, 4 * H, dz + t * B * 4 * H, 4 * H, own, dh + u0, H);
       const int64_t r = (t - 1) * B;  // step t's first row in the [T B, .] buffers
       lstm_backward_rows(acts + r * 4 * H + u0, cs + r * H + u0, ks + r * H + u0, dh + u0, dc + u0,
                          dz + r * 4 * H + u0, B, n, H);
