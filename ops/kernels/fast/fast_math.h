@@ -15,7 +15,9 @@
 // precision, the largest relative error is a few float ulps (tests/kernels/
 // test_fast_math.cpp sweeps both over their whole range). heed builds with
 // -ffp-contract=off, so every compiled version of a kernel (target_clones) gives
-// the same numbers.
+// the same numbers; where a kernel's file is compiled with -ffp-contract=fast
+// (GELU, the LSTM's gates: CMakeLists.txt) the copies for CPUs with FMA fuse the
+// multiply-adds here, and the baseline copy can differ in the last bits.
 #pragma once
 
 #include <bit>

@@ -105,11 +105,14 @@ template <class T>
 // does 4 floats per instruction, AVX2 8 and AVX-512 16, so the float entry points
 // are compiled three times (GCC's target_clones, of external functions only,
 // hence outside the anonymous namespace) and the loader picks the one the CPU
-// runs; always_inline above puts a copy of the row kernels in each. heed builds
-// with -ffp-contract=off, so all three compute the same numbers.
+// runs; always_inline above puts a copy of the row kernels in each. This file
+// is compiled with -ffp-contract=fast (CMakeLists.txt): the copies for CPUs with
+// FMA (AVX-512, and x86-64-v3, AVX2's level) fuse the multiply-adds of the
+// exp-like functions, which are most of the work; the baseline copy cannot, so
+// its last bits can differ from theirs (docs/10-fast.md).
 namespace detail {
 
-HEED_TARGET_CLONES("avx512f", "avx2", "default")
+HEED_TARGET_CLONES("avx512f", "arch=x86-64-v3", "default")
 void lstm_forward_rows(float* z, const float* bias, const float* c_prev, float* c, float* h, float* k,
                        int64_t rows, int64_t n, int64_t H) {
   forward_rows(z, bias, c_prev, c, h, k, rows, n, H);
@@ -119,7 +122,7 @@ void lstm_forward_rows(double* z, const double* bias, const double* c_prev, doub
   forward_rows(z, bias, c_prev, c, h, k, rows, n, H);
 }
 
-HEED_TARGET_CLONES("avx512f", "avx2", "default")
+HEED_TARGET_CLONES("avx512f", "arch=x86-64-v3", "default")
 void lstm_backward_rows(const float* a, const float* c_prev, const float* k, const float* dh, float* dc, float* dz,
                         int64_t rows, int64_t n, int64_t H) {
   backward_rows(a, c_prev, k, dh, dc, dz, rows, n, H);

@@ -1,6 +1,8 @@
 // HEED_TARGET_CLONES("avx512f", "avx2", "default") before a function compiles it
 // once per listed CPU; the program picks the best one for the CPU it runs on
-// when it loads (GCC's target_clones, which clang has too).
+// when it loads (GCC's target_clones, which clang has too). A kernel that fuses
+// multiply-adds lists "arch=x86-64-v3" instead of "avx2": AVX2 with FMA, which
+// every AVX2 CPU has ("avx2" alone does not let the compiler use FMA).
 //
 // The pick runs in an IFUNC resolver, before main and before a sanitizer's
 // runtime has started. ThreadSanitizer's instrumentation of the resolver then
