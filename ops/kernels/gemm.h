@@ -61,11 +61,16 @@ template <class T>
 void gemm_pair(const GemmArgs<T>& first, const GemmArgs<T>& second);
 template <class T>
 void gemm_batch(const GemmArgs<T>& layout, int64_t count, const int64_t* a_offsets, const int64_t* b_offsets);
-// One product as a single BLAS call on this thread, not cut: for a kernel that
-// shares out its work itself, in pieces fixed by the sizes (attention's batch entries).
+// One product of a batch entry, for gemm_batch and for kernels that share out
+// their batch entries themselves (attention). With the entries shared out
+// between the threads (shared_out), it is a single BLAS call on this thread:
+// the thread has the whole entry, and a cut would only make it pack the operand
+// the blocks share once per block. Otherwise it is cut like any product (gemm).
+// Whether the entries are shared out must follow the sizes and
+// processor_count(), never the thread count, for the bits not to either.
 template <class T>
-void gemm_uncut(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
-                int64_t ldb, T beta, T* c, int64_t ldc);
+void entry_gemm(bool shared_out, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda,
+                const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 std::string gemm_library();  // OpenBLAS's build description and the CPU kernel it picked
 int gemm_threads();          // the OpenMP threads a big product is split between
 }  // namespace fast

@@ -29,22 +29,13 @@ namespace {
 // entry instead, with gemm cutting each product between the threads.
 //
 // The choice follows processor_count(), not the thread count, so that the
-// products an entry makes do not depend on the thread count either: with the
-// entries shared out, each product is one BLAS call (gemm_uncut: the thread has
-// the whole entry, and cutting would only make it pack the operand the blocks
-// share once per block); entry by entry, gemm cuts it by the processors, as it
-// cuts every product. Either way 1, 2 or 16 threads compute the same bits.
+// products an entry makes do not depend on the thread count either. Each goes
+// through entry_gemm (gemm.h), as gemm_batch's do: one BLAS call when the
+// entries are shared out, else cut by the processors. Either way 1, 2 or 16
+// threads compute the same bits.
 bool share_entries(const AttentionDims& d) {
   const int64_t work = d.count * d.Tq * d.Tk * (d.D + d.Dv);
   return d.count > 1 && d.count >= processor_count() && work >= kParallelGrain;
-}
-
-// One product of an entry: whole when the entries are shared out, else cut.
-template <class T>
-void entry_gemm(bool shared, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda,
-                const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  if (shared) gemm_uncut(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
-  else gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 // Causal attention by blocks of query rows. Query i sees keys 0..i only, so the

@@ -232,6 +232,13 @@ void pair(const GemmArgs<T>& first, const GemmArgs<T>& second) {
   });
 }
 
+// One product of a batch entry (gemm.h: entry_gemm): whole when the entries are
+// shared out, else cut like any product.
+template <class T>
+void entry_product(const GemmArgs<T>& g, bool shared_out) {
+  product(g, shared_out ? Cut{g.M, g.N} : cut_of(g.M, g.N, g.K));
+}
+
 // Two ways to use the threads on a batch: share out the entries, each product
 // whole on one thread (one fork and join for the batch), or go entry by entry
 // and let product() cut each one between the threads. Products too small to cut
@@ -248,9 +255,9 @@ void batch(const GemmArgs<T>& g, int64_t count, const int64_t* a_offsets, const 
   const bool shared_out = count > 1 && count * g.M * g.N * g.K >= kParallelGrain && (even || block_count(g, cut) == 1);
   // entry e writes only its own block of C
   parallel_for(count, shared_out, [&](int64_t e) {
-    product(GemmArgs<T>{g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.a + a_offsets[e], g.lda, g.b + b_offsets[e], g.ldb,
-                        g.beta, g.c + e * g.M * g.N, g.ldc},
-            shared_out ? Cut{g.M, g.N} : cut);
+    entry_product(GemmArgs<T>{g.ta, g.tb, g.M, g.N, g.K, g.alpha, g.a + a_offsets[e], g.lda, g.b + b_offsets[e],
+                              g.ldb, g.beta, g.c + e * g.M * g.N, g.ldc},
+                  shared_out);
   });
 }
 
@@ -262,9 +269,9 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a
   product(GemmArgs<T>{ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc});
 }
 template <class T>
-void gemm_uncut(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda, const T* b,
-                int64_t ldb, T beta, T* c, int64_t ldc) {
-  product(GemmArgs<T>{ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc}, Cut{M, N});
+void entry_gemm(bool shared_out, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t lda,
+                const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  entry_product(GemmArgs<T>{ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc}, shared_out);
 }
 template <class T>
 void gemm_pair(const GemmArgs<T>& first, const GemmArgs<T>& second) {
@@ -282,9 +289,9 @@ int gemm_threads() { return omp_get_max_threads(); }
 
 HEED_GEMM_KERNELS_FOR(float)
 HEED_GEMM_KERNELS_FOR(double)
-template void gemm_uncut(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
-                         float, float*, int64_t);
-template void gemm_uncut(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
+template void entry_gemm(bool, bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
+                         int64_t, float, float*, int64_t);
+template void entry_gemm(bool, bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*,
                          int64_t, double, double*, int64_t);
 
 }  // namespace heed::kernels::fast
