@@ -16,33 +16,22 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
 
 #include "heed/ops/kernels/fast/panel_gemm.h"
+#include "timing.h"
 
 namespace {
 
 namespace fast = heed::kernels::fast;
 
-// Best of 5 rounds of at least 20 ms each, in microseconds per call.
+// In microseconds per call.
 template <class F>
 double us_per_call(F f) {
-  double best = 1e18;
-  for (int round = 0; round < 5; ++round) {
-    const auto start = std::chrono::steady_clock::now();
-    int calls = 0;
-    do {
-      for (int i = 0; i < 10; ++i) f();
-      calls += 10;
-    } while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(20));
-    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-    best = std::min(best, us / calls);
-  }
-  return best;
+  return bench::best_seconds_per_call(f) * 1e6;
 }
 
 double max_diff(const std::vector<float>& x, const std::vector<float>& y) {

@@ -6,31 +6,20 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <vector>
 
 #include "heed/ops/kernels/fast/small_gemm.h"
+#include "timing.h"
 
 namespace {
 
-// Best of 5 rounds of at least 20 ms each, in nanoseconds per call.
+// In nanoseconds per call.
 template <class F>
 double ns_per_call(F f) {
-  double best = 1e18;
-  for (int round = 0; round < 5; ++round) {
-    const auto start = std::chrono::steady_clock::now();
-    int calls = 0;
-    do {
-      for (int i = 0; i < 100; ++i) f();
-      calls += 100;
-    } while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(20));
-    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
-    best = std::min(best, ns / calls);
-  }
-  return best;
+  return bench::best_seconds_per_call(f) * 1e9;
 }
 
 }  // namespace

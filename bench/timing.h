@@ -163,4 +163,22 @@ inline void print_rss(const std::string& workload, int64_t baseline_kb, int64_t 
   std::fflush(stdout);
 }
 
+// For the kernel comparisons (small_gemm_bench.cpp, panel_gemm_bench.cpp), which
+// time one call against another rather than a training step: the best of 5
+// rounds of back-to-back calls, at least 20 ms each, in seconds per call.
+template <class F>
+double best_seconds_per_call(F&& call) {
+  double best = 1e30;
+  for (int round = 0; round < 5; ++round) {
+    const double start = now_s();
+    int64_t calls = 0;
+    do {
+      for (int i = 0; i < 100; ++i) call();  // a clock read per 100 calls: a few ns calls stay exact
+      calls += 100;
+    } while (now_s() - start < 0.02);
+    best = std::min(best, (now_s() - start) / static_cast<double>(calls));
+  }
+  return best;
+}
+
 }  // namespace bench
