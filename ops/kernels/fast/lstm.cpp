@@ -170,17 +170,15 @@ constexpr int64_t kGateGrain = 4096;
 // 2^18 multiply-adds take a few microseconds on one core.
 constexpr int64_t kStepGrain = int64_t{1} << 18;
 
-int64_t panels_of(int64_t H) { return (H + kPanel - 1) / kPanel; }
-
 int team_size(int64_t B, int64_t H) {
   if (B * 4 * H * H < kStepGrain) return 1;
-  return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, panels_of(H)));
+  return static_cast<int>(std::clamp<int64_t>(omp_get_max_threads(), 1, panel_count(H)));
 }
 
 // Thread p of P: its units [u0, u1), whole panels (the last one may be short),
 // shared out as evenly as whole panels allow.
 std::pair<int64_t, int64_t> units_of(int p, int P, int64_t H) {
-  const int64_t panels = panels_of(H);
+  const int64_t panels = panel_count(H);
   return {std::min(H, panels * p / P * kPanel), std::min(H, panels * (p + 1) / P * kPanel)};
 }
 
@@ -210,13 +208,22 @@ inline void step_barrier(int P) {
 
 }  // namespace
 
+namespace {
+
+// One step's gate math for B rows (bias null: none), rows shared between the threads.
 template <class T>
-void lstm_gates(T* z, const T* c_prev, T* c, T* h, T* k, int64_t B, int64_t H) {
+void gates_by_row(T* z, const T* bias, const T* c_prev, T* c, T* h, T* k, int64_t B, int64_t H) {
   // Row b reads and writes only row b of every block: threads never collide.
   parallel_for(B, B > 1 && B * H >= kGateGrain, [&](int64_t b) {
-    lstm_forward_rows(z + b * 4 * H, static_cast<const T*>(nullptr), c_prev + b * H, c + b * H, h + b * H,
-                      k + b * H, 1, H, H);
+    lstm_forward_rows(z + b * 4 * H, bias, c_prev + b * H, c + b * H, h + b * H, k + b * H, 1, H, H);
   });
+}
+
+}  // namespace
+
+template <class T>
+void lstm_gates(T* z, const T* c_prev, T* c, T* h, T* k, int64_t B, int64_t H) {
+  gates_by_row(z, static_cast<const T*>(nullptr), c_prev, c, h, k, B, H);
 }
 
 template <class T>
@@ -233,13 +240,10 @@ void lstm_steps(T* z, const T* bias, const T* h0, const T* w_hh, T* cs, T* ks, T
   // One step (an LSTMCell's) has nothing to pack W_hh for: packing it costs
   // about as much as the one product that would use it. gemm makes that product
   // (its bits, too, are the same on any number of threads: gemm.h), then the
-  // gate math runs row by row.
+  // gate math runs row by row, as in lstm_gates.
   if (steps == 1) {
     gemm(false, true, B, 4 * H, H, T(1), h0, H, w_hh, H, T(1), z, 4 * H);
-    // Row b reads and writes only row b of every block: threads never collide.
-    parallel_for(B, B > 1 && B * H >= kGateGrain, [&](int64_t b) {
-      lstm_forward_rows(z + b * 4 * H, bias, cs + b * H, cs + (B + b) * H, hs + b * H, ks + b * H, 1, H, H);
-    });
+    gates_by_row(z, bias, cs, cs + B * H, hs, ks, B, H);
     return;
   }
   // W_hh^T [H, 4H] packed gate block by gate block: block g, the columns

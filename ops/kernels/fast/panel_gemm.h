@@ -37,8 +37,9 @@ namespace heed::kernels::fast {
 
 inline constexpr int64_t kPanel = 32;  // two AVX-512 vectors of float, four of AVX2
 
-// The values n columns of op(B) take when packed: whole panels of K rows.
-inline int64_t packed_size(int64_t K, int64_t n) { return (n + kPanel - 1) / kPanel * kPanel * K; }
+// The panels n columns of op(B) take, and the values they hold: whole panels of K rows.
+inline int64_t panel_count(int64_t n) { return (n + kPanel - 1) / kPanel; }
+inline int64_t packed_size(int64_t K, int64_t n) { return panel_count(n) * kPanel * K; }
 
 // Packs op(B)[K, n] (op(B)[p, j] = tb ? b[j ldb + p] : b[p ldb + j]) into
 // packed_size(K, n) values at `panels`.
