@@ -55,20 +55,24 @@ struct Hidden {
 // its last query's key). The hidden scores become -inf, whose e^ is exactly 0,
 // and a row with nothing visible becomes all 0 (the softmax of nothing would be
 // 0/0 = NaN, and the NaN would spread into the loss and every gradient).
-// softmax_rows(x, y, rows, D) is the version's own row softmax. Both versions
-// share this step, so they cannot differ in which scores they hide.
+// softmax_rows(x, y, rows, D, ld) is the version's own row softmax (kernels/
+// softmax.h). Both versions share this step, so they cannot differ in which
+// scores they hide.
 template <class T, class SoftmaxRows>
 void masked_softmax(T* S, int64_t ld, const Hidden<T>& hidden, int64_t e, int64_t i0, int64_t rows, int64_t cols,
                     SoftmaxRows softmax_rows) {
   if (hidden.causal && !hidden.mask && !hidden.bias) {
     // Causal alone: row i's visible keys are exactly 0..i, a prefix, so the
-    // softmax runs on the prefix and the rest is 0, with no test per score.
+    // rest of each row is set to -inf with no test per score. Then one softmax
+    // call covers the block's rows, all `cols` long, where a call per row of its
+    // own prefix would spend most of its time on the calls and on the scalar
+    // tails of rows of every length. e^-inf is exactly 0: each row's max, its
+    // terms and so its P are the prefix's (its sum adds them in another order).
     for (int64_t r = 0; r < rows; ++r) {
       T* row = S + r * ld;
-      const int64_t visible = std::min(i0 + r + 1, cols);
-      softmax_rows(row, row, 1, visible);
-      std::fill(row + visible, row + cols, T(0));
+      std::fill(row + std::min(i0 + r + 1, cols), row + cols, -std::numeric_limits<T>::infinity());
     }
+    softmax_rows(S, S, rows, cols, ld);
     return;
   }
   const T* mask = hidden.mask ? hidden.mask + hidden.offsets[e] : nullptr;
@@ -84,7 +88,7 @@ void masked_softmax(T* S, int64_t ld, const Hidden<T>& hidden, int64_t e, int64_
       if (hide) row[j] = -std::numeric_limits<T>::infinity();
       else ++visible;
     }
-    if (visible > 0) softmax_rows(row, row, 1, cols);
+    if (visible > 0) softmax_rows(row, row, 1, cols, ld);
     else std::fill(row, row + cols, T(0));
   }
 }
@@ -93,7 +97,7 @@ void masked_softmax(T* S, int64_t ld, const Hidden<T>& hidden, int64_t e, int64_
 // add, a plain softmax of every row.
 template <class T, class SoftmaxRows>
 void masked_softmax(T* S, const Hidden<T>& hidden, int64_t e, int64_t Tq, int64_t Tk, SoftmaxRows softmax_rows) {
-  if (!hidden.mask && !hidden.bias && !hidden.causal) return softmax_rows(S, S, Tq, Tk);
+  if (!hidden.mask && !hidden.bias && !hidden.causal) return softmax_rows(S, S, Tq, Tk, Tk);
   masked_softmax(S, Tk, hidden, e, 0, Tq, Tk, softmax_rows);
 }
 

@@ -23,8 +23,9 @@ namespace heed::kernels {
 //
 // softmax:           y = softmax (log: log_softmax) of every row of x [O, D, I]; y may be x
 // softmax_backward:  dx from the forward's output y and dy, all [O, D, I]; dx may be dy
-// softmax_rows, softmax_backward_rows: the same for `rows` contiguous rows of D,
-//                    on the calling thread only (for kernels running their own threads)
+// softmax_rows, softmax_backward_rows: the same for `rows` rows of D elements,
+//                    row r at x + r ld (and y, dy, dx + r ld), on the calling
+//                    thread only (for kernels running their own threads)
 // A row holding NaN is NaN; a row of all -inf is NaN (-inf - -inf), as in PyTorch.
 
 // Three loops per row: the max, the sum of exponentials, the division.
@@ -34,9 +35,9 @@ void softmax(const T* x, T* y, int64_t O, int64_t D, int64_t I, bool log);
 template <class T>
 void softmax_backward(const T* y, const T* dy, T* dx, int64_t O, int64_t D, int64_t I, bool log);
 template <class T>
-void softmax_rows(const T* x, T* y, int64_t rows, int64_t D, bool log);
+void softmax_rows(const T* x, T* y, int64_t rows, int64_t D, int64_t ld, bool log);
 template <class T>
-void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, bool log);
+void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, int64_t ld, bool log);
 }  // namespace reference
 
 // The max and the sums in vector lanes, a vectorizable exp in float, rows shared
@@ -48,9 +49,9 @@ void softmax(const T* x, T* y, int64_t O, int64_t D, int64_t I, bool log);
 template <class T>
 void softmax_backward(const T* y, const T* dy, T* dx, int64_t O, int64_t D, int64_t I, bool log);
 template <class T>
-void softmax_rows(const T* x, T* y, int64_t rows, int64_t D, bool log);
+void softmax_rows(const T* x, T* y, int64_t rows, int64_t D, int64_t ld, bool log);
 template <class T>
-void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, bool log);
+void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, int64_t ld, bool log);
 }  // namespace fast
 
 // Each version's .cpp ends with HEED_SOFTMAX_KERNELS_FOR(float) and (double): the
@@ -58,7 +59,7 @@ void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t
 #define HEED_SOFTMAX_KERNELS_FOR(T) \
   template void softmax(const T*, T*, int64_t, int64_t, int64_t, bool);                                        \
   template void softmax_backward(const T*, const T*, T*, int64_t, int64_t, int64_t, bool);                     \
-  template void softmax_rows(const T*, T*, int64_t, int64_t, bool);                                            \
-  template void softmax_backward_rows(const T*, const T*, T*, int64_t, int64_t, bool);
+  template void softmax_rows(const T*, T*, int64_t, int64_t, int64_t, bool);                                   \
+  template void softmax_backward_rows(const T*, const T*, T*, int64_t, int64_t, int64_t, bool);
 
 }  // namespace heed::kernels

@@ -69,11 +69,11 @@ TEST_CASE("kernels/softmax_rows: fast equals reference on contiguous rows") {
     for (int64_t rows : {1, 9}) {
       const std::vector<float> x = random_values<float>(rows * D, 40 + D, 3.0), dy = random_values<float>(rows * D, 41);
       std::vector<float> fast(rows * D), ref(rows * D), dfast(rows * D), dref(rows * D);
-      kernels::fast::softmax_rows(x.data(), fast.data(), rows, D, false);
-      kernels::reference::softmax_rows(x.data(), ref.data(), rows, D, false);
+      kernels::fast::softmax_rows(x.data(), fast.data(), rows, D, D, false);
+      kernels::reference::softmax_rows(x.data(), ref.data(), rows, D, D, false);
       check_kernel(msg("rows ", rows, " D ", D), fast, ref, 2e-6, 1e-9);
-      kernels::fast::softmax_backward_rows(ref.data(), dy.data(), dfast.data(), rows, D, false);
-      kernels::reference::softmax_backward_rows(ref.data(), dy.data(), dref.data(), rows, D, false);
+      kernels::fast::softmax_backward_rows(ref.data(), dy.data(), dfast.data(), rows, D, D, false);
+      kernels::reference::softmax_backward_rows(ref.data(), dy.data(), dref.data(), rows, D, D, false);
       check_kernel(msg("rows backward ", rows, " D ", D), dfast, dref, 1e-5, 1e-6);
     }
 }

@@ -94,7 +94,7 @@ void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>&
                        const Matrices<T>& out) {
   const int64_t block = d.Tq * d.Tk;
   const std::vector<RowBlock> blocks = row_blocks(d, hidden.causal);
-  auto softmax = [](T* x, T* y, int64_t rows, int64_t D) { softmax_rows(x, y, rows, D, false); };
+  auto softmax = [](T* x, T* y, int64_t rows, int64_t D, int64_t ld) { softmax_rows(x, y, rows, D, ld, false); };
   const bool shared = share_entries(d);
   // k^T, one [D, Tk] block per thread when the entry comes in blocks of rows,
   // allocated here: a kernel runs its threads on memory it was given.
@@ -189,12 +189,7 @@ void attention_backward(const AttentionDims& d, T scale, bool causal, const Matr
           for (int64_t j = 0; j < b.cols; ++j) ds[r * d.Tk + j] = de ? dp[j] * de[(b.r0 + r) * d.Tk + j] : dp[j];
         }
       }
-      if (b.cols == d.Tk) {
-        softmax_backward_rows(pb, ds, ds, b.rows, d.Tk, false);
-      } else {
-        for (int64_t r = 0; r < b.rows; ++r)
-          softmax_backward_rows(pb + r * d.Tk, ds + r * d.Tk, ds + r * d.Tk, 1, b.cols, false);
-      }
+      softmax_backward_rows(pb, ds, ds, b.rows, b.cols, d.Tk, false);
       if (dq)
         entry_gemm(parallel, false, false, b.rows, d.D, b.cols, scale, ds, d.Tk, k.at(e), k.ld, T(0),
                    dq->at(e) + b.r0 * dq->ld, dq->ld);

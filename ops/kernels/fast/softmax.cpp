@@ -184,20 +184,21 @@ void for_each_row_block(const Rows& rows, F f) {
   });
 }
 
-// The loops over contiguous rows, which the entry points below compile for
-// three CPUs.
+// The loops over rows (of D contiguous elements, ld apart), which the entry
+// points below compile for three CPUs.
 template <class T>
-[[gnu::always_inline]] inline void forward_rows(const T* x, T* y, int64_t rows, int64_t D, bool log) {
+[[gnu::always_inline]] inline void forward_rows(const T* x, T* y, int64_t rows, int64_t D, int64_t ld, bool log) {
   for (int64_t r = 0; r < rows; ++r) {
-    if (log) softmax_row<true>(x + r * D, y + r * D, D);
-    else softmax_row<false>(x + r * D, y + r * D, D);
+    if (log) softmax_row<true>(x + r * ld, y + r * ld, D);
+    else softmax_row<false>(x + r * ld, y + r * ld, D);
   }
 }
 template <class T>
-[[gnu::always_inline]] inline void backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, bool log) {
+[[gnu::always_inline]] inline void backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, int64_t ld,
+                                                 bool log) {
   for (int64_t r = 0; r < rows; ++r) {
-    if (log) softmax_backward_row<true>(y + r * D, dy + r * D, dx + r * D, D);
-    else softmax_backward_row<false>(y + r * D, dy + r * D, dx + r * D, D);
+    if (log) softmax_backward_row<true>(y + r * ld, dy + r * ld, dx + r * ld, D);
+    else softmax_backward_row<false>(y + r * ld, dy + r * ld, dx + r * ld, D);
   }
 }
 
@@ -210,16 +211,20 @@ template <class T>
 // the one the CPU runs.
 namespace detail {
 HEED_TARGET_CLONES("avx512f", "avx2", "default")
-void rows_forward(const float* x, float* y, int64_t rows, int64_t D, bool log) { forward_rows(x, y, rows, D, log); }
-HEED_TARGET_CLONES("avx512f", "avx2", "default")
-void rows_forward(const double* x, double* y, int64_t rows, int64_t D, bool log) { forward_rows(x, y, rows, D, log); }
-HEED_TARGET_CLONES("avx512f", "avx2", "default")
-void rows_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t D, bool log) {
-  backward_rows(y, dy, dx, rows, D, log);
+void rows_forward(const float* x, float* y, int64_t rows, int64_t D, int64_t ld, bool log) {
+  forward_rows(x, y, rows, D, ld, log);
 }
 HEED_TARGET_CLONES("avx512f", "avx2", "default")
-void rows_backward(const double* y, const double* dy, double* dx, int64_t rows, int64_t D, bool log) {
-  backward_rows(y, dy, dx, rows, D, log);
+void rows_forward(const double* x, double* y, int64_t rows, int64_t D, int64_t ld, bool log) {
+  forward_rows(x, y, rows, D, ld, log);
+}
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
+void rows_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t D, int64_t ld, bool log) {
+  backward_rows(y, dy, dx, rows, D, ld, log);
+}
+HEED_TARGET_CLONES("avx512f", "avx2", "default")
+void rows_backward(const double* y, const double* dy, double* dx, int64_t rows, int64_t D, int64_t ld, bool log) {
+  backward_rows(y, dy, dx, rows, D, ld, log);
 }
 }  // namespace detail
 
@@ -229,8 +234,8 @@ template <bool kLog, class T>
 void forward_all(const T* x, T* y, const Rows& rows) {
   const int64_t D = rows.size, I = rows.inner;
   if (I == 1)
-    return for_each_row_block(rows,
-                              [&](int64_t base, int64_t n) { detail::rows_forward(x + base, y + base, n, D, kLog); });
+    return for_each_row_block(
+        rows, [&](int64_t base, int64_t n) { detail::rows_forward(x + base, y + base, n, D, D, kLog); });
   for_each_tile(rows, [&](int64_t base, int64_t width) { softmax_tile<kLog>(x + base, y + base, D, I, width); });
 }
 
@@ -239,7 +244,7 @@ void backward_all(const T* y, const T* dy, T* dx, const Rows& rows) {
   const int64_t D = rows.size, I = rows.inner;
   if (I == 1)
     return for_each_row_block(
-        rows, [&](int64_t base, int64_t n) { detail::rows_backward(y + base, dy + base, dx + base, n, D, kLog); });
+        rows, [&](int64_t base, int64_t n) { detail::rows_backward(y + base, dy + base, dx + base, n, D, D, kLog); });
   for_each_tile(rows, [&](int64_t base, int64_t width) {
     softmax_backward_tile<kLog>(y + base, dy + base, dx + base, D, I, width);
   });
@@ -262,13 +267,13 @@ void softmax_backward(const T* y, const T* dy, T* dx, int64_t O, int64_t D, int6
 }
 
 template <class T>
-void softmax_rows(const T* x, T* y, int64_t rows, int64_t D, bool log) {
-  detail::rows_forward(x, y, rows, D, log);
+void softmax_rows(const T* x, T* y, int64_t rows, int64_t D, int64_t ld, bool log) {
+  detail::rows_forward(x, y, rows, D, ld, log);
 }
 
 template <class T>
-void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, bool log) {
-  detail::rows_backward(y, dy, dx, rows, D, log);
+void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, int64_t ld, bool log) {
+  detail::rows_backward(y, dy, dx, rows, D, ld, log);
 }
 
 HEED_SOFTMAX_KERNELS_FOR(float)

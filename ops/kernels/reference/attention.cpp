@@ -18,7 +18,7 @@ void attention_forward(const AttentionDims& d, T scale, const Matrices<const T>&
     T* p = P + e * block;
     gemm(false, true, d.Tq, d.Tk, d.D, scale, q.at(e), q.ld, k.at(e), k.ld, T(0), p, d.Tk);  // S = scale q k^T
     masked_softmax(p, hidden, e, d.Tq, d.Tk,
-                   [](T* x, T* y, int64_t rows, int64_t D) { softmax_rows(x, y, rows, D, false); });
+                   [](T* x, T* y, int64_t rows, int64_t D, int64_t ld) { softmax_rows(x, y, rows, D, ld, false); });
     const T* w = p;
     if (drop) {  // W = P * drop
       for (int64_t i = 0; i < block; ++i) W[e * block + i] = p[i] * drop[e * block + i];
@@ -48,7 +48,7 @@ void attention_backward(const AttentionDims& d, T scale, bool /*causal: in P alr
     }
     if (drop)  // W = P * drop  =>  dP = dW * drop
       for (int64_t i = 0; i < block; ++i) dS[i] *= drop[e * block + i];
-    softmax_backward_rows(p, dS.data(), dS.data(), d.Tq, d.Tk, false);  // dS = P * (dP - rowsum(dP * P))
+    softmax_backward_rows(p, dS.data(), dS.data(), d.Tq, d.Tk, d.Tk, false);  // dS = P * (dP - rowsum(dP * P))
     // S = scale q k^T  =>  dq = scale dS k,  dk = scale dS^T q
     if (dq) gemm(false, false, d.Tq, d.D, d.Tk, scale, dS.data(), d.Tk, k.at(e), k.ld, T(0), dq->at(e), dq->ld);
     if (dk) gemm(true, false, d.Tk, d.D, d.Tq, scale, dS.data(), d.Tk, q.at(e), q.ld, T(add_dk), dk->at(e), dk->ld);

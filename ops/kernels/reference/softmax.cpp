@@ -52,13 +52,13 @@ void softmax_backward(const T* y, const T* dy, T* dx, int64_t O, int64_t D, int6
 }
 
 template <class T>
-void softmax_rows(const T* x, T* y, int64_t rows, int64_t D, bool log) {
-  softmax(x, y, rows, D, 1, log);
+void softmax_rows(const T* x, T* y, int64_t rows, int64_t D, int64_t ld, bool log) {
+  for (int64_t r = 0; r < rows; ++r) forward_row(x + r * ld, y + r * ld, D, 1, log);
 }
 
 template <class T>
-void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, bool log) {
-  softmax_backward(y, dy, dx, rows, D, 1, log);
+void softmax_backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, int64_t ld, bool log) {
+  for (int64_t r = 0; r < rows; ++r) backward_row(y + r * ld, dy + r * ld, dx + r * ld, D, 1, log);
 }
 
 HEED_SOFTMAX_KERNELS_FOR(float)
