@@ -86,7 +86,7 @@ Tensor gelu(const Tensor& x) {
 // y = x (1 + tanh(u)) / 2 = x s,  u = sqrt(2/pi) (x + c x^3),  c = 0.044715,  s = sigmoid(2u)
 // dx = dy * (s + 2 x s (1 - s) du/dx),  du/dx = sqrt(2/pi) (1 + 3 c x^2)
 //   ((1 + tanh u) / 2 = sigmoid(2u), and its derivative in u is 2 s (1 - s))
-// saves: x and s (the backward then needs no exp)
+// saves: x (the backward computes s again: kernels/activation.h says why)
 // The loops are kernels (ops/kernels/activation.h): in a Transformer's MLP this
 // runs on every hidden unit, and libm's tanh would cost more than the products.
 Tensor gelu_tanh(const Tensor& x) {
@@ -94,20 +94,18 @@ Tensor gelu_tanh(const Tensor& x) {
   check_floating("gelu_tanh", x);
   const Tensor xc = x.is_contiguous() ? x.detach() : copy_of(x);  // the kernels read flat memory
   Tensor y = make_tensor(x.shape(), x.dtype(), /*zero_fill=*/false);
-  Tensor s = make_tensor(x.shape(), x.dtype(), /*zero_fill=*/false);
   dispatch_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    kernels::gelu_tanh(xc.data_ptr<T>(), y.data_ptr<T>(), s.data_ptr<T>(), x.numel());
+    kernels::gelu_tanh(xc.data_ptr<T>(), y.data_ptr<T>(), x.numel());
   });
   if (!needs_grad({x})) return y;
-  SavedTensor sx(xc), ss(s);
-  return record("gelu_tanh", y, {x}, [sx, ss](const Tensor& dy) -> TensorList {
-    const Tensor xv = sx.get("gelu_tanh"), sv = ss.get("gelu_tanh"), dyc = dy.is_contiguous() ? dy : copy_of(dy);
+  SavedTensor sx(xc);
+  return record("gelu_tanh", y, {x}, [sx](const Tensor& dy) -> TensorList {
+    const Tensor xv = sx.get("gelu_tanh"), dyc = dy.is_contiguous() ? dy : copy_of(dy);
     Tensor dx = make_tensor(xv.shape(), xv.dtype(), /*zero_fill=*/false);
     dispatch_floating(xv.dtype(), [&](auto tag) {
       using T = decltype(tag);
-      kernels::gelu_tanh_backward(xv.data_ptr<T>(), sv.data_ptr<T>(), dyc.data_ptr<T>(), dx.data_ptr<T>(),
-                                  xv.numel());
+      kernels::gelu_tanh_backward(xv.data_ptr<T>(), dyc.data_ptr<T>(), dx.data_ptr<T>(), xv.numel());
     });
     return {dx};
   });

@@ -21,16 +21,18 @@
 namespace heed::kernels {
 
 // The same two functions in each namespace, for T = float and T = double:
-//   gelu_tanh:          y[i] = gelu_tanh(x[i]) and s[i] = sigmoid(2u) for i < n
-//   gelu_tanh_backward: dx[i] from x[i], the forward's s[i] and dy[i]; dx may be dy
-// Keeping s costs one more saved tensor and spares the backward every exp.
+//   gelu_tanh:          y[i] = gelu_tanh(x[i]) for i < n
+//   gelu_tanh_backward: dx[i] from x[i] and dy[i]; dx may be dy
+// The backward computes s again rather than have the forward keep it: the
+// kernels are bound by memory, not by the exp, and a kept s would be one more
+// tensor written, saved and read back (bench/RESULTS.md has the measurements).
 
 // The formulas with libm's exp, one element after another.
 namespace reference {
 template <class T>
-void gelu_tanh(const T* x, T* y, T* s, int64_t n);
+void gelu_tanh(const T* x, T* y, int64_t n);
 template <class T>
-void gelu_tanh_backward(const T* x, const T* s, const T* dy, T* dx, int64_t n);
+void gelu_tanh_backward(const T* x, const T* dy, T* dx, int64_t n);
 }  // namespace reference
 
 // The sigmoid from the vectorizable expm1 of fast_math.h (float; double keeps libm),
@@ -38,14 +40,14 @@ void gelu_tanh_backward(const T* x, const T* s, const T* dy, T* dx, int64_t n);
 // (ops/kernels/fast/activation.cpp).
 namespace fast {
 template <class T>
-void gelu_tanh(const T* x, T* y, T* s, int64_t n);
+void gelu_tanh(const T* x, T* y, int64_t n);
 template <class T>
-void gelu_tanh_backward(const T* x, const T* s, const T* dy, T* dx, int64_t n);
+void gelu_tanh_backward(const T* x, const T* dy, T* dx, int64_t n);
 }  // namespace fast
 
 // Each version's .cpp ends with HEED_ACTIVATION_KERNELS_FOR(float) and (double).
-#define HEED_ACTIVATION_KERNELS_FOR(T)            \
-  template void gelu_tanh(const T*, T*, T*, int64_t); \
-  template void gelu_tanh_backward(const T*, const T*, const T*, T*, int64_t);
+#define HEED_ACTIVATION_KERNELS_FOR(T)        \
+  template void gelu_tanh(const T*, T*, int64_t); \
+  template void gelu_tanh_backward(const T*, const T*, T*, int64_t);
 
 }  // namespace heed::kernels

@@ -34,22 +34,18 @@ namespace detail {
 }
 
 HEED_TARGET_CLONES("avx512f", "arch=x86-64-v3", "default")
-void gelu_tanh_block(const float* x, float* y, float* s, int64_t n) {
+void gelu_tanh_block(const float* x, float* y, int64_t n) {
 #pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    const float si = sigmoid_2u(x[i]);
-    s[i] = si;
-    y[i] = x[i] * si;
-  }
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid_2u(x[i]);
 }
 
 HEED_TARGET_CLONES("avx512f", "arch=x86-64-v3", "default")
-void gelu_tanh_backward_block(const float* x, const float* s, const float* dy, float* dx, int64_t n) {
+void gelu_tanh_backward_block(const float* x, const float* dy, float* dx, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
+    const float v = x[i], s = sigmoid_2u(v);
     const float du = kSqrt2OverPi * (1 + 3 * kCubic * v * v);
-    dx[i] = dy[i] * (s[i] + 2 * v * s[i] * (1 - s[i]) * du);
+    dx[i] = dy[i] * (s + 2 * v * s * (1 - s) * du);
   }
 }
 
@@ -57,25 +53,25 @@ void gelu_tanh_backward_block(const float* x, const float* s, const float* dy, f
 
 // Block b covers [b kBlock, min(n, (b + 1) kBlock)) and writes only there.
 template <class T>
-void gelu_tanh(const T* x, T* y, T* s, int64_t n) {
+void gelu_tanh(const T* x, T* y, int64_t n) {
   if constexpr (sizeof(T) == 8) {
-    reference::gelu_tanh(x, y, s, n);  // double: libm, for gradchecks
+    reference::gelu_tanh(x, y, n);  // double: libm, for gradchecks
   } else {
     parallel_for((n + kBlock - 1) / kBlock, n >= kParallelGrain, [&](int64_t b) {
       const int64_t begin = b * kBlock;
-      detail::gelu_tanh_block(x + begin, y + begin, s + begin, std::min(kBlock, n - begin));
+      detail::gelu_tanh_block(x + begin, y + begin, std::min(kBlock, n - begin));
     });
   }
 }
 
 template <class T>
-void gelu_tanh_backward(const T* x, const T* s, const T* dy, T* dx, int64_t n) {
+void gelu_tanh_backward(const T* x, const T* dy, T* dx, int64_t n) {
   if constexpr (sizeof(T) == 8) {
-    reference::gelu_tanh_backward(x, s, dy, dx, n);
+    reference::gelu_tanh_backward(x, dy, dx, n);
   } else {
     parallel_for((n + kBlock - 1) / kBlock, n >= kParallelGrain, [&](int64_t b) {
       const int64_t begin = b * kBlock;
-      detail::gelu_tanh_backward_block(x + begin, s + begin, dy + begin, dx + begin, std::min(kBlock, n - begin));
+      detail::gelu_tanh_backward_block(x + begin, dy + begin, dx + begin, std::min(kBlock, n - begin));
     });
   }
 }

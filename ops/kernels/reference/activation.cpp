@@ -18,19 +18,16 @@ T sigmoid_2u(T v) {
 }  // namespace
 
 template <class T>
-void gelu_tanh(const T* x, T* y, T* s, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    s[i] = sigmoid_2u(x[i]);
-    y[i] = x[i] * s[i];  // y = x s
-  }
+void gelu_tanh(const T* x, T* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid_2u(x[i]);  // y = x s
 }
 
 template <class T>
-void gelu_tanh_backward(const T* x, const T* s, const T* dy, T* dx, int64_t n) {
+void gelu_tanh_backward(const T* x, const T* dy, T* dx, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const T v = x[i];
+    const T v = x[i], s = sigmoid_2u(v);
     const T du = kSqrt2OverPi<T> * (1 + 3 * kCubic<T> * v * v);  // du/dx
-    dx[i] = dy[i] * (s[i] + 2 * v * s[i] * (1 - s[i]) * du);
+    dx[i] = dy[i] * (s + 2 * v * s * (1 - s) * du);
   }
 }
 
