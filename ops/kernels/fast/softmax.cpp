@@ -71,7 +71,16 @@ template <bool kLog, class T>
   if constexpr (kLog) {
     // log_softmax = (x - m) - log(sum exp(x - m)); no exp is ever undone by a log,
     // so a tiny probability keeps its exact log (-2000 rather than log(0) = -inf).
-    const double total = row_sum(D, [&](int64_t d) { return static_cast<double>(exp_of(x[d] - m)); });
+    // The exponentials go through y first when y is not x: a loop of their own
+    // vectorizes, while inside row_sum's eight lanes the exp stayed scalar code
+    // (log_softmax took 1.7 times softmax's time). The same terms either way.
+    double total;
+    if (y != x) {
+      for (int64_t d = 0; d < D; ++d) y[d] = exp_of(x[d] - m);
+      total = row_sum(D, [&](int64_t d) { return static_cast<double>(y[d]); });
+    } else {
+      total = row_sum(D, [&](int64_t d) { return static_cast<double>(exp_of(x[d] - m)); });
+    }
     const T log_total = static_cast<T>(std::log(total));
     for (int64_t d = 0; d < D; ++d) y[d] = (x[d] - m) - log_total;
   } else {
