@@ -73,8 +73,8 @@ struct Ln2Split {
 // An x below -104 (-inf among them: a hidden score in attention) is computed
 // as 0 and its result replaced by 0. Computed as itself it would pass through
 // the subnormal range, and an Intel core finishes an instruction whose result
-// is subnormal in microcode, about a hundred cycles: a softmax over rows of
-// -inf ran five times slower (bench/RESULTS.md).
+// is subnormal in microcode, about a hundred cycles, which made a softmax over
+// rows ending in -inf several times slower (bench/RESULTS.md has the figures).
 [[gnu::always_inline]] inline float exp_fast(float x) {
   const bool zero = x < -104.0f;  // NaN fails both tests and stays NaN
   x = pick(zero, 0.0f, x);

@@ -73,7 +73,7 @@ template <bool kLog, class T>
     // so a tiny probability keeps its exact log (-2000 rather than log(0) = -inf).
     // The exponentials go through y first when y is not x: a loop of their own
     // vectorizes, while inside row_sum's eight lanes the exp stayed scalar code
-    // (log_softmax took 1.7 times softmax's time). The same terms either way.
+    // (bench/RESULTS.md has the timings). The same terms either way.
     double total;
     if (y != x) {
       for (int64_t d = 0; d < D; ++d) y[d] = exp_of(x[d] - m);
