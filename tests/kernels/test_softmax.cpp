@@ -64,16 +64,39 @@ TEST_CASE("kernels/softmax: fast equals reference along every dim, forward and b
   });
 }
 
-TEST_CASE("kernels/softmax_rows: fast equals reference on contiguous rows") {
+// softmax_rows takes rows ld apart (attention's causal blocks pass ld > D) and
+// steps through them a few at a time (softmax.cpp: kChunk). Each row must come
+// out as the reference's, and with the same bits as when it is the only row of
+// its call: the chunking reorders work between rows, never within one.
+TEST_CASE("kernels/softmax_rows: fast equals reference on rows ld apart, and rows alone") {
   for (int64_t D : kKernelSizes)
-    for (int64_t rows : {1, 9}) {
-      const std::vector<float> x = random_values<float>(rows * D, 40 + D, 3.0), dy = random_values<float>(rows * D, 41);
-      std::vector<float> fast(rows * D), ref(rows * D), dfast(rows * D), dref(rows * D);
-      kernels::fast::softmax_rows(x.data(), fast.data(), rows, D, D, false);
-      kernels::reference::softmax_rows(x.data(), ref.data(), rows, D, D, false);
-      check_kernel(msg("rows ", rows, " D ", D), fast, ref, 2e-6, 1e-9);
-      kernels::fast::softmax_backward_rows(ref.data(), dy.data(), dfast.data(), rows, D, D, false);
-      kernels::reference::softmax_backward_rows(ref.data(), dy.data(), dref.data(), rows, D, D, false);
-      check_kernel(msg("rows backward ", rows, " D ", D), dfast, dref, 1e-5, 1e-6);
-    }
+    for (int64_t rows : {1, 9, 17})
+      for (int64_t ld : {D, D + 3})
+        for (bool log : {false, true}) {
+          const int64_t n = rows * ld;
+          std::vector<float> x = random_values<float>(n, 40 + D + ld, 3.0);
+          if (D > 1) x[ld - 1] = -std::numeric_limits<float>::infinity();  // a hidden key in row 0
+          const std::vector<float> dy = random_values<float>(n, 41 + D);
+          std::vector<float> fast(n), ref(n), alone(n), dfast(n), dref(n), dalone(n);
+          kernels::fast::softmax_rows(x.data(), fast.data(), rows, D, ld, log);
+          kernels::reference::softmax_rows(x.data(), ref.data(), rows, D, ld, log);
+          kernels::fast::softmax_backward_rows(ref.data(), dy.data(), dfast.data(), rows, D, ld, log);
+          kernels::reference::softmax_backward_rows(ref.data(), dy.data(), dref.data(), rows, D, ld, log);
+          for (int64_t r = 0; r < rows; ++r) {
+            kernels::fast::softmax_rows(x.data() + r * ld, alone.data() + r * ld, 1, D, ld, log);
+            kernels::fast::softmax_backward_rows(ref.data() + r * ld, dy.data() + r * ld, dalone.data() + r * ld, 1, D,
+                                                 ld, log);
+          }
+          // Only the D elements of each row are outputs; the ld - D after them are not touched.
+          auto rows_of = [&](const std::vector<float>& v) {
+            std::vector<float> out;
+            for (int64_t r = 0; r < rows; ++r) out.insert(out.end(), v.begin() + r * ld, v.begin() + r * ld + D);
+            return out;
+          };
+          const std::string what = msg(log ? "log_softmax" : "softmax", " rows ", rows, " D ", D, " ld ", ld);
+          check_kernel(what, rows_of(fast), rows_of(ref), 2e-6, log ? 1e-6 : 1e-9);
+          check_kernel(what + " backward", rows_of(dfast), rows_of(dref), 1e-5, 1e-6);
+          check_kernel(what + " row alone", rows_of(alone), rows_of(fast), 0, 0);
+          check_kernel(what + " backward row alone", rows_of(dalone), rows_of(dfast), 0, 0);
+        }
 }

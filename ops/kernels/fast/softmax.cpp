@@ -30,25 +30,39 @@ inline double exp_of(double x) { return std::exp(x); }
 //
 // A loop that carries one running max or sum from element to element cannot be
 // vectorized: each step waits for the one before, and the compiler may not
-// reorder float additions. So the max and the sums keep kLanes running values,
-// element d going to lane d % kLanes, combined at the end: kLanes independent
-// chains, the lanes of one vector register. The order is written here, so the
-// result is the same on every run and on every CPU.
+// reorder float additions. So the sums keep kLanes running values, element d
+// going to lane d % kLanes, combined at the end: kLanes independent chains, the
+// lanes of one vector register. The order is written here, so the result is the
+// same on every run and on every CPU. (The max keeps a vector of them too.)
 constexpr int64_t kLanes = 8;
 
-// The max of x[0, D). It ignores NaN (std::max(m, NaN) is m), but a NaN still
-// reaches the sum below and turns its whole row NaN, as in PyTorch. A row of all
-// -inf gives -inf - (-inf) = NaN: also PyTorch's answer.
+// The max of x[0, D). It ignores NaN (m < NaN is false, so m stays), but a NaN
+// still reaches the sum below and turns its whole row NaN, as in PyTorch. A row
+// of all -inf gives -inf - (-inf) = NaN: also PyTorch's answer.
+//
+// A max is exact, so any grouping gives the same answer; the loop runs on a GCC
+// vector of 64 bytes (16 floats, one AVX-512 register; two or four registers on
+// the narrower CPUs) because GCC compiled the same loop over std::max as one
+// scalar compare at a time.
+template <class T>
+struct Vector64 {
+  typedef T type __attribute__((vector_size(64)));
+};
+
 template <class T>
 [[gnu::always_inline]] inline T row_max(const T* x, int64_t D) {
-  T lane[kLanes];
-  std::fill(lane, lane + kLanes, -std::numeric_limits<T>::infinity());
+  using V = typename Vector64<T>::type;
+  constexpr int64_t kWidth = sizeof(V) / sizeof(T);
+  V lane = V{} - std::numeric_limits<T>::infinity();
   int64_t d = 0;
-  for (; d + kLanes <= D; d += kLanes)
-    for (int64_t j = 0; j < kLanes; ++j) lane[j] = std::max(lane[j], x[d + j]);
-  for (; d < D; ++d) lane[0] = std::max(lane[0], x[d]);
-  T m = lane[0];
-  for (int64_t j = 1; j < kLanes; ++j) m = std::max(m, lane[j]);
+  for (; d + kWidth <= D; d += kWidth) {
+    V v;
+    __builtin_memcpy(&v, x + d, sizeof(V));
+    lane = lane < v ? v : lane;
+  }
+  T m = -std::numeric_limits<T>::infinity();
+  for (; d < D; ++d) m = std::max(m, x[d]);
+  for (int64_t j = 0; j < kWidth; ++j) m = std::max(m, lane[j]);
   return m;
 }
 
@@ -63,46 +77,76 @@ template <class F>
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
-// y = softmax (or log_softmax when kLog) of one row. y may be x: every pass that
-// writes y[d] has read x[d] first.
+// The rows go through the steps below a few at a time: each step for all of a
+// chunk's rows before the next step. One row's steps form a chain (its max,
+// then its exponentials, then their sum, then 1 / sum, then the scaling), each
+// waiting for the one before, and a short row (a causal block's 32 keys) spends
+// most of its time in those waits. Different rows' chains are independent, so
+// a step taken for kChunk rows at once gives the core kChunk of them to overlap.
+// Every number is computed as it would be row by row, in the same order.
+constexpr int64_t kChunk = 8;
+
+// y = softmax (or log_softmax when kLog) of rows [0, rows) (rows <= kChunk, ld
+// apart). y may be x: every pass that writes y[d] has read x[d] first.
 template <bool kLog, class T>
-[[gnu::always_inline]] inline void softmax_row(const T* x, T* y, int64_t D) {
-  const T m = row_max(x, D);
+[[gnu::always_inline]] inline void softmax_chunk(const T* x, T* y, int64_t rows, int64_t D, int64_t ld) {
+  T m[kChunk];
+  double total[kChunk];
+  for (int64_t r = 0; r < rows; ++r) m[r] = row_max(x + r * ld, D);
   if constexpr (kLog) {
     // log_softmax = (x - m) - log(sum exp(x - m)); no exp is ever undone by a log,
     // so a tiny probability keeps its exact log (-2000 rather than log(0) = -inf).
     // The exponentials go through y first when y is not x: a loop of their own
     // vectorizes, while inside row_sum's eight lanes the exp stayed scalar code
     // (bench/RESULTS.md has the timings). The same terms either way.
-    double total;
     if (y != x) {
-      for (int64_t d = 0; d < D; ++d) y[d] = exp_of(x[d] - m);
-      total = row_sum(D, [&](int64_t d) { return static_cast<double>(y[d]); });
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t d = 0; d < D; ++d) y[r * ld + d] = exp_of(x[r * ld + d] - m[r]);
+      for (int64_t r = 0; r < rows; ++r)
+        total[r] = row_sum(D, [&](int64_t d) { return static_cast<double>(y[r * ld + d]); });
     } else {
-      total = row_sum(D, [&](int64_t d) { return static_cast<double>(exp_of(x[d] - m)); });
+      for (int64_t r = 0; r < rows; ++r)
+        total[r] = row_sum(D, [&](int64_t d) { return static_cast<double>(exp_of(x[r * ld + d] - m[r])); });
     }
-    const T log_total = static_cast<T>(std::log(total));
-    for (int64_t d = 0; d < D; ++d) y[d] = (x[d] - m) - log_total;
+    for (int64_t r = 0; r < rows; ++r) {
+      const T log_total = static_cast<T>(std::log(total[r]));
+      for (int64_t d = 0; d < D; ++d) y[r * ld + d] = (x[r * ld + d] - m[r]) - log_total;
+    }
   } else {
-    for (int64_t d = 0; d < D; ++d) y[d] = exp_of(x[d] - m);
-    const T inv = static_cast<T>(1.0 / row_sum(D, [&](int64_t d) { return static_cast<double>(y[d]); }));
-    for (int64_t d = 0; d < D; ++d) y[d] *= inv;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t d = 0; d < D; ++d) y[r * ld + d] = exp_of(x[r * ld + d] - m[r]);
+    for (int64_t r = 0; r < rows; ++r)
+      total[r] = row_sum(D, [&](int64_t d) { return static_cast<double>(y[r * ld + d]); });
+    for (int64_t r = 0; r < rows; ++r) {
+      const T inv = static_cast<T>(1.0 / total[r]);
+      for (int64_t d = 0; d < D; ++d) y[r * ld + d] *= inv;
+    }
   }
 }
 
-// dx for one row, fused into two passes instead of a chain of ops (each of which
-// would allocate a full-size temporary). dx may be dy.
+// dx for rows [0, rows) (rows <= kChunk), fused into two passes instead of a
+// chain of ops (each of which would allocate a full-size temporary). dx may be dy.
 //   softmax:      y_j = e^{x_j} / S,  dy_j/dx_k = y_j (delta_jk - y_k)
 //                 => dx_k = sum_j dy_j y_j (delta_jk - y_k) = y_k (dy_k - sum_j dy_j y_j)
 //   log_softmax:  y_j = x_j - log S,  dy_j/dx_k = delta_jk - softmax_k
 //                 => dx_k = dy_k - softmax_k sum_j dy_j,  softmax_k = e^{y_k}
 template <bool kLog, class T>
-[[gnu::always_inline]] inline void softmax_backward_row(const T* y, const T* dy, T* dx, int64_t D) {
-  // per row: sum_d dy*y (softmax) or sum_d dy (log_softmax)
-  const T c = static_cast<T>(row_sum(D, [&](int64_t d) { return static_cast<double>(kLog ? dy[d] : dy[d] * y[d]); }));
-  for (int64_t d = 0; d < D; ++d) {
-    if constexpr (kLog) dx[d] = dy[d] - exp_of(y[d]) * c;
-    else dx[d] = y[d] * (dy[d] - c);
+[[gnu::always_inline]] inline void softmax_backward_chunk(const T* y, const T* dy, T* dx, int64_t rows, int64_t D,
+                                                          int64_t ld) {
+  T c[kChunk];  // per row: sum_d dy*y (softmax) or sum_d dy (log_softmax)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* yr = y + r * ld;
+    const T* gr = dy + r * ld;
+    c[r] = static_cast<T>(row_sum(D, [&](int64_t d) { return static_cast<double>(kLog ? gr[d] : gr[d] * yr[d]); }));
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* yr = y + r * ld;
+    const T* gr = dy + r * ld;
+    T* xr = dx + r * ld;
+    for (int64_t d = 0; d < D; ++d) {
+      if constexpr (kLog) xr[d] = gr[d] - exp_of(yr[d]) * c[r];
+      else xr[d] = yr[d] * (gr[d] - c[r]);
+    }
   }
 }
 
@@ -197,17 +241,19 @@ void for_each_row_block(const Rows& rows, F f) {
 // points below compile for three CPUs.
 template <class T>
 [[gnu::always_inline]] inline void forward_rows(const T* x, T* y, int64_t rows, int64_t D, int64_t ld, bool log) {
-  for (int64_t r = 0; r < rows; ++r) {
-    if (log) softmax_row<true>(x + r * ld, y + r * ld, D);
-    else softmax_row<false>(x + r * ld, y + r * ld, D);
+  for (int64_t r = 0; r < rows; r += kChunk) {
+    const int64_t n = std::min(kChunk, rows - r);
+    if (log) softmax_chunk<true>(x + r * ld, y + r * ld, n, D, ld);
+    else softmax_chunk<false>(x + r * ld, y + r * ld, n, D, ld);
   }
 }
 template <class T>
 [[gnu::always_inline]] inline void backward_rows(const T* y, const T* dy, T* dx, int64_t rows, int64_t D, int64_t ld,
                                                  bool log) {
-  for (int64_t r = 0; r < rows; ++r) {
-    if (log) softmax_backward_row<true>(y + r * ld, dy + r * ld, dx + r * ld, D);
-    else softmax_backward_row<false>(y + r * ld, dy + r * ld, dx + r * ld, D);
+  for (int64_t r = 0; r < rows; r += kChunk) {
+    const int64_t n = std::min(kChunk, rows - r);
+    if (log) softmax_backward_chunk<true>(y + r * ld, dy + r * ld, dx + r * ld, n, D, ld);
+    else softmax_backward_chunk<false>(y + r * ld, dy + r * ld, dx + r * ld, n, D, ld);
   }
 }
 
