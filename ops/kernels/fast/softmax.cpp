@@ -93,31 +93,26 @@ template <bool kLog, class T>
   T m[kChunk];
   double total[kChunk];
   for (int64_t r = 0; r < rows; ++r) m[r] = row_max(x + r * ld, D);
-  if constexpr (kLog) {
-    // log_softmax = (x - m) - log(sum exp(x - m)); no exp is ever undone by a log,
-    // so a tiny probability keeps its exact log (-2000 rather than log(0) = -inf).
-    // The exponentials go through y first when y is not x: a loop of their own
-    // vectorizes, while inside row_sum's eight lanes the exp stayed scalar code
-    // (bench/RESULTS.md has the timings). The same terms either way.
-    if (y != x) {
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t d = 0; d < D; ++d) y[r * ld + d] = exp_of(x[r * ld + d] - m[r]);
-      for (int64_t r = 0; r < rows; ++r)
-        total[r] = row_sum(D, [&](int64_t d) { return static_cast<double>(y[r * ld + d]); });
-    } else {
-      for (int64_t r = 0; r < rows; ++r)
-        total[r] = row_sum(D, [&](int64_t d) { return static_cast<double>(exp_of(x[r * ld + d] - m[r])); });
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      const T log_total = static_cast<T>(std::log(total[r]));
-      for (int64_t d = 0; d < D; ++d) y[r * ld + d] = (x[r * ld + d] - m[r]) - log_total;
-    }
-  } else {
+  // log_softmax = (x - m) - log(sum exp(x - m)); no exp is ever undone by a log,
+  // so a tiny probability keeps its exact log (-2000 rather than log(0) = -inf).
+  // Its exponentials go through y first unless y is x (then y must keep x for
+  // the last pass): a loop of their own vectorizes, while inside row_sum's eight
+  // lanes the exp stayed scalar code (bench/RESULTS.md has the timings). The
+  // same terms either way.
+  if (!kLog || y != x) {
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t d = 0; d < D; ++d) y[r * ld + d] = exp_of(x[r * ld + d] - m[r]);
     for (int64_t r = 0; r < rows; ++r)
       total[r] = row_sum(D, [&](int64_t d) { return static_cast<double>(y[r * ld + d]); });
-    for (int64_t r = 0; r < rows; ++r) {
+  } else {
+    for (int64_t r = 0; r < rows; ++r)
+      total[r] = row_sum(D, [&](int64_t d) { return static_cast<double>(exp_of(x[r * ld + d] - m[r])); });
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    if constexpr (kLog) {
+      const T log_total = static_cast<T>(std::log(total[r]));
+      for (int64_t d = 0; d < D; ++d) y[r * ld + d] = (x[r * ld + d] - m[r]) - log_total;
+    } else {
       const T inv = static_cast<T>(1.0 / total[r]);
       for (int64_t d = 0; d < D; ++d) y[r * ld + d] *= inv;
     }
