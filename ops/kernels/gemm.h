@@ -47,7 +47,8 @@ std::string gemm_library();  // "reference loops ..."
 int gemm_threads();          // 1
 }  // namespace reference
 
-// A one-row product in plain vectorized loops, the rest through OpenBLAS, one
+// A one-row product in plain vectorized loops, a few rows by a big matrix on
+// heed's panel tile loop (fast/few_rows_gemm.h), the rest through OpenBLAS, one
 // thread per call, with C cut into blocks of rows (or columns) that the OpenMP
 // threads share out; a pair side by side; a batch shared out between the
 // threads (ops/kernels/fast/gemm.cpp). The cut depends on the sizes alone, so

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <tuple>
 
+#include "heed/ops/kernels/fast/few_rows_gemm.h"
 #include "heed/ops/kernels/gemm.h"
 #include "helpers.h"
 
@@ -162,6 +163,71 @@ TEST_CASE("kernels/gemm_pair and gemm_batch: fast equals reference") {
   });
 }
 
+// A few rows times a big matrix (ops/kernels/fast/few_rows_gemm.h), both forms
+// called directly on a block of C's columns, as a thread of a cut product
+// makes them: inside the block the reference's numbers, outside it C as it was.
+// Rows that fill one panel, two, a panel and a half, and neither (31, 33);
+// columns and depths that are not whole panels or tiles. (The form for B
+// stored [K, N] is taken for alpha == 1 only.)
+TEST_CASE("kernels/few_rows_gemm: both forms, on any block of columns, equal the reference") {
+  uint64_t seed = 900;
+  const std::vector<std::pair<int64_t, int64_t>> sizes{{128, 128}, {130, 257}, {512, 160}, {300, 64}};
+  for (bool tb : {false, true})
+    for (int64_t M : {16, 24, 31, 32, 33, 48, 64})
+      for (const auto& size : sizes)
+        for (double beta : {0.0, 1.0, 0.5}) {
+          const int64_t N = size.first, K = size.second;
+          Case<float> x(false, tb, M, N, K, beta, seed++);
+          if (!tb) x.alpha = 1.0f;
+          for (const auto& block : {std::pair<int64_t, int64_t>{0, N}, {16, N - 32}}) {
+            const int64_t j0 = block.first, j1 = block.second;  // not a structured binding: INFO captures them
+            std::vector<float> fast = x.c, ref = x.c;
+            kernels::fast::few_rows_gemm(tb, M, j0, j1, K, x.alpha, x.a.data(), x.lda, x.b.data(), x.ldb, x.beta,
+                                         fast.data(), x.ldc);
+            const float* b_block = tb ? x.b.data() + j0 * x.ldb : x.b.data() + j0;
+            kernels::reference::gemm(false, tb, M, j1 - j0, K, x.alpha, x.a.data(), x.lda, b_block, x.ldb, x.beta,
+                                     ref.data() + j0, x.ldc);
+            INFO(msg("M ", M, " N ", N, " K ", K, tb ? " B^T" : "", " beta ", beta, ", columns ", j0, " to ", j1));
+            const std::vector<float> bound = x.bound();
+            int64_t off = 0;
+            for (int64_t i = 0; i < M; ++i)
+              for (int64_t j = 0; j < x.ldc; ++j) {
+                const size_t k = static_cast<size_t>(i * x.ldc + j);
+                const bool inside = j >= j0 && j < j1;
+                const bool ok = inside ? std::abs(fast[k] - ref[k]) <= 1e-5 * bound[k] + 1e-30
+                                       : std::memcmp(&fast[k], &x.c[k], sizeof(float)) == 0;
+                off += ok ? 0 : 1;
+              }
+            CHECK(off == 0);
+          }
+        }
+}
+
+TEST_CASE("kernels/gemm: few rows by a big matrix, through gemm on 1 to 3 threads: the same bits") {
+  // The product is cut by columns between the threads; alpha 1 takes either
+  // form (few_rows_gemm_wins()), alpha 2 the transposed one alone.
+  uint64_t seed = 1200;
+  for (bool tb : {false, true})
+    for (float alpha : {1.0f, 2.0f}) {
+      Case<float> x(false, tb, 32, 512, 160, 1.0, seed++);
+      x.alpha = alpha;
+      std::vector<std::vector<float>> outs;
+      with_threads({1, 2, 3}, [&] {
+        std::vector<float> out = x.c;
+        kernels::fast::gemm(false, tb, x.M, x.N, x.K, x.alpha, x.a.data(), x.lda, x.b.data(), x.ldb, x.beta,
+                            out.data(), x.ldc);
+        outs.push_back(out);
+      });
+      std::vector<float> ref = x.c;
+      kernels::reference::gemm(false, tb, x.M, x.N, x.K, x.alpha, x.a.data(), x.lda, x.b.data(), x.ldb, x.beta,
+                               ref.data(), x.ldc);
+      check_entries(msg("gemm 32 x 512 x 160", tb ? " B^T" : "", " alpha ", alpha), outs[0], ref, x.bound(), x.M,
+                    x.N, x.ldc);
+      CHECK(std::memcmp(outs[1].data(), outs[0].data(), outs[0].size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(outs[2].data(), outs[0].data(), outs[0].size() * sizeof(float)) == 0);
+    }
+}
+
 // Bitwise determinism across thread counts (tests/test_determinism.cpp) rests
 // on this: fast gemm cuts a product into single-threaded BLAS calls by its
 // sizes and the processor count, so 1, 2 and 3 threads make the same calls and
@@ -179,7 +245,8 @@ TEST_CASE("kernels/gemm: 1, 2 and 3 threads give the same bits, pairs and batche
   uint64_t seed = 500;
   const std::vector<std::tuple<int64_t, int64_t, int64_t>> sizes{
       {200, 150, 120}, {97, 64, 128}, {64, 512, 128}, {1030, 96, 64}, {600, 256, 40}, {40, 300, 200},
-      {40, 200, 600}, {1, 768, 256}, {3, 640, 256}};  // {40, 200, 600} is not cut: OpenBLAS must not thread it either
+      {40, 200, 600}, {1, 768, 256}, {3, 640, 256},  // {40, 200, 600} is not cut: OpenBLAS must not thread it either
+      {32, 512, 160}, {48, 300, 100}};                  // few_rows_gemm's, cut by columns
   for (const auto& size : sizes)
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {

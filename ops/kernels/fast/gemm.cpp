@@ -1,16 +1,19 @@
-// The fast matrix product: small products in plain loops, the rest through
-// OpenBLAS (cblas_sgemm / cblas_dgemm), with heed splitting big ones between
-// its OpenMP threads.
+// The fast matrix product: one-row products in plain loops, a few rows by a
+// big matrix on panel_gemm (few_rows_gemm.h), the rest through OpenBLAS
+// (cblas_sgemm / cblas_dgemm), with heed splitting big ones between its OpenMP
+// threads.
 #include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "heed/core/parallel.h"
 #include "heed/ops/kernels/fast/blas_core.h"
+#include "heed/ops/kernels/fast/few_rows_gemm.h"
 #include "heed/ops/kernels/fast/small_gemm.h"
 #include "heed/ops/kernels/gemm.h"
 
@@ -76,18 +79,20 @@ constexpr int64_t kMinBlockCols = 64;
 struct Cut {
   int64_t rows, cols;
 };
+
+// n in at most `ways` blocks of at least `least`, each a whole number of 16
+// (so a block's edge never cuts the tile BLAS's kernel computes at once).
+int64_t block_of(int64_t n, int64_t least, int64_t ways) {
+  const int64_t blocks = std::min(ways, n / least);
+  if (blocks < 2) return n;
+  return ((n + blocks - 1) / blocks + 15) / 16 * 16;
+}
+
 Cut cut_of(int64_t M, int64_t N, int64_t K, int64_t ways = processor_count()) {
-  // n in at most `ways` blocks of at least `least`, each a whole number of 16
-  // (so a block's edge never cuts the tile BLAS's kernel computes at once).
-  auto block = [&](int64_t n, int64_t least) {
-    const int64_t blocks = std::min(ways, n / least);
-    if (blocks < 2) return n;
-    return ((n + blocks - 1) / blocks + 15) / 16 * 16;
-  };
   if (M * N * K < kSplitWork && N * K < kSplitOperand) return {M, N};
-  const int64_t rows = block(M, kMinBlockRows);
+  const int64_t rows = block_of(M, kMinBlockRows, ways);
   if (rows < M) return {rows, N};
-  return {M, block(N, kMinBlockCols)};
+  return {M, block_of(N, kMinBlockCols, ways)};
 }
 
 // Whether heed's threads share out `blocks` blocks (not when the threads are
@@ -162,14 +167,29 @@ int64_t block_count(const GemmArgs<T>& g, const Cut& cut) {
 // Where a product goes. BLAS gets it unless it is empty (nothing to do), has
 // K == 0 (A B is an empty sum, and BLAS would reject the leading dimensions),
 // has a size beyond INT_MAX (BLAS counts with 32-bit ints, in Debian's OpenBLAS;
-// the plain loops handle both), or is small enough for small_gemm to win.
-enum class Route { kNothing, kPlainLoops, kSmallGemm, kBlas };
+// the plain loops handle both), or is small enough for small_gemm to win, or
+// has few enough rows for few_rows_gemm to.
+enum class Route { kNothing, kPlainLoops, kSmallGemm, kFewRows, kBlas };
 template <class T>
 Route route_of(const GemmArgs<T>& g) {
   if (g.M == 0 || g.N == 0) return Route::kNothing;
   if (g.K == 0 || std::max({g.M, g.N, g.K, g.lda, g.ldb, g.ldc}) > INT_MAX) return Route::kPlainLoops;
   if (small_gemm_wins(g.M, g.N, g.K, g.tb, g.ldb)) return Route::kSmallGemm;
+  if (few_rows_gemm_wins(g.ta, g.tb, g.M, g.N, g.K, g.alpha)) return Route::kFewRows;
   return Route::kBlas;
+}
+
+// A few rows times a big matrix (few_rows_gemm.h), its columns in blocks that
+// the threads share out when the product is big enough to cut: each block
+// packs what it needs itself and writes only its own columns of C. (Not the
+// rows: every block would then read all of B, which is most of the memory.)
+void few_rows_product(const GemmArgs<float>& g) {
+  const int64_t cols = g.M * g.N * g.K < kSplitWork ? g.N : block_of(g.N, kMinBlockCols, processor_count());
+  const int64_t blocks = (g.N + cols - 1) / cols;
+  parallel_for(blocks, heed_threads(blocks), [&](int64_t i) {
+    few_rows_gemm(g.tb, g.M, i * cols, std::min(g.N, (i + 1) * cols), g.K, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta,
+                  g.c, g.ldc);
+  });
 }
 
 // One product, for every size, cut by `cut`: its blocks shared out between the
@@ -186,6 +206,12 @@ void product(const GemmArgs<T>& g, const Cut& cut) {
     case Route::kSmallGemm:
       small_gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
       return;
+    case Route::kFewRows:
+      if constexpr (std::is_same_v<T, float>) {
+        few_rows_product(g);
+        return;
+      }
+      break;  // (few_rows_gemm_wins() is false for double: BLAS)
     case Route::kBlas:
       break;
   }

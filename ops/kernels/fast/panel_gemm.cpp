@@ -22,6 +22,11 @@ void pack_panels(bool tb, int64_t K, int64_t n, const T* b, int64_t ldb, T* pane
     if (tb) {
       for (int64_t i = 0; i < cols; ++i)
         for (int64_t p = 0; p < K; ++p) panel[p * kPanel + i] = b[(j0 + i) * ldb + p];
+    } else if (cols == kPanel) {
+      // A whole panel row is a copy of a known size, which the compiler makes a
+      // few vector moves (std::copy_n, which must allow overlap, stays a call to
+      // memmove per row of 128 bytes, and the calls cost more than the copying).
+      for (int64_t p = 0; p < K; ++p) __builtin_memcpy(panel + p * kPanel, b + p * ldb + j0, kPanel * sizeof(T));
     } else {
       for (int64_t p = 0; p < K; ++p) std::copy_n(b + p * ldb + j0, cols, panel + p * kPanel);
     }

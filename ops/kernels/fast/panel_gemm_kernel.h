@@ -72,9 +72,21 @@ void edge_rows(int64_t rows, const T* a, int64_t lda, const T* p, int64_t K, T* 
   }
 }
 
+// All M rows of C for the columns at p, `cols` of them real: tile after tile
+// of R rows, then the rows left over.
+template <class T, class V, int R, int S>
+void tile_column(int64_t M, const T* a, int64_t lda, const T* p, int64_t K, T* c, int64_t ldc, int64_t cols) {
+  int64_t i = 0;
+  for (; i + R <= M; i += R) tile<T, V, R, S>(a + i * lda, lda, p, K, c + i * ldc, ldc, cols);
+  if (i < M) edge_rows<T, V, R, S>(M - i, a + i * lda, lda, p, K, c + i * ldc, ldc, cols);
+}
+
 // C[M, n] += A[M, K] times the packed panels (panel_gemm.h), tile by tile. A
 // panel (K rows of 32 values, 32 KiB at K = 256) serves every row of A before
 // the next one is read, so it stays in the core's first-level cache meanwhile.
+// Where half a tile's width or less is left at C's right edge, a tile half as
+// wide computes it: the zeros past column n would be multiply-adds for nothing
+// (n = 48 is a panel and a half). Every element is still the same one sum.
 template <class T, class V, int R, int S>
 void panel_tiles(int64_t M, int64_t n, int64_t K, const T* a, int64_t lda, const T* panels, T* c, int64_t ldc) {
   constexpr int64_t kWidth = S * (sizeof(V) / sizeof(T));  // the tile's columns, a divisor of the panel's
@@ -82,9 +94,13 @@ void panel_tiles(int64_t M, int64_t n, int64_t K, const T* a, int64_t lda, const
   for (int64_t j = 0; j < n; j += kWidth) {
     const T* p = panels + j / kPanelWidth * kPanelWidth * K + j % kPanelWidth;
     const int64_t cols = n - j < kWidth ? n - j : kWidth;
-    int64_t i = 0;
-    for (; i + R <= M; i += R) tile<T, V, R, S>(a + i * lda, lda, p, K, c + i * ldc + j, ldc, cols);
-    if (i < M) edge_rows<T, V, R, S>(M - i, a + i * lda, lda, p, K, c + i * ldc + j, ldc, cols);
+    if constexpr (S % 2 == 0) {
+      if (cols <= kWidth / 2) {
+        tile_column<T, V, R, S / 2>(M, a, lda, p, K, c + j, ldc, cols);
+        continue;
+      }
+    }
+    tile_column<T, V, R, S>(M, a, lda, p, K, c + j, ldc, cols);
   }
 }
 

@@ -1,0 +1,78 @@
+// few_rows_gemm (few_rows_gemm.h): the two forms of a few rows times a big matrix.
+#include "heed/ops/kernels/fast/few_rows_gemm.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "heed/ops/kernels/fast/panel_gemm.h"
+
+namespace heed::kernels::fast {
+
+namespace {
+
+// Rows of B per chunk of C^T: a chunk of 128 rows of 64 floats is 32 KiB, in
+// the first-level cache while it is added into C.
+constexpr int64_t kChunk = 128;
+
+// This thread's scratch buffer of at least n floats: it grows to the largest
+// product the thread has made and is reused from call to call.
+float* scratch(std::vector<float>& buffer, int64_t n) {
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
+  return buffer.data();
+}
+
+// C = alpha A B^T + beta C, columns [j0, j1), through C^T = B A^T.
+void transposed_form(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, const float* a, int64_t lda,
+                     const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  thread_local std::vector<float> panels_buffer, chunk_buffer;
+  // A^T as panels: (A^T)[p, r] = A[r, p], column r of the panels is row r of A.
+  const int64_t width = panel_count(M) * kPanel;
+  float* panels = scratch(panels_buffer, packed_size(K, M));
+  pack_panels(true, K, M, a, lda, panels);
+  float* chunk = scratch(chunk_buffer, kChunk * width);  // chunk[jj, r] = (B A^T)[j + jj, r]
+  for (int64_t j = j0; j < j1; j += kChunk) {
+    const int64_t rows = std::min(kChunk, j1 - j);
+    std::fill_n(chunk, rows * width, 0.0f);
+    panel_gemm(rows, M, K, b + j * ldb, ldb, panels, chunk, width);
+    // C[r, j + jj] = alpha (B A^T)[j + jj, r] + beta C[r, j + jj]: C's row r is
+    // written along its memory, the chunk's column r read from cache.
+    for (int64_t r = 0; r < M; ++r) {
+      float* cr = c + r * ldc + j;
+      const float* t = chunk + r;
+      if (beta == 0.0f) {
+        for (int64_t jj = 0; jj < rows; ++jj) cr[jj] = alpha * t[jj * width];
+      } else {
+        for (int64_t jj = 0; jj < rows; ++jj) cr[jj] = alpha * t[jj * width] + beta * cr[jj];
+      }
+    }
+  }
+}
+
+// C = A B + beta C, columns [j0, j1): C scaled by beta first (zeroed for 0),
+// then panel_gemm adds A times each panel of B's columns, copied as it comes.
+void direct_form(int64_t M, int64_t j0, int64_t j1, int64_t K, const float* a, int64_t lda, const float* b,
+                 int64_t ldb, float beta, float* c, int64_t ldc) {
+  thread_local std::vector<float> panel_buffer;
+  for (int64_t r = 0; r < M; ++r) {
+    float* cr = c + r * ldc;
+    if (beta == 0.0f) std::fill(cr + j0, cr + j1, 0.0f);
+    else if (beta != 1.0f)
+      for (int64_t j = j0; j < j1; ++j) cr[j] *= beta;
+  }
+  float* panel = scratch(panel_buffer, packed_size(K, kPanel));
+  for (int64_t j = j0; j < j1; j += kPanel) {
+    const int64_t cols = std::min(kPanel, j1 - j);
+    pack_panels(false, K, cols, b + j, ldb, panel);
+    panel_gemm(M, cols, K, a, lda, panel, c + j, ldc);
+  }
+}
+
+}  // namespace
+
+void few_rows_gemm(bool tb, int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, const float* a, int64_t lda,
+                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (tb) transposed_form(M, j0, j1, K, alpha, a, lda, b, ldb, beta, c, ldc);
+  else direct_form(M, j0, j1, K, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace heed::kernels::fast

@@ -1,0 +1,51 @@
+// A few rows times a big matrix, on panel_gemm (panel_gemm.h) instead of OpenBLAS.
+//
+// A batch of 16 to 64 rows through a layer's weight: x W^T forward, dz W back.
+// A decoder makes such products at every step, and so does a model serving a
+// small batch. OpenBLAS packs both operands on every call, and the one it
+// packs for its kernel's columns is W, all N K elements of it, used for only
+// M multiply-adds each: at M = 32 the copy takes about as long as the
+// arithmetic, and the call runs at half the core's peak. Here the packing is
+// either of the small operand or a plain copy, and the arithmetic is
+// panel_gemm's tile loop, at the core's peak on these shapes.
+//
+// Two forms, by B's layout:
+//   op(B) = B^T, B stored [N, K] (x W^T):  C^T = B A^T. B's rows are
+//     panel_gemm's A, read where they lie; A^T [K, M], one or two panels, is
+//     all that is packed (M K elements). C^T comes out in chunks of B's rows,
+//     each added into C's columns transposed.
+//   op(B) = B stored [K, N] (dz W):  C = A B as it stands. B's columns are
+//     copied into panels, one panel at a time, and A's rows are read in place.
+//
+// Each element of C is panel_gemm's one sum in order of p, then scaled and
+// added to beta C: whatever columns a call covers, so a product cut between
+// threads by columns gives the same bits on any number of threads.
+// bench/RESULTS.md has the measurements behind few_rows_gemm_wins().
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+namespace heed::kernels::fast {
+
+// True for the products these loops do faster than OpenBLAS: float, A not
+// transposed, 16 to 64 rows; op(B) between 2^14 elements and, stored [K, N],
+// 2^17 (beyond that the copy of B costs more than OpenBLAS's packing), with
+// N >= 128 and K <= 1024 (the sizes measured); stored [K, N] also needs
+// alpha == 1 and 24 rows or more.
+template <class T>
+bool few_rows_gemm_wins(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha) {
+  if (!std::is_same_v<T, float> || ta || M < 16 || M > 64 || N < 128 || K > 1024) return false;
+  const int64_t size = N * K;
+  if (size < (int64_t{1} << 14)) return false;
+  if (tb) return true;
+  return alpha == T(1) && M >= 24 && size <= (int64_t{1} << 17);
+}
+
+// Columns [j0, j1) of C[M, N] = alpha A op(B) + beta C, A row-major [M, K] (for
+// the products few_rows_gemm_wins() accepts; correct for any M up to 64 and
+// any alpha when tb, alpha == 1 when not). beta == 0 ignores C's old contents.
+void few_rows_gemm(bool tb, int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, const float* a, int64_t lda,
+                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+}  // namespace heed::kernels::fast
