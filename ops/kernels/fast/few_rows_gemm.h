@@ -26,20 +26,23 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "heed/ops/kernels/fast/panel_gemm.h"
+
 namespace heed::kernels::fast {
 
-// True for the products these loops do faster than OpenBLAS: float, A not
-// transposed, 16 to 64 rows; op(B) between 2^14 elements and, stored [K, N],
-// 2^17 (beyond that the copy of B costs more than OpenBLAS's packing), with
-// N >= 128 and K <= 1024 (the sizes measured); stored [K, N] also needs
-// alpha == 1 and 24 rows or more.
+// True for the products these loops do faster than OpenBLAS, on a CPU with
+// AVX2 or AVX-512 (the tile loop's baseline copy is no match for BLAS): float,
+// A not transposed, 16 rows or more, op(B) of N >= 128 columns, K <= 1024 and
+// 2^14 elements or more (the sizes measured). Stored as B^T: up to 64 rows with
+// AVX-512, 32 with AVX2 (beyond, the two break even). Stored [K, N]: AVX-512
+// only, 24 to 64 rows, alpha == 1, and op(B) up to 2^17 elements (beyond that
+// the copy of B costs more than OpenBLAS's packing).
 template <class T>
 bool few_rows_gemm_wins(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha) {
-  if (!std::is_same_v<T, float> || ta || M < 16 || M > 64 || N < 128 || K > 1024) return false;
-  const int64_t size = N * K;
-  if (size < (int64_t{1} << 14)) return false;
-  if (tb) return true;
-  return alpha == T(1) && M >= 24 && size <= (int64_t{1} << 17);
+  if (!std::is_same_v<T, float> || ta || M < 16 || N < 128 || K > 1024 || N * K < (int64_t{1} << 14)) return false;
+  const PanelCopy copy = widest_panel_copy();
+  if (tb) return M <= (copy == PanelCopy::kAvx512 ? 64 : copy == PanelCopy::kAvx2 ? 32 : 0);
+  return copy == PanelCopy::kAvx512 && alpha == T(1) && M >= 24 && M <= 64 && N * K <= (int64_t{1} << 17);
 }
 
 // Columns [j0, j1) of C[M, N] = alpha A op(B) + beta C, A row-major [M, K] (for
