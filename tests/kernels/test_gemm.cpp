@@ -182,8 +182,9 @@ TEST_CASE("kernels/few_rows_gemm: both forms, on any block of columns, equal the
           for (const auto& block : {std::pair<int64_t, int64_t>{0, N}, {16, N - 32}}) {
             const int64_t j0 = block.first, j1 = block.second;  // not a structured binding: INFO captures them
             std::vector<float> fast = x.c, ref = x.c;
+            std::vector<float> scratch(static_cast<size_t>(kernels::fast::few_rows_scratch(tb, M, K)), NAN);
             kernels::fast::few_rows_gemm(tb, M, j0, j1, K, x.alpha, x.a.data(), x.lda, x.b.data(), x.ldb, x.beta,
-                                         fast.data(), x.ldc);
+                                         fast.data(), x.ldc, scratch.data());
             const float* b_block = tb ? x.b.data() + j0 * x.ldb : x.b.data() + j0;
             kernels::reference::gemm(false, tb, M, j1 - j0, K, x.alpha, x.a.data(), x.lda, b_block, x.ldb, x.beta,
                                      ref.data() + j0, x.ldc);

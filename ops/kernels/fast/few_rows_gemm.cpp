@@ -2,7 +2,6 @@
 #include "heed/ops/kernels/fast/few_rows_gemm.h"
 
 #include <algorithm>
-#include <vector>
 
 #include "heed/ops/kernels/fast/panel_gemm.h"
 
@@ -14,22 +13,15 @@ namespace {
 // the first-level cache while it is added into C.
 constexpr int64_t kChunk = 128;
 
-// This thread's scratch buffer of at least n floats: it grows to the largest
-// product the thread has made and is reused from call to call.
-float* scratch(std::vector<float>& buffer, int64_t n) {
-  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-  return buffer.data();
-}
-
 // C = alpha A B^T + beta C, columns [j0, j1), through C^T = B A^T.
+// scratch: the panels, then the chunk.
 void transposed_form(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, const float* a, int64_t lda,
-                     const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  thread_local std::vector<float> panels_buffer, chunk_buffer;
+                     const float* b, int64_t ldb, float beta, float* c, int64_t ldc, float* scratch) {
   // A^T as panels: (A^T)[p, r] = A[r, p], column r of the panels is row r of A.
   const int64_t width = panel_count(M) * kPanel;
-  float* panels = scratch(panels_buffer, packed_size(K, M));
+  float* panels = scratch;
   pack_panels(true, K, M, a, lda, panels);
-  float* chunk = scratch(chunk_buffer, kChunk * width);  // chunk[jj, r] = (B A^T)[j + jj, r]
+  float* chunk = scratch + packed_size(K, M);  // chunk[jj, r] = (B A^T)[j + jj, r]
   for (int64_t j = j0; j < j1; j += kChunk) {
     const int64_t rows = std::min(kChunk, j1 - j);
     std::fill_n(chunk, rows * width, 0.0f);
@@ -50,16 +42,15 @@ void transposed_form(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, 
 
 // C = A B + beta C, columns [j0, j1): C scaled by beta first (zeroed for 0),
 // then panel_gemm adds A times each panel of B's columns, copied as it comes.
+// scratch: one panel.
 void direct_form(int64_t M, int64_t j0, int64_t j1, int64_t K, const float* a, int64_t lda, const float* b,
-                 int64_t ldb, float beta, float* c, int64_t ldc) {
-  thread_local std::vector<float> panel_buffer;
+                 int64_t ldb, float beta, float* c, int64_t ldc, float* panel) {
   for (int64_t r = 0; r < M; ++r) {
     float* cr = c + r * ldc;
     if (beta == 0.0f) std::fill(cr + j0, cr + j1, 0.0f);
     else if (beta != 1.0f)
       for (int64_t j = j0; j < j1; ++j) cr[j] *= beta;
   }
-  float* panel = scratch(panel_buffer, packed_size(K, kPanel));
   for (int64_t j = j0; j < j1; j += kPanel) {
     const int64_t cols = std::min(kPanel, j1 - j);
     pack_panels(false, K, cols, b + j, ldb, panel);
@@ -69,10 +60,14 @@ void direct_form(int64_t M, int64_t j0, int64_t j1, int64_t K, const float* a, i
 
 }  // namespace
 
+int64_t few_rows_scratch(bool tb, int64_t M, int64_t K) {
+  return tb ? packed_size(K, M) + kChunk * panel_count(M) * kPanel : packed_size(K, kPanel);
+}
+
 void few_rows_gemm(bool tb, int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, const float* a, int64_t lda,
-                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (tb) transposed_form(M, j0, j1, K, alpha, a, lda, b, ldb, beta, c, ldc);
-  else direct_form(M, j0, j1, K, a, lda, b, ldb, beta, c, ldc);
+                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc, float* scratch) {
+  if (tb) transposed_form(M, j0, j1, K, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
+  else direct_form(M, j0, j1, K, a, lda, b, ldb, beta, c, ldc, scratch);
 }
 
 }  // namespace heed::kernels::fast

@@ -45,10 +45,14 @@ bool few_rows_gemm_wins(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alp
   return copy == PanelCopy::kAvx512 && alpha == T(1) && M >= 24 && M <= 64 && N * K <= (int64_t{1} << 17);
 }
 
-// Columns [j0, j1) of C[M, N] = alpha A op(B) + beta C, A row-major [M, K] (for
-// the products few_rows_gemm_wins() accepts; correct for any M up to 64 and
-// any alpha when tb, alpha == 1 when not). beta == 0 ignores C's old contents.
+// The scratch floats one call of few_rows_gemm needs, whatever its columns.
+int64_t few_rows_scratch(bool tb, int64_t M, int64_t K);
+
+// Columns [j0, j1) of C[M, N] = alpha A op(B) + beta C, A row-major [M, K], with
+// few_rows_scratch() floats of the caller's at `scratch` (for the products
+// few_rows_gemm_wins() accepts; correct for any M when tb, and for alpha == 1
+// when not). beta == 0 ignores C's old contents.
 void few_rows_gemm(bool tb, int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, const float* a, int64_t lda,
-                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc, float* scratch);
 
 }  // namespace heed::kernels::fast

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -181,14 +182,17 @@ Route route_of(const GemmArgs<T>& g) {
 
 // A few rows times a big matrix (few_rows_gemm.h), its columns in blocks that
 // the threads share out when the product is big enough to cut: each block
-// packs what it needs itself and writes only its own columns of C. (Not the
-// rows: every block would then read all of B, which is most of the memory.)
+// packs what it needs itself, in its own scratch, and writes only its own
+// columns of C. (Not the rows: every block would then read all of B, which is
+// most of the memory.) The scratch is allocated here, outside the parallel
+// region, and left unset: each block writes its own before reading it.
 void few_rows_product(const GemmArgs<float>& g) {
   const int64_t cols = g.M * g.N * g.K < kSplitWork ? g.N : block_of(g.N, kMinBlockCols, processor_count());
-  const int64_t blocks = (g.N + cols - 1) / cols;
+  const int64_t blocks = (g.N + cols - 1) / cols, per_block = few_rows_scratch(g.tb, g.M, g.K);
+  const auto scratch = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(blocks * per_block));
   parallel_for(blocks, heed_threads(blocks), [&](int64_t i) {
     few_rows_gemm(g.tb, g.M, i * cols, std::min(g.N, (i + 1) * cols), g.K, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta,
-                  g.c, g.ldc);
+                  g.c, g.ldc, scratch.get() + i * per_block);
   });
 }
 
