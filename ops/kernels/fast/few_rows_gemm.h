@@ -17,8 +17,8 @@
 //   op(B) = B stored [K, N] (dz W):  C = A B as it stands. B's columns are
 //     copied into panels, one panel at a time, and A's rows are read in place.
 //
-// Each element of C is panel_gemm's one sum in order of p, then scaled and
-// added to beta C: whatever columns a call covers, so a product cut between
+// Each element of C is panel_gemm's one sum in order of p, combined with beta C
+// the same way whatever columns a call covers, so a product cut between
 // threads by columns gives the same bits on any number of threads.
 // bench/RESULTS.md has the measurements behind few_rows_gemm_wins().
 #pragma once

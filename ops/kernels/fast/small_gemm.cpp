@@ -143,11 +143,13 @@ template <class T>
         ai = gathered;
       }
       int64_t j = 0;
-      for (; j + 4 <= n; j += 4) {
-        const T* y[4] = {b + j * ldb, b + (j + 1) * ldb, b + (j + 2) * ldb, b + (j + 3) * ldb};
-        T sums[4];
-        dot4(ai, y, k, sums);
-        for (int q = 0; q < 4; ++q) ci[j + q] += alpha * sums[q];
+      if (n >= 4) {  // (tested once, so that a one-column product goes straight to dot(): it measured faster)
+        for (; j + 4 <= n; j += 4) {
+          const T* y[4] = {b + j * ldb, b + (j + 1) * ldb, b + (j + 2) * ldb, b + (j + 3) * ldb};
+          T sums[4];
+          dot4(ai, y, k, sums);
+          for (int q = 0; q < 4; ++q) ci[j + q] += alpha * sums[q];
+        }
       }
       for (; j < n; ++j) ci[j] += alpha * dot(ai, b + j * ldb, k);
     }
