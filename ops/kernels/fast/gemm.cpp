@@ -184,8 +184,8 @@ Route route_of(const GemmArgs<T>& g) {
 // the threads share out when the product is big enough to cut: each block
 // packs what it needs itself, in its own scratch, and writes only its own
 // columns of C. (Not the rows: every block would then read all of B, which is
-// most of the memory.) The scratch is allocated here, outside the parallel
-// region, and left unset: each block writes its own before reading it.
+// most of the memory.) The scratch is allocated here, before the blocks'
+// parallel region, and left unset: each block writes its own before reading it.
 void few_rows_product(const GemmArgs<float>& g) {
   const int64_t cols = g.M * g.N * g.K < kSplitWork ? g.N : block_of(g.N, kMinBlockCols, processor_count());
   const int64_t blocks = (g.N + cols - 1) / cols, per_block = few_rows_scratch(g.tb, g.M, g.K);
