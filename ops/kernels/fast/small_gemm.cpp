@@ -20,24 +20,33 @@ namespace {
 // leftovers go to one chain of their own rather than being spread over the
 // lanes: on the short rows these products have, the spreading costs more than
 // the additions.
+constexpr int64_t kLanes = 8;
+
+// The end of a dot product whose kLanes running sums are in `lane` after the
+// runs of kLanes up to p: the leftovers x[p..k) y[p..k) as one short chain,
+// the lanes added pairwise (lane j += lane j + width), then the two together.
+template <class T>
+[[gnu::always_inline]] inline T dot_finish(T* lane, const T* x, const T* y, int64_t p, int64_t k) {
+  T rest = 0;
+  for (; p < k; ++p) rest += x[p] * y[p];
+  for (int64_t width = kLanes / 2; width > 0; width /= 2)
+    for (int64_t j = 0; j < width; ++j) lane[j] += lane[j + width];
+  return lane[0] + rest;
+}
+
 template <class T>
 [[gnu::always_inline]] inline T dot(const T* x, const T* y, int64_t k) {
-  constexpr int64_t kLanes = 8;
   T lane[kLanes] = {};
   int64_t p = 0;
   for (; p + kLanes <= k; p += kLanes)
     for (int64_t j = 0; j < kLanes; ++j) lane[j] += x[p + j] * y[p + j];
-  T rest = 0;
-  for (; p < k; ++p) rest += x[p] * y[p];
-  for (int64_t width = kLanes / 2; width > 0; width /= 2)  // pairwise: lane j += lane j + width
-    for (int64_t j = 0; j < width; ++j) lane[j] += lane[j + width];
-  return lane[0] + rest;
+  return dot_finish(lane, x, y, p, k);
 }
 
 // dot()'s 8 lanes as one GCC vector (a typedef: `using` would drop the attribute).
 template <class T>
 struct Lanes8 {
-  typedef T type __attribute__((vector_size(8 * sizeof(T))));
+  typedef T type __attribute__((vector_size(kLanes * sizeof(T))));
 };
 
 // Four dot products of x, with y0 .. y3, each summed exactly as dot() sums it.
@@ -47,7 +56,6 @@ struct Lanes8 {
 // it four independent chains, with the same additions in the same order.
 template <class T>
 [[gnu::always_inline]] inline void dot4(const T* x, const T* const* y, int64_t k, T* out) {
-  constexpr int64_t kLanes = 8;
   using V = typename Lanes8<T>::type;  // lane j is dot()'s lane[j]
   V lane0 = {}, lane1 = {}, lane2 = {}, lane3 = {};
   int64_t p = 0;
@@ -64,11 +72,7 @@ template <class T>
   for (int q = 0; q < 4; ++q) {
     T lane[kLanes];
     __builtin_memcpy(lane, &lanes[q], sizeof(V));
-    T rest = 0;
-    for (int64_t r = p; r < k; ++r) rest += x[r] * y[q][r];
-    for (int64_t width = kLanes / 2; width > 0; width /= 2)  // dot()'s tree
-      for (int64_t j = 0; j < width; ++j) lane[j] += lane[j + width];
-    out[q] = lane[0] + rest;
+    out[q] = dot_finish(lane, x, y[q], p, k);
   }
 }
 
@@ -105,7 +109,7 @@ template <class T>
       // a_ip b_pj added for p = 0, 1, ... in that order.
       auto a_ip = [&](int64_t p) { return alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]); };
       using V = typename Lanes8<T>::type;
-      constexpr int64_t kBlock = 4 * 8;
+      constexpr int64_t kBlock = 4 * kLanes;
       int64_t j0 = 0;
       for (; j0 + kBlock <= n; j0 += kBlock) {
         V c0, c1, c2, c3;
