@@ -15,7 +15,9 @@
 using namespace heed;
 using namespace heed::test;
 using heed::kernels::fast::kPanel;
+using heed::kernels::fast::in_place;
 using heed::kernels::fast::pack_panels;
+using heed::kernels::fast::packed;
 using heed::kernels::fast::packed_size;
 using heed::kernels::fast::panel_gemm;
 using heed::kernels::fast::PanelCopy;
@@ -98,12 +100,12 @@ TEST_CASE("kernels/panel_gemm: every copy this CPU runs equals a plain product, 
           for (PanelCopy copy : copies_this_cpu_runs()) {
             CAPTURE(static_cast<int>(copy));
             check_case(f, [&](const Case<float>& k, float* c) {
-              panel_gemm(copy, k.M, k.N, k.K, k.a.data(), k.lda, k.panels.data(), c, k.ldc);
+              panel_gemm(copy, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), c, k.ldc);
             });
           }
           const Case<double> d(tb, M, N, K, seed += 3);
           check_case(d, [](const Case<double>& k, double* c) {
-            panel_gemm(k.M, k.N, k.K, k.a.data(), k.lda, k.panels.data(), c, k.ldc);
+            panel_gemm(k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), c, k.ldc);
           });
         }
 }
@@ -116,14 +118,14 @@ TEST_CASE("kernels/panel_gemm: an element's bits do not depend on the rows and c
     CAPTURE(static_cast<int>(copy));
     const Case<float> k(true, 13, 100, 300, 7);
     std::vector<float> whole = k.c;
-    panel_gemm(copy, k.M, k.N, k.K, k.a.data(), k.lda, k.panels.data(), whole.data(), k.ldc);
+    panel_gemm(copy, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), whole.data(), k.ldc);
     for (int64_t rows = 1; rows < k.M; ++rows)
       for (int64_t cols : {kPanel, 2 * kPanel, 3 * kPanel}) {
         std::vector<float> pieces = k.c;
         for (int64_t r0 : {int64_t{0}, rows})
           for (int64_t c0 : {int64_t{0}, cols}) {
             const int64_t m = r0 == 0 ? rows : k.M - rows, n = c0 == 0 ? cols : k.N - cols;
-            panel_gemm(copy, m, n, k.K, k.a.data() + r0 * k.lda, k.lda, k.panels.data() + c0 * k.K,
+            panel_gemm(copy, m, n, k.K, k.a.data() + r0 * k.lda, k.lda, packed(k.panels.data() + c0 * k.K, k.K),
                        pieces.data() + r0 * k.ldc + c0, k.ldc);
           }
         CAPTURE(rows);
@@ -139,7 +141,27 @@ TEST_CASE("kernels/panel_gemm: the AVX-512 and AVX2 copies give the same bits") 
   if (heed::kernels::fast::widest_panel_copy() != PanelCopy::kAvx512) return;  // this CPU cannot run both
   const Case<float> k(false, 32, 100, 300, 11);
   std::vector<float> wide = k.c, narrow = k.c;
-  panel_gemm(PanelCopy::kAvx512, k.M, k.N, k.K, k.a.data(), k.lda, k.panels.data(), wide.data(), k.ldc);
-  panel_gemm(PanelCopy::kAvx2, k.M, k.N, k.K, k.a.data(), k.lda, k.panels.data(), narrow.data(), k.ldc);
+  panel_gemm(PanelCopy::kAvx512, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), wide.data(), k.ldc);
+  panel_gemm(PanelCopy::kAvx2, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), narrow.data(), k.ldc);
   CHECK(std::memcmp(wide.data(), narrow.data(), wide.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("kernels/panel_gemm: whole panels of B read in place give the packed panels' bits") {
+  // B not transposed already holds each panel's rows, kPanel contiguous values
+  // ldb apart; the tile reads the same values in the same order either way.
+  for (PanelCopy copy : copies_this_cpu_runs())
+    for (int64_t M : kRows)
+      for (int64_t N : {kPanel, 3 * kPanel})
+        for (int64_t K : kDepths) {
+          CAPTURE(static_cast<int>(copy));
+          const Case<float> k(false, M, N, K, static_cast<uint64_t>(M * 1000 + N + K));
+          std::vector<float> from_packed = k.c, from_b = k.c;
+          panel_gemm(copy, M, N, K, k.a.data(), k.lda, packed(k.panels.data(), K), from_packed.data(), k.ldc);
+          panel_gemm(copy, M, N, K, k.a.data(), k.lda, in_place(k.b.data(), k.ldb), from_b.data(), k.ldc);
+          INFO("M ", M, " N ", N, " K ", K);
+          CHECK(std::memcmp(from_packed.data(), from_b.data(), from_b.size() * sizeof(float)) == 0);
+          check_case(k, [&](const Case<float>&, float* c) {
+            panel_gemm(copy, M, N, K, k.a.data(), k.lda, in_place(k.b.data(), k.ldb), c, k.ldc);
+          });
+        }
 }

@@ -25,7 +25,7 @@ void transposed_form(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, 
   for (int64_t j = j0; j < j1; j += kChunk) {
     const int64_t rows = std::min(kChunk, j1 - j);
     std::fill_n(chunk, rows * width, 0.0f);
-    panel_gemm(rows, M, K, b + j * ldb, ldb, panels, chunk, width);
+    panel_gemm(rows, M, K, b + j * ldb, ldb, packed(panels, K), chunk, width);
     // C[r, j + jj] = alpha (B A^T)[j + jj, r] + beta C[r, j + jj]: C's row r is
     // written along its memory, the chunk's column r read from cache.
     for (int64_t r = 0; r < M; ++r) {
@@ -41,8 +41,9 @@ void transposed_form(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, 
 }
 
 // C = A B + beta C, columns [j0, j1): C scaled by beta first (zeroed for 0),
-// then panel_gemm adds A times each panel of B's columns, copied as it comes.
-// scratch: one panel.
+// then panel_gemm adds A times B. B's whole panels are read where they lie;
+// columns short of a panel at the end are copied into one, zero-padded.
+// scratch: that panel.
 void direct_form(int64_t M, int64_t j0, int64_t j1, int64_t K, const float* a, int64_t lda, const float* b,
                  int64_t ldb, float beta, float* c, int64_t ldc, float* panel) {
   for (int64_t r = 0; r < M; ++r) {
@@ -51,10 +52,11 @@ void direct_form(int64_t M, int64_t j0, int64_t j1, int64_t K, const float* a, i
     else if (beta != 1.0f)
       for (int64_t j = j0; j < j1; ++j) cr[j] *= beta;
   }
-  for (int64_t j = j0; j < j1; j += kPanel) {
-    const int64_t cols = std::min(kPanel, j1 - j);
-    pack_panels(false, K, cols, b + j, ldb, panel);
-    panel_gemm(M, cols, K, a, lda, panel, c + j, ldc);
+  const int64_t whole = (j1 - j0) / kPanel * kPanel, j = j0 + whole;
+  panel_gemm(M, whole, K, a, lda, in_place(b + j0, ldb), c + j0, ldc);
+  if (j < j1) {
+    pack_panels(false, K, j1 - j, b + j, ldb, panel);
+    panel_gemm(M, j1 - j, K, a, lda, packed(panel, K), c + j, ldc);
   }
 }
 

@@ -5,17 +5,19 @@
 // small batch. OpenBLAS packs both operands on every call, and the one it
 // packs for its kernel's columns is W, all N K elements of it, used for only
 // M multiply-adds each: at M = 32 the copy takes about as long as the
-// arithmetic, and the call runs at half the core's peak. Here the packing is
-// either of the small operand or a plain copy, and the arithmetic is
-// panel_gemm's tile loop, at the core's peak on these shapes.
+// arithmetic, and the call runs at half the core's peak. Here only the small
+// operand is ever packed, and the arithmetic is panel_gemm's tile loop, at the
+// core's peak on these shapes.
 //
 // Two forms, by B's layout:
 //   op(B) = B^T, B stored [N, K] (x W^T):  C^T = B A^T. B's rows are
 //     panel_gemm's A, read where they lie; A^T [K, M], one or two panels, is
 //     all that is packed (M K elements). C^T comes out in chunks of B's rows,
 //     each added into C's columns transposed.
-//   op(B) = B stored [K, N] (dz W):  C = A B as it stands. B's columns are
-//     copied into panels, one panel at a time, and A's rows are read in place.
+//   op(B) = B stored [K, N] (dz W):  C = A B as it stands. B's rows already
+//     hold its panels (each panel row is 32 contiguous values, ldb apart), so
+//     B is read in place too, and so are A's rows. Only columns short of a
+//     whole panel at the right edge are copied, into one zero-padded panel.
 //
 // Each element of C is panel_gemm's one sum in order of p, combined with beta C
 // the same way whatever columns a call covers, so a product cut between
@@ -35,8 +37,8 @@ namespace heed::kernels::fast {
 // A not transposed, 16 rows or more, op(B) of N >= 128 columns, K <= 1024 and
 // 2^14 elements or more (the sizes measured). Stored as B^T: up to 64 rows with
 // AVX-512, 32 with AVX2 (beyond, the two break even). Stored [K, N]: AVX-512
-// only, 24 to 64 rows, alpha == 1, and op(B) up to 2^17 elements (beyond that
-// the copy of B costs more than OpenBLAS's packing).
+// only, 24 to 64 rows, alpha == 1, and op(B) up to 2^17 elements (beyond that,
+// with B's rows 2 KiB apart or more, OpenBLAS keeps up from 48 rows).
 template <class T>
 bool few_rows_gemm_wins(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha) {
   if (!std::is_same_v<T, float> || ta || M < 16 || N < 128 || K > 1024 || N * K < (int64_t{1} << 14)) return false;

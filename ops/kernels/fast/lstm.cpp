@@ -249,19 +249,19 @@ void lstm_steps(T* z, const T* bias, const T* h0, const T* w_hh, T* cs, T* ks, T
   // W_hh^T [H, 4H] packed gate block by gate block: block g, the columns
   // [gH, (g+1)H), at g * per_gate; a unit u0 at a panel's start at u0 H in it.
   const int64_t per_gate = packed_size(H, H);
-  const auto packed = std::make_unique_for_overwrite<T[]>(4 * per_gate);
+  const auto panels = std::make_unique_for_overwrite<T[]>(4 * per_gate);
   run_team(team_size(B, H), [&](int p, int P) {
     const auto [u0, u1] = units_of(p, P, H);
     const int64_t n = u1 - u0;
     for (int64_t g = 0; g < 4; ++g)  // this thread's units, the only ones it reads
-      pack_panels(true, H, n, w_hh + (g * H + u0) * H, H, packed.get() + g * per_gate + u0 * H);
+      pack_panels(true, H, n, w_hh + (g * H + u0) * H, H, panels.get() + g * per_gate + u0 * H);
     for (int64_t t = 1; t <= steps; ++t) {
       const T* h_prev = t == 1 ? h0 : hs + (t - 2) * B * H;  // [B, H]
       T* zt = z + (t - 1) * B * 4 * H;                         // [B, 4H]
       // This thread's columns of h_{t-1} W_hh^T, gate by gate, added to the
       // input side already in z.
       for (int64_t g = 0; g < 4; ++g)
-        panel_gemm(B, n, H, h_prev, H, packed.get() + g * per_gate + u0 * H, zt + g * H + u0, 4 * H);
+        panel_gemm(B, n, H, h_prev, H, packed(panels.get() + g * per_gate + u0 * H, H), zt + g * H + u0, 4 * H);
       const int64_t at = (t - 1) * B * H + u0;  // unit u0 of row 0 of c_{t-1}, h_t and k_t
       lstm_forward_rows(zt + u0, bias ? bias + u0 : bias, cs + at, cs + at + B * H, hs + at, ks + at, B, n, H);
       step_barrier(P);  // h_t is whole before step t+1 reads it
@@ -278,17 +278,17 @@ void lstm_steps_backward(const T* acts, const T* cs, const T* ks, const T* dy, c
   // With one step (an LSTMCell) there is no product to share, only the gate math.
   const bool products = steps > 1;
   // W_hh [4H, H] packed as it is: unit u0, at a panel's start, at u0 4H.
-  const auto packed = std::make_unique_for_overwrite<T[]>(products ? packed_size(4 * H, H) : 0);
+  const auto panels = std::make_unique_for_overwrite<T[]>(products ? packed_size(4 * H, H) : 0);
   run_team(products ? team_size(B, H) : 1, [&](int p, int P) {
     const auto [u0, u1] = units_of(p, P, H);
     const int64_t n = u1 - u0;
-    T* own = packed.get() + u0 * 4 * H;  // this thread's columns of W_hh, the only ones it reads
+    T* own = panels.get() + u0 * 4 * H;  // this thread's columns of W_hh, the only ones it reads
     if (products) pack_panels(false, 4 * H, n, w_hh + u0, H, own);
     for (int64_t t = steps; t >= 1; --t) {
       // h_t went to the output (dy_t) and, through h_t W_hh^T, into z_{t+1}:
       // columns [u0, u1) of dz_{t+1} W_hh, added to a copy of dy_t.
       for (int64_t b = 0; b < B; ++b) std::copy_n(dy + (t - 1) * B * H + b * H + u0, n, dh + b * H + u0);
-      if (t < steps) panel_gemm(B, n, 4 * H, dz + t * B * 4 * H, 4 * H, own, dh + u0, H);
+      if (t < steps) panel_gemm(B, n, 4 * H, dz + t * B * 4 * H, 4 * H, packed(own, 4 * H), dh + u0, H);
       const int64_t r = (t - 1) * B;  // step t's first row in the [T B, .] buffers
       lstm_backward_rows(acts + r * 4 * H + u0, cs + r * H + u0, ks + r * H + u0, dh + u0, dc + u0,
                          dz + r * 4 * H + u0, B, n, H);

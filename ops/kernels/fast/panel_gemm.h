@@ -46,16 +46,37 @@ inline int64_t packed_size(int64_t K, int64_t n) { return panel_count(n) * kPane
 template <class T>
 void pack_panels(bool tb, int64_t K, int64_t n, const T* b, int64_t ldb, T* panels);
 
-// C[M, n] += A[M, K] op(B)[K, n], with op(B) as pack_panels left it and A
+// Where a product's panels are: packed by pack_panels (rows kPanel apart, one
+// panel after another), or a row-major B's own columns, read where they lie
+// (rows ldb apart, panel j at column j kPanel). The tile reads a panel row as
+// kPanel contiguous values and does not care which: B needs no copy when its
+// layout already has them, that is when op(B) = B and the columns are whole
+// panels (a partial panel would be read past its last column).
+template <class T>
+struct Panels {
+  const T* data;
+  int64_t row_stride;    // from a panel's row p to its row p + 1
+  int64_t panel_stride;  // from panel j to panel j + 1
+};
+template <class T>
+Panels<T> packed(const T* panels, int64_t K) {
+  return {panels, kPanel, kPanel * K};
+}
+template <class T>
+Panels<T> in_place(const T* b, int64_t ldb) {
+  return {b, ldb, kPanel};
+}
+
+// C[M, n] += A[M, K] op(B)[K, n], with op(B)'s panels at `panels` and A
 // row-major (A[r, p] = a[r lda + p]).
 template <class T>
-void panel_gemm(int64_t M, int64_t n, int64_t K, const T* a, int64_t lda, const T* panels, T* c, int64_t ldc);
+void panel_gemm(int64_t M, int64_t n, int64_t K, const T* a, int64_t lda, Panels<T> panels, T* c, int64_t ldc);
 
 // The copies of the tile loop, by name, so that a test can run each one the CPU
 // has (panel_gemm runs the widest).
 enum class PanelCopy { kBaseline, kAvx2, kAvx512 };
 PanelCopy widest_panel_copy();  // the widest copy this CPU runs
-void panel_gemm(PanelCopy copy, int64_t M, int64_t n, int64_t K, const float* a, int64_t lda, const float* panels,
+void panel_gemm(PanelCopy copy, int64_t M, int64_t n, int64_t K, const float* a, int64_t lda, Panels<float> panels,
                 float* c, int64_t ldc);
 
 }  // namespace heed::kernels::fast

@@ -23,19 +23,20 @@ namespace {
 constexpr int64_t kPanelWidth = 32;  // panel_gemm.h's kPanel (this header includes nothing of heed's)
 
 // One tile: rows [0, R) of C (R' <= R of them are real) by the S vectors of
-// columns at `p`, a panel at some column offset; `cols` of them are real. The
+// columns at `p`, a panel at some column offset, whose rows lie ldp apart;
+// `cols` of them are real. The
 // accumulators are R x S vectors: the sizes below keep them all in registers
 // (AVX-512: 8 x 2 of its 32; AVX2: 6 x 2 of its 16, beside 2 for the panel row
 // and 1 for a broadcast).
 template <class T, class V, int R, int S>
-[[gnu::always_inline]] inline void tile(const T* a, int64_t lda, const T* p, int64_t K, T* c, int64_t ldc,
-                                        int64_t cols) {
+[[gnu::always_inline]] inline void tile(const T* a, int64_t lda, const T* p, int64_t ldp, int64_t K, T* c,
+                                        int64_t ldc, int64_t cols) {
   constexpr int kLanes = sizeof(V) / sizeof(T);
   V acc[R][S] = {};
   for (int64_t k = 0; k < K; ++k) {
     V b[S];
 #pragma GCC unroll 8
-    for (int s = 0; s < S; ++s) __builtin_memcpy(&b[s], p + k * kPanelWidth + s * kLanes, sizeof(V));
+    for (int s = 0; s < S; ++s) __builtin_memcpy(&b[s], p + k * ldp + s * kLanes, sizeof(V));
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const T ar = a[r * lda + k];  // A[r, k], in every lane
@@ -65,53 +66,57 @@ template <class T, class V, int R, int S>
 // The last rows of C, fewer than R: the tile of that many rows. (A tile of R
 // would read rows of A that are not there.)
 template <class T, class V, int R, int S>
-void edge_rows(int64_t rows, const T* a, int64_t lda, const T* p, int64_t K, T* c, int64_t ldc, int64_t cols) {
+void edge_rows(int64_t rows, const T* a, int64_t lda, const T* p, int64_t ldp, int64_t K, T* c, int64_t ldc,
+               int64_t cols) {
   if constexpr (R > 1) {
-    if (rows == R - 1) return tile<T, V, R - 1, S>(a, lda, p, K, c, ldc, cols);
-    edge_rows<T, V, R - 1, S>(rows, a, lda, p, K, c, ldc, cols);
+    if (rows == R - 1) return tile<T, V, R - 1, S>(a, lda, p, ldp, K, c, ldc, cols);
+    edge_rows<T, V, R - 1, S>(rows, a, lda, p, ldp, K, c, ldc, cols);
   }
 }
 
 // All M rows of C for the columns at p, `cols` of them real: tile after tile
 // of R rows, then the rows left over.
 template <class T, class V, int R, int S>
-void tile_column(int64_t M, const T* a, int64_t lda, const T* p, int64_t K, T* c, int64_t ldc, int64_t cols) {
+void tile_column(int64_t M, const T* a, int64_t lda, const T* p, int64_t ldp, int64_t K, T* c, int64_t ldc,
+                 int64_t cols) {
   int64_t i = 0;
-  for (; i + R <= M; i += R) tile<T, V, R, S>(a + i * lda, lda, p, K, c + i * ldc, ldc, cols);
-  if (i < M) edge_rows<T, V, R, S>(M - i, a + i * lda, lda, p, K, c + i * ldc, ldc, cols);
+  for (; i + R <= M; i += R) tile<T, V, R, S>(a + i * lda, lda, p, ldp, K, c + i * ldc, ldc, cols);
+  if (i < M) edge_rows<T, V, R, S>(M - i, a + i * lda, lda, p, ldp, K, c + i * ldc, ldc, cols);
 }
 
-// C[M, n] += A[M, K] times the packed panels (panel_gemm.h), tile by tile. A
-// panel (K rows of 32 values, 32 KiB at K = 256) serves every row of A before
-// the next one is read, so it stays in the core's first-level cache meanwhile.
+// C[M, n] += A[M, K] times the panels (panel_gemm.h), tile by tile: panel j
+// starts at panels + j * step, its rows ldp apart. A panel (K rows of 32
+// values, 32 KiB at K = 256) serves every row of A before the next one is read,
+// so it stays in the core's first-level cache meanwhile.
 // Where half a tile's width or less is left at C's right edge, a tile half as
 // wide computes it: the zeros past column n would be multiply-adds for nothing
 // (n = 48 is a panel and a half). Every element is still the same one sum.
 template <class T, class V, int R, int S>
-void panel_tiles(int64_t M, int64_t n, int64_t K, const T* a, int64_t lda, const T* panels, T* c, int64_t ldc) {
+void panel_tiles(int64_t M, int64_t n, int64_t K, const T* a, int64_t lda, const T* panels, int64_t ldp,
+                 int64_t step, T* c, int64_t ldc) {
   constexpr int64_t kWidth = S * (sizeof(V) / sizeof(T));  // the tile's columns, a divisor of the panel's
   static_assert(kPanelWidth % kWidth == 0);
   for (int64_t j = 0; j < n; j += kWidth) {
-    const T* p = panels + j / kPanelWidth * kPanelWidth * K + j % kPanelWidth;
+    const T* p = panels + j / kPanelWidth * step + j % kPanelWidth;
     const int64_t cols = n - j < kWidth ? n - j : kWidth;
     if constexpr (S % 2 == 0) {
       if (cols <= kWidth / 2) {
-        tile_column<T, V, R, S / 2>(M, a, lda, p, K, c + j, ldc, cols);
+        tile_column<T, V, R, S / 2>(M, a, lda, p, ldp, K, c + j, ldc, cols);
         continue;
       }
     }
-    tile_column<T, V, R, S>(M, a, lda, p, K, c + j, ldc, cols);
+    tile_column<T, V, R, S>(M, a, lda, p, ldp, K, c + j, ldc, cols);
   }
 }
 
 }  // namespace
 
-// The copies, one per file: C[M, n] += A[M, K] times the packed panels.
+// The copies, one per file: C[M, n] += A[M, K] times the panels.
 namespace detail {
-void panel_gemm_avx512(int64_t M, int64_t n, int64_t K, const float* a, int64_t lda, const float* panels, float* c,
-                       int64_t ldc);
-void panel_gemm_avx2(int64_t M, int64_t n, int64_t K, const float* a, int64_t lda, const float* panels, float* c,
-                     int64_t ldc);
+void panel_gemm_avx512(int64_t M, int64_t n, int64_t K, const float* a, int64_t lda, const float* panels, int64_t ldp,
+                       int64_t step, float* c, int64_t ldc);
+void panel_gemm_avx2(int64_t M, int64_t n, int64_t K, const float* a, int64_t lda, const float* panels, int64_t ldp,
+                     int64_t step, float* c, int64_t ldc);
 }  // namespace detail
 
 }  // namespace heed::kernels::fast
