@@ -7,7 +7,9 @@
 #include <limits>
 #include <optional>
 
+#include "heed/autograd/engine.h"
 #include "heed/autograd/node.h"
+#include "heed/core/copy.h"
 #include "heed/core/profile_scope.h"
 #include "heed/ops/map.h"
 #include "heed/ops/reduce.h"
@@ -50,6 +52,25 @@ template <class Back>
 Tensor record_view(const char* name, const Tensor& x, Tensor y, Back back) {
   if (!needs_grad({x})) return y;
   return record(name, y, {x}, [back](const Tensor& dy) -> TensorList { return {back(dy)}; });
+}
+
+// The backward of a view that is one part of x (a slice, a select): dx is zeros
+// with dy in that part. But when the engine already holds a gradient sum for x
+// that this backward may add into (autograd/engine.h: gradient_sum_of_input),
+// dy is added into that part of the sum, and nothing is returned. Why: a
+// sequence read one step at a time (a decoder's inputs, an LSTM cell's h and c
+// taken from one tensor) gets a gradient from every step, and a fresh zeroed x
+// for each, then added to the sum by the engine, would be two passes over all
+// of x per step for a gradient that fills only its part.
+template <class Part>
+Tensor gradient_of_part(const Shape& xs, DType dt, const Tensor& dy, Part part) {
+  if (Tensor* sum = gradient_sum_of_input(0)) {
+    add_elements(part(*sum), dy);
+    return Tensor();
+  }
+  Tensor dx = Tensor::zeros(xs, dt);
+  part(dx).copy_(dy);
+  return dx;
 }
 
 }  // namespace
@@ -211,9 +232,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
   Shape xs = x.shape();
   DType dt = x.dtype();
   return record_view("slice", x, y, [=](const Tensor& dy) {
-    Tensor dx = Tensor::zeros(xs, dt);
-    dx.slice(dim, start, end, step).copy_(dy);
-    return dx;
+    return gradient_of_part(xs, dt, dy, [&](const Tensor& dx) { return dx.slice(dim, start, end, step); });
   });
 }
 
@@ -235,9 +254,7 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   Shape xs = x.shape();
   DType dt = x.dtype();
   return record_view("select", x, y, [=](const Tensor& dy) {
-    Tensor dx = Tensor::zeros(xs, dt);
-    dx.select(dim, index).copy_(dy);
-    return dx;
+    return gradient_of_part(xs, dt, dy, [&](const Tensor& dx) { return dx.select(dim, index); });
   });
 }
 

@@ -359,6 +359,36 @@ TEST_CASE("select") {
   }
 }
 
+TEST_CASE("select and slice: a tensor read part by part gets every part's gradient") {
+  // A decoder reads its inputs one step at a time. From the second part's
+  // backward on, the engine holds a gradient sum for the tensor, and each
+  // backward adds its dy into its part of that sum in place (ops/view.cpp:
+  // gradient_of_part). Parts that overlap (a select inside a slice, one index
+  // selected twice) and a use of the whole tensor must all add up.
+  SUBCASE("exact sums") {
+    Tensor x = Tensor::ones({2, 4, 3}, kFloat64).requires_grad_();
+    Tensor loss = x.sum() + x.slice(1, 0, 2).sum() + x.select(1, 2).sum() * 10.0;
+    for (int64_t s = 0; s < 4; ++s) loss = loss + x.select(1, s).sum() * static_cast<double>(s + 1);
+    loss.backward();
+    // d loss / d x[b, s, k] = 1 (the whole) + [s < 2] (the slice) + 10 [s == 2] + (s + 1)
+    const std::vector<double> per_step = {1 + 1 + 1, 1 + 1 + 2, 1 + 10 + 3, 1 + 4};
+    std::vector<double> want;
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t s = 0; s < 4; ++s) want.insert(want.end(), 3, per_step[s]);
+    check_values(x.grad(), want);
+  }
+  SUBCASE("gradient check, the parts weighted and multiplied") {
+    CHECK(grad_ok(
+        [](const TensorList& in) {
+          const Tensor& x = in[0];  // [2, 4, 3]
+          Tensor y = x.select(1, 0) * x.select(1, 3);
+          for (int64_t s = 1; s < 4; ++s) y = y + x.select(1, s) * static_cast<double>(s + 1);
+          return y + x.slice(1, 1, 4, 2).sum({1}) * x.select(1, 1);
+        },
+        {randn64({2, 4, 3})}));
+  }
+}
+
 TEST_CASE("contiguous, clone and to") {
   Tensor x = m23();
 
