@@ -16,6 +16,7 @@ using namespace heed;
 using namespace heed::test;
 using heed::kernels::fast::kPanel;
 using heed::kernels::fast::in_place;
+using heed::kernels::fast::kInPlaceStep;
 using heed::kernels::fast::pack_panels;
 using heed::kernels::fast::packed;
 using heed::kernels::fast::packed_size;
@@ -146,12 +147,13 @@ TEST_CASE("kernels/panel_gemm: the AVX-512 and AVX2 copies give the same bits") 
   CHECK(std::memcmp(wide.data(), narrow.data(), wide.size() * sizeof(float)) == 0);
 }
 
-TEST_CASE("kernels/panel_gemm: whole panels of B read in place give the packed panels' bits") {
-  // B not transposed already holds each panel's rows, kPanel contiguous values
-  // ldb apart; the tile reads the same values in the same order either way.
+TEST_CASE("kernels/panel_gemm: B read in place gives the packed panels' bits") {
+  // B not transposed already holds each panel's rows, contiguous values ldb
+  // apart; the tile reads the same values in the same order either way. Any
+  // multiple of kInPlaceStep columns: half a panel, a panel and a half, three.
   for (PanelCopy copy : copies_this_cpu_runs())
     for (int64_t M : kRows)
-      for (int64_t N : {kPanel, 3 * kPanel})
+      for (int64_t N : {kInPlaceStep, kPanel + kInPlaceStep, 3 * kPanel})
         for (int64_t K : kDepths) {
           CAPTURE(static_cast<int>(copy));
           const Case<float> k(false, M, N, K, static_cast<uint64_t>(M * 1000 + N + K));

@@ -41,8 +41,8 @@ void transposed_form(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, 
 }
 
 // C = A B + beta C, columns [j0, j1): C scaled by beta first (zeroed for 0),
-// then panel_gemm adds A times B. B's whole panels are read where they lie;
-// columns short of a panel at the end are copied into one, zero-padded.
+// then panel_gemm adds A times B. B is read where it lies, but for the last
+// columns short of kInPlaceStep, copied into a zero-padded panel.
 // scratch: that panel.
 void direct_form(int64_t M, int64_t j0, int64_t j1, int64_t K, const float* a, int64_t lda, const float* b,
                  int64_t ldb, float beta, float* c, int64_t ldc, float* panel) {
@@ -52,7 +52,7 @@ void direct_form(int64_t M, int64_t j0, int64_t j1, int64_t K, const float* a, i
     else if (beta != 1.0f)
       for (int64_t j = j0; j < j1; ++j) cr[j] *= beta;
   }
-  const int64_t whole = (j1 - j0) / kPanel * kPanel, j = j0 + whole;
+  const int64_t whole = (j1 - j0) / kInPlaceStep * kInPlaceStep, j = j0 + whole;
   panel_gemm(M, whole, K, a, lda, in_place(b + j0, ldb), c + j0, ldc);
   if (j < j1) {
     pack_panels(false, K, j1 - j, b + j, ldb, panel);

@@ -16,8 +16,8 @@
 //     each added into C's columns transposed.
 //   op(B) = B stored [K, N] (dz W):  C = A B as it stands. B's rows already
 //     hold its panels (each panel row is 32 contiguous values, ldb apart), so
-//     B is read in place too, and so are A's rows. Only columns short of a
-//     whole panel at the right edge are copied, into one zero-padded panel.
+//     B is read in place too, and so are A's rows. Only the last few columns
+//     (short of half a panel) are copied, into one zero-padded panel.
 //
 // Each element of C is panel_gemm's one sum in order of p, combined with beta C
 // the same way whatever columns a call covers, so a product cut between

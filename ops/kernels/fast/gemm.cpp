@@ -186,8 +186,12 @@ Route route_of(const GemmArgs<T>& g) {
 // columns of C. (Not the rows: every block would then read all of B, which is
 // most of the memory.) The scratch is allocated here, before the blocks'
 // parallel region, and left unset: each block writes its own before reading it.
+//
+// Its bits do not depend on the cut (few_rows_gemm.h), so unlike cut_of() the
+// cut follows the threads that will run the blocks: on one thread, one block.
 void few_rows_product(const GemmArgs<float>& g) {
-  const int64_t cols = g.M * g.N * g.K < kSplitWork ? g.N : block_of(g.N, kMinBlockCols, processor_count());
+  const int ways = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int64_t cols = g.M * g.N * g.K < kSplitWork ? g.N : block_of(g.N, kMinBlockCols, ways);
   const int64_t blocks = (g.N + cols - 1) / cols, per_block = few_rows_scratch(g.tb, g.M, g.K);
   const auto scratch = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(blocks * per_block));
   parallel_for(blocks, heed_threads(blocks), [&](int64_t i) {

@@ -36,6 +36,7 @@
 namespace heed::kernels::fast {
 
 inline constexpr int64_t kPanel = 32;  // two AVX-512 vectors of float, four of AVX2
+inline constexpr int64_t kInPlaceStep = kPanel / 2;  // Panels: in_place()
 
 // The panels n columns of op(B) take, and the values they hold: whole panels of K rows.
 inline int64_t panel_count(int64_t n) { return (n + kPanel - 1) / kPanel; }
@@ -49,9 +50,11 @@ void pack_panels(bool tb, int64_t K, int64_t n, const T* b, int64_t ldb, T* pane
 // Where a product's panels are: packed by pack_panels (rows kPanel apart, one
 // panel after another), or a row-major B's own columns, read where they lie
 // (rows ldb apart, panel j at column j kPanel). The tile reads a panel row as
-// kPanel contiguous values and does not care which: B needs no copy when its
-// layout already has them, that is when op(B) = B and the columns are whole
-// panels (a partial panel would be read past its last column).
+// contiguous values and does not care which: B needs no copy when its layout
+// already has them, that is when op(B) = B. Read in place, n must be a
+// multiple of kInPlaceStep: every copy's tiles, and the half-width tile at a
+// right edge, then end at column n (where the zero padding of a packed panel
+// would be, B has the next row's values, or nothing).
 template <class T>
 struct Panels {
   const T* data;
