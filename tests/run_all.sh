@@ -67,8 +67,19 @@ fi
 # (the DataLoader's workers among them).
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEED_SANITIZE_THREAD=ON \
   -DHEED_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build-tsan -j "$jobs" --target heed_tests
+cmake --build build-tsan -j "$jobs" --target heed_thread_tests
 stage_done "TSan build"
+tsan_log=build-tsan/thread_tests.log
 OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 \
-  build-tsan/tests/heed_tests -tc="threads:*,object pool*,DataLoader workers*"
+  build-tsan/tests/heed_thread_tests -tc="threads:*,object pool*,DataLoader workers*" 2>&1 | tee "$tsan_log"
+# heed_thread_tests is built from the files that hold these cases
+# (tests/CMakeLists.txt): a case of that name written in another file must not
+# go unrun, so the cases run must be all the sources have.
+want=$(grep -hE 'TEST_CASE\("(threads:|object pool|DataLoader workers)' tests/*.cpp tests/*/*.cpp | wc -l)
+ran=$(sed -n 's/.*test cases: *\([0-9]*\) | *\([0-9]*\) passed.*/\2/p' "$tsan_log")
+if [ "$ran" != "$want" ]; then
+  echo "TSan stage: $ran thread test cases passed, the sources have $want; add the file of the missing ones" \
+    "to heed_thread_tests (tests/CMakeLists.txt)" >&2
+  exit 1
+fi
 stage_done "TSan tests"
