@@ -182,7 +182,7 @@ Route route_of(const GemmArgs<T>& g) {
 
 // A few rows times a big matrix (few_rows_gemm.h), its columns in blocks that
 // the threads share out when the product is big enough to cut: each block
-// packs what it needs itself, in its own scratch, and writes only its own
+// packs what it needs (if anything) in its own scratch, and writes only its own
 // columns of C. (Not the rows: every block would then read all of B, which is
 // most of the memory.) The scratch is allocated here, before the blocks'
 // parallel region, and left unset: each block writes its own before reading it.

@@ -24,10 +24,9 @@ constexpr int64_t kPanelWidth = 32;  // panel_gemm.h's kPanel (this header inclu
 
 // One tile: rows [0, R) of C (R' <= R of them are real) by the S vectors of
 // columns at `p`, a panel at some column offset, whose rows lie ldp apart;
-// `cols` of them are real. The
-// accumulators are R x S vectors: the sizes below keep them all in registers
-// (AVX-512: 8 x 2 of its 32; AVX2: 6 x 2 of its 16, beside 2 for the panel row
-// and 1 for a broadcast).
+// `cols` of them are real. The accumulators are R x S vectors: the sizes below
+// keep them all in registers (AVX-512: 8 x 2 of its 32; AVX2: 6 x 2 of its 16,
+// beside 2 for the panel row and 1 for a broadcast).
 template <class T, class V, int R, int S>
 [[gnu::always_inline]] inline void tile(const T* a, int64_t lda, const T* p, int64_t ldp, int64_t K, T* c,
                                         int64_t ldc, int64_t cols) {
