@@ -93,7 +93,7 @@ void run(const Product& p, const std::vector<float>& a, const std::vector<float>
     std::vector<float> c(p.M * p.N);
     const double t = us_per_call([&] {
       std::fill(c.begin(), c.end(), 0.0f);
-      fast::panel_gemm(copy, p.M, p.N, p.K, a.data(), p.K, fast::packed(panels.data(), p.K), c.data(), p.N);
+      fast::panel_gemm(copy, false, p.M, p.N, p.K, a.data(), p.K, fast::packed(panels.data(), p.K), c.data(), p.N);
     });
     std::printf("          panel_gemm %-8s %7.1f us (%5.1f GF/s), %.2fx OpenBLAS's one call, max |diff| %.2g\n",
                 name_of(copy), t, gflops(t), t_one / t, max_diff(c, one));

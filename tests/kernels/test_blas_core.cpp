@@ -1,5 +1,5 @@
-// The warning for an OpenBLAS that runs kernels narrower than the CPU's vectors
-// (ops/kernels/fast/blas_core.h).
+// The warning for an OpenBLAS that runs kernels narrower than the CPU's vectors,
+// and which of its kernel sets use AVX-512 (ops/kernels/fast/blas_core.h).
 #include <doctest/doctest.h>
 
 #include <string>
@@ -8,6 +8,7 @@
 
 using heed::kernels::fast::blas_core_warning;
 using heed::kernels::fast::CpuVectors;
+using heed::kernels::fast::is_avx512_core;
 
 namespace {
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -38,4 +39,16 @@ TEST_CASE("blas core: no warning where the kernels fit the CPU or the user chose
   CHECK(blas_core_warning("Prescott", CpuVectors{true, true}, true).empty());
   // a CPU without AVX2: SSE kernels are what it can run
   CHECK(blas_core_warning("Prescott", CpuVectors{false, false}, false).empty());
+}
+
+TEST_CASE("blas core: the AVX-512 kernel sets, by name in any case, and nothing else") {
+  for (const char* core : {"SkylakeX", "COOPERLAKE", "SapphireRapids"}) {
+    CAPTURE(core);
+    CHECK(is_avx512_core(core));
+  }
+  // a set this list does not know counts as narrower (few_rows_gemm.h then takes its third form)
+  for (const char* core : {"Haswell", "Zen", "Prescott", "SomeFutureCore", ""}) {
+    CAPTURE(core);
+    CHECK_FALSE(is_avx512_core(core));
+  }
 }

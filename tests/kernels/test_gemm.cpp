@@ -163,6 +163,26 @@ TEST_CASE("kernels/gemm_pair and gemm_batch: fast equals reference") {
   });
 }
 
+namespace {
+// The entries of `fast` that are off, for a product computed on columns
+// [j0, j1) of C only: inside the block, further from the reference `ref` than
+// 1e-5 of the entry's bound; outside it, anything but C as it was, bit for bit.
+int64_t entries_off_block(const Case<float>& x, const std::vector<float>& fast, const std::vector<float>& ref,
+                          int64_t j0, int64_t j1) {
+  const std::vector<float> bound = x.bound();
+  int64_t off = 0;
+  for (int64_t i = 0; i < x.M; ++i)
+    for (int64_t j = 0; j < x.ldc; ++j) {
+      const size_t k = static_cast<size_t>(i * x.ldc + j);
+      const bool inside = j >= j0 && j < j1;
+      const bool ok = inside ? std::abs(fast[k] - ref[k]) <= 1e-5 * bound[k] + 1e-30
+                             : std::memcmp(&fast[k], &x.c[k], sizeof(float)) == 0;
+      off += ok ? 0 : 1;
+    }
+  return off;
+}
+}  // namespace
+
 // A few rows times a big matrix (ops/kernels/fast/few_rows_gemm.h), both forms
 // called directly on a block of C's columns, as a thread of a cut product
 // makes them: inside the block the reference's numbers, outside it C as it was.
@@ -183,25 +203,42 @@ TEST_CASE("kernels/few_rows_gemm: both forms, on any block of columns, equal the
             const int64_t j0 = block.first, j1 = block.second;  // not a structured binding: INFO captures them
             std::vector<float> fast = x.c, ref = x.c;
             std::vector<float> scratch(static_cast<size_t>(kernels::fast::few_rows_scratch(tb, M, K)), NAN);
-            kernels::fast::few_rows_gemm(tb, M, j0, j1, K, x.alpha, x.a.data(), x.lda, x.b.data(), x.ldb, x.beta,
+            kernels::fast::few_rows_gemm(false, tb, M, j0, j1, K, x.alpha, x.a.data(), x.lda, x.b.data(), x.ldb, x.beta,
                                          fast.data(), x.ldc, scratch.data());
             const float* b_block = tb ? x.b.data() + j0 * x.ldb : x.b.data() + j0;
             kernels::reference::gemm(false, tb, M, j1 - j0, K, x.alpha, x.a.data(), x.lda, b_block, x.ldb, x.beta,
                                      ref.data() + j0, x.ldc);
             INFO(msg("M ", M, " N ", N, " K ", K, tb ? " B^T" : "", " beta ", beta, ", columns ", j0, " to ", j1));
-            const std::vector<float> bound = x.bound();
-            int64_t off = 0;
-            for (int64_t i = 0; i < M; ++i)
-              for (int64_t j = 0; j < x.ldc; ++j) {
-                const size_t k = static_cast<size_t>(i * x.ldc + j);
-                const bool inside = j >= j0 && j < j1;
-                const bool ok = inside ? std::abs(fast[k] - ref[k]) <= 1e-5 * bound[k] + 1e-30
-                                       : std::memcmp(&fast[k], &x.c[k], sizeof(float)) == 0;
-                off += ok ? 0 : 1;
-              }
-            CHECK(off == 0);
+            CHECK(entries_off_block(x, fast, ref, j0, j1) == 0);
           }
         }
+}
+
+// The third form, a weight's gradient dz^T x: A stored [K, M] (K, the batch,
+// its few rows), B stored [K, N], alpha 1. Rows of C that leave every tile
+// height a remainder (131), columns short of half a panel at the edge (45,
+// 100), and batches of 16, 32 and 100.
+TEST_CASE("kernels/few_rows_gemm: A transposed, on any block of columns, equals the reference") {
+  uint64_t seed = 1500;
+  const std::vector<std::pair<int64_t, int64_t>> sizes{{128, 32}, {160, 32}, {45, 100}, {100, 16}};
+  for (int64_t M : {128, 131, 512})
+    for (const auto& size : sizes)
+      for (double beta : {0.0, 1.0, 0.5}) {
+        const int64_t N = size.first, K = size.second;
+        Case<float> x(true, false, M, N, K, beta, seed++);
+        x.alpha = 1.0f;
+        for (const auto& block : {std::pair<int64_t, int64_t>{0, N}, {16, N - 13}}) {
+          const int64_t j0 = block.first, j1 = block.second;  // not a structured binding: INFO captures them
+          std::vector<float> fast = x.c, ref = x.c;
+          std::vector<float> scratch(static_cast<size_t>(kernels::fast::few_rows_scratch(false, M, K)), NAN);
+          kernels::fast::few_rows_gemm(true, false, M, j0, j1, K, x.alpha, x.a.data(), x.lda, x.b.data(), x.ldb,
+                                       x.beta, fast.data(), x.ldc, scratch.data());
+          kernels::reference::gemm(true, false, M, j1 - j0, K, x.alpha, x.a.data(), x.lda, x.b.data() + j0, x.ldb,
+                                   x.beta, ref.data() + j0, x.ldc);
+          INFO(msg("M ", M, " N ", N, " K ", K, " beta ", beta, ", columns ", j0, " to ", j1));
+          CHECK(entries_off_block(x, fast, ref, j0, j1) == 0);
+        }
+      }
 }
 
 TEST_CASE("kernels/gemm: few rows by a big matrix, through gemm on 1 to 3 threads: the same bits") {
@@ -227,6 +264,28 @@ TEST_CASE("kernels/gemm: few rows by a big matrix, through gemm on 1 to 3 thread
       CHECK(std::memcmp(outs[1].data(), outs[0].data(), outs[0].size() * sizeof(float)) == 0);
       CHECK(std::memcmp(outs[2].data(), outs[0].data(), outs[0].size() * sizeof(float)) == 0);
     }
+  // A weight's gradient dz^T x, and two side by side as an LSTM cell's
+  // backward makes them (few_rows_gemm's third form where OpenBLAS's kernels
+  // are narrower than the CPU's, BLAS elsewhere: the same bits on any thread
+  // count either way).
+  Case<float> w_ih(true, false, 512, 160, 32, 1.0, seed++), w_hh(true, false, 512, 128, 32, 0.0, seed++);
+  w_ih.alpha = w_hh.alpha = 1.0f;
+  std::vector<std::vector<float>> outs;
+  with_threads({1, 2, 3}, [&] {
+    std::vector<float> first = w_ih.c, second = w_hh.c;
+    kernels::fast::gemm_pair(w_ih.args(first), w_hh.args(second));
+    outs.push_back(first);
+    outs.push_back(second);
+  });
+  for (int which = 0; which < 2; ++which) {
+    const Case<float>& x = which == 0 ? w_ih : w_hh;
+    std::vector<float> ref = x.c;
+    kernels::reference::gemm(true, false, x.M, x.N, x.K, x.alpha, x.a.data(), x.lda, x.b.data(), x.ldb, x.beta,
+                             ref.data(), x.ldc);
+    check_entries(msg("pair, dz^T x, product ", which), outs[which], ref, x.bound(), x.M, x.N, x.ldc);
+    CHECK(std::memcmp(outs[2 + which].data(), outs[which].data(), outs[which].size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(outs[4 + which].data(), outs[which].data(), outs[which].size() * sizeof(float)) == 0);
+  }
 }
 
 // Bitwise determinism across thread counts (tests/test_determinism.cpp) rests

@@ -101,12 +101,12 @@ TEST_CASE("kernels/panel_gemm: every copy this CPU runs equals a plain product, 
           for (PanelCopy copy : copies_this_cpu_runs()) {
             CAPTURE(static_cast<int>(copy));
             check_case(f, [&](const Case<float>& k, float* c) {
-              panel_gemm(copy, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), c, k.ldc);
+              panel_gemm(copy, false, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), c, k.ldc);
             });
           }
           const Case<double> d(tb, M, N, K, seed += 3);
           check_case(d, [](const Case<double>& k, double* c) {
-            panel_gemm(k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), c, k.ldc);
+            panel_gemm(false, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), c, k.ldc);
           });
         }
 }
@@ -119,14 +119,14 @@ TEST_CASE("kernels/panel_gemm: an element's bits do not depend on the rows and c
     CAPTURE(static_cast<int>(copy));
     const Case<float> k(true, 13, 100, 300, 7);
     std::vector<float> whole = k.c;
-    panel_gemm(copy, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), whole.data(), k.ldc);
+    panel_gemm(copy, false, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), whole.data(), k.ldc);
     for (int64_t rows = 1; rows < k.M; ++rows)
       for (int64_t cols : {kPanel, 2 * kPanel, 3 * kPanel}) {
         std::vector<float> pieces = k.c;
         for (int64_t r0 : {int64_t{0}, rows})
           for (int64_t c0 : {int64_t{0}, cols}) {
             const int64_t m = r0 == 0 ? rows : k.M - rows, n = c0 == 0 ? cols : k.N - cols;
-            panel_gemm(copy, m, n, k.K, k.a.data() + r0 * k.lda, k.lda, packed(k.panels.data() + c0 * k.K, k.K),
+            panel_gemm(copy, false, m, n, k.K, k.a.data() + r0 * k.lda, k.lda, packed(k.panels.data() + c0 * k.K, k.K),
                        pieces.data() + r0 * k.ldc + c0, k.ldc);
           }
         CAPTURE(rows);
@@ -142,8 +142,9 @@ TEST_CASE("kernels/panel_gemm: the AVX-512 and AVX2 copies give the same bits") 
   if (heed::kernels::fast::widest_panel_copy() != PanelCopy::kAvx512) return;  // this CPU cannot run both
   const Case<float> k(false, 32, 100, 300, 11);
   std::vector<float> wide = k.c, narrow = k.c;
-  panel_gemm(PanelCopy::kAvx512, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), wide.data(), k.ldc);
-  panel_gemm(PanelCopy::kAvx2, k.M, k.N, k.K, k.a.data(), k.lda, packed(k.panels.data(), k.K), narrow.data(), k.ldc);
+  const auto panels = packed(k.panels.data(), k.K);
+  panel_gemm(PanelCopy::kAvx512, false, k.M, k.N, k.K, k.a.data(), k.lda, panels, wide.data(), k.ldc);
+  panel_gemm(PanelCopy::kAvx2, false, k.M, k.N, k.K, k.a.data(), k.lda, panels, narrow.data(), k.ldc);
   CHECK(std::memcmp(wide.data(), narrow.data(), wide.size() * sizeof(float)) == 0);
 }
 
@@ -158,12 +159,39 @@ TEST_CASE("kernels/panel_gemm: B read in place gives the packed panels' bits") {
           CAPTURE(static_cast<int>(copy));
           const Case<float> k(false, M, N, K, static_cast<uint64_t>(M * 1000 + N + K));
           std::vector<float> from_packed = k.c, from_b = k.c;
-          panel_gemm(copy, M, N, K, k.a.data(), k.lda, packed(k.panels.data(), K), from_packed.data(), k.ldc);
-          panel_gemm(copy, M, N, K, k.a.data(), k.lda, in_place(k.b.data(), k.ldb), from_b.data(), k.ldc);
+          panel_gemm(copy, false, M, N, K, k.a.data(), k.lda, packed(k.panels.data(), K), from_packed.data(), k.ldc);
+          panel_gemm(copy, false, M, N, K, k.a.data(), k.lda, in_place(k.b.data(), k.ldb), from_b.data(), k.ldc);
           INFO("M ", M, " N ", N, " K ", K);
           CHECK(std::memcmp(from_packed.data(), from_b.data(), from_b.size() * sizeof(float)) == 0);
           check_case(k, [&](const Case<float>&, float* c) {
-            panel_gemm(copy, M, N, K, k.a.data(), k.lda, in_place(k.b.data(), k.ldb), c, k.ldc);
+            panel_gemm(copy, false, M, N, K, k.a.data(), k.lda, in_place(k.b.data(), k.ldb), c, k.ldc);
+          });
+        }
+}
+
+TEST_CASE("kernels/panel_gemm: A read transposed gives the row-major A's bits") {
+  // op(A) = A^T with A stored [K, M] (a weight gradient's dz): the tile reads
+  // op(A)[r, p] from a[p lda + r] instead of a[r lda + p], the same values in
+  // the same order. Every copy, with packed panels and B read in place.
+  for (PanelCopy copy : copies_this_cpu_runs())
+    for (int64_t M : kRows)
+      for (int64_t N : {kInPlaceStep, kPanel + kInPlaceStep, 3 * kPanel})
+        for (int64_t K : kDepths) {
+          CAPTURE(static_cast<int>(copy));
+          INFO("M ", M, " N ", N, " K ", K);
+          const Case<float> k(false, M, N, K, static_cast<uint64_t>(M * 1000 + N + K + 7));
+          const int64_t ldat = M + 3;  // A^T [K, M], 3 past its row, as the others
+          std::vector<float> at(static_cast<size_t>(K * ldat), std::nanf(""));
+          for (int64_t r = 0; r < M; ++r)
+            for (int64_t p = 0; p < K; ++p) at[p * ldat + r] = k.a[r * k.lda + p];
+          for (const auto panels : {packed(k.panels.data(), K), in_place(k.b.data(), k.ldb)}) {
+            std::vector<float> rows = k.c, columns = k.c;
+            panel_gemm(copy, false, M, N, K, k.a.data(), k.lda, panels, rows.data(), k.ldc);
+            panel_gemm(copy, true, M, N, K, at.data(), ldat, panels, columns.data(), k.ldc);
+            CHECK(std::memcmp(rows.data(), columns.data(), rows.size() * sizeof(float)) == 0);
+          }
+          check_case(k, [&](const Case<float>&, float* c) {
+            panel_gemm(copy, true, M, N, K, at.data(), ldat, in_place(k.b.data(), k.ldb), c, k.ldc);
           });
         }
 }

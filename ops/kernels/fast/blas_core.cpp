@@ -21,11 +21,19 @@ constexpr std::array<std::string_view, 17> kNarrowCores = {
     "prescott", "core2",    "penryn",   "dunnington", "nehalem",    "sandybridge", "atom",      "nano",    "athlon",
     "opteron",  "opteron_sse3", "barcelona", "bobcat", "katmai", "coppermine", "northwood", "banias"};
 
-bool is_narrow(std::string_view core) {
+// OpenBLAS's x86 kernel sets that use AVX-512. Here the list names the wide
+// ones: a set it does not know counts as narrower, which costs at most the
+// speed of the few products heed then computes itself (blas_core.h).
+constexpr std::array<std::string_view, 3> kAvx512Cores = {"skylakex", "cooperlake", "sapphirerapids"};
+
+template <size_t N>
+bool is_listed(std::string_view core, const std::array<std::string_view, N>& list) {
   std::string lower(core);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  return std::find(kNarrowCores.begin(), kNarrowCores.end(), lower) != kNarrowCores.end();
+  return std::find(list.begin(), list.end(), lower) != list.end();
 }
+
+bool is_narrow(std::string_view core) { return is_listed(core, kNarrowCores); }
 
 }  // namespace
 
@@ -46,6 +54,13 @@ std::string blas_core_warning(std::string_view core, CpuVectors cpu, bool chosen
          ": this OpenBLAS does not know the CPU's model, so every matrix product runs with narrower vectors than "
          "the CPU has, several times slower than it can. Start the program with OPENBLAS_CORETYPE=" +
          remedy + " in its environment (OpenBLAS reads it as it loads; the kernels it names use " + wide + ").";
+}
+
+bool is_avx512_core(std::string_view core) { return is_listed(core, kAvx512Cores); }
+
+bool blas_runs_avx512() {
+  static const bool avx512 = is_avx512_core(openblas_get_corename());
+  return avx512;
 }
 
 void warn_once_if_blas_core_is_behind() {

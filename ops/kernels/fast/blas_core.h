@@ -27,6 +27,14 @@ CpuVectors cpu_vectors();  // this CPU's
 // set: a core the user named is the user's choice). "" otherwise.
 std::string blas_core_warning(std::string_view core, CpuVectors cpu, bool chosen);
 
+// Whether OpenBLAS's kernel set `core` uses AVX-512 (its SkylakeX, Cooperlake
+// and SapphireRapids sets), and whether this process's OpenBLAS does. Where it
+// does not on a CPU that has AVX-512 (OPENBLAS_CORETYPE=Haswell, or a CPU this
+// OpenBLAS does not know), heed's own AVX-512 loops do twice the multiply-adds
+// per instruction that OpenBLAS's kernel does (few_rows_gemm.h).
+bool is_avx512_core(std::string_view core);
+bool blas_runs_avx512();
+
 // Writes that warning for this process's OpenBLAS and CPU to stderr, once per
 // process (the first call; the rest do nothing).
 void warn_once_if_blas_core_is_behind();

@@ -25,7 +25,7 @@ void transposed_form(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, 
   for (int64_t j = j0; j < j1; j += kChunk) {
     const int64_t rows = std::min(kChunk, j1 - j);
     std::fill_n(chunk, rows * width, 0.0f);
-    panel_gemm(rows, M, K, b + j * ldb, ldb, packed(panels, K), chunk, width);
+    panel_gemm(false, rows, M, K, b + j * ldb, ldb, packed(panels, K), chunk, width);
     // C[r, j + jj] = alpha (B A^T)[j + jj, r] + beta C[r, j + jj]: C's row r is
     // written along its memory, the chunk's column r read from cache.
     for (int64_t r = 0; r < M; ++r) {
@@ -40,12 +40,12 @@ void transposed_form(int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, 
   }
 }
 
-// C = A B + beta C, columns [j0, j1): C scaled by beta first (zeroed for 0),
-// then panel_gemm adds A times B. B is read where it lies, but for the last
-// columns short of kInPlaceStep, copied into a zero-padded panel.
+// C = op(A) B + beta C, columns [j0, j1): C scaled by beta first (zeroed for
+// 0), then panel_gemm adds op(A) times B. B is read where it lies, but for the
+// last columns short of kInPlaceStep, copied into a zero-padded panel.
 // scratch: that panel.
-void direct_form(int64_t M, int64_t j0, int64_t j1, int64_t K, const float* a, int64_t lda, const float* b,
-                 int64_t ldb, float beta, float* c, int64_t ldc, float* panel) {
+void direct_form(bool ta, int64_t M, int64_t j0, int64_t j1, int64_t K, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc, float* panel) {
   for (int64_t r = 0; r < M; ++r) {
     float* cr = c + r * ldc;
     if (beta == 0.0f) std::fill(cr + j0, cr + j1, 0.0f);
@@ -53,10 +53,10 @@ void direct_form(int64_t M, int64_t j0, int64_t j1, int64_t K, const float* a, i
       for (int64_t j = j0; j < j1; ++j) cr[j] *= beta;
   }
   const int64_t whole = (j1 - j0) / kInPlaceStep * kInPlaceStep, j = j0 + whole;
-  panel_gemm(M, whole, K, a, lda, in_place(b + j0, ldb), c + j0, ldc);
+  panel_gemm(ta, M, whole, K, a, lda, in_place(b + j0, ldb), c + j0, ldc);
   if (j < j1) {
     pack_panels(false, K, j1 - j, b + j, ldb, panel);
-    panel_gemm(M, j1 - j, K, a, lda, packed(panel, K), c + j, ldc);
+    panel_gemm(ta, M, j1 - j, K, a, lda, packed(panel, K), c + j, ldc);
   }
 }
 
@@ -66,10 +66,10 @@ int64_t few_rows_scratch(bool tb, int64_t M, int64_t K) {
   return tb ? packed_size(K, M) + kChunk * panel_count(M) * kPanel : packed_size(K, kPanel);
 }
 
-void few_rows_gemm(bool tb, int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, const float* a, int64_t lda,
-                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc, float* scratch) {
+void few_rows_gemm(bool ta, bool tb, int64_t M, int64_t j0, int64_t j1, int64_t K, float alpha, const float* a,
+                   int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc, float* scratch) {
   if (tb) transposed_form(M, j0, j1, K, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
-  else direct_form(M, j0, j1, K, a, lda, b, ldb, beta, c, ldc, scratch);
+  else direct_form(ta, M, j0, j1, K, a, lda, b, ldb, beta, c, ldc, scratch);
 }
 
 }  // namespace heed::kernels::fast

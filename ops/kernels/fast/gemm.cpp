@@ -195,8 +195,8 @@ void few_rows_product(const GemmArgs<float>& g) {
   const int64_t blocks = (g.N + cols - 1) / cols, per_block = few_rows_scratch(g.tb, g.M, g.K);
   const auto scratch = std::make_unique_for_overwrite<float[]>(static_cast<size_t>(blocks * per_block));
   parallel_for(blocks, heed_threads(blocks), [&](int64_t i) {
-    few_rows_gemm(g.tb, g.M, i * cols, std::min(g.N, (i + 1) * cols), g.K, g.alpha, g.a, g.lda, g.b, g.ldb, g.beta,
-                  g.c, g.ldc, scratch.get() + i * per_block);
+    few_rows_gemm(g.ta, g.tb, g.M, i * cols, std::min(g.N, (i + 1) * cols), g.K, g.alpha, g.a, g.lda, g.b, g.ldb,
+                  g.beta, g.c, g.ldc, scratch.get() + i * per_block);
   });
 }
 
@@ -242,7 +242,14 @@ void product(const GemmArgs<T>& g) {
 // same as each product's own cut).
 template <class T>
 void pair(const GemmArgs<T>& first, const GemmArgs<T>& second) {
-  // Products BLAS does not get go to product() whole.
+  // Two products for few_rows_gemm, side by side, each whole on one thread:
+  // its bits do not depend on the cut.
+  if (route_of(first) == Route::kFewRows && route_of(second) == Route::kFewRows) {
+    // each product writes only its own C
+    parallel_for(2, heed_threads(2), [&](int64_t i) { product(i == 0 ? first : second); });
+    return;
+  }
+  // Other products BLAS does not get go to product() whole.
   if (route_of(first) != Route::kBlas || route_of(second) != Route::kBlas) {
     product(first);
     product(second);

@@ -261,7 +261,7 @@ void lstm_steps(T* z, const T* bias, const T* h0, const T* w_hh, T* cs, T* ks, T
       // This thread's columns of h_{t-1} W_hh^T, gate by gate, added to the
       // input side already in z.
       for (int64_t g = 0; g < 4; ++g)
-        panel_gemm(B, n, H, h_prev, H, packed(panels.get() + g * per_gate + u0 * H, H), zt + g * H + u0, 4 * H);
+        panel_gemm(false, B, n, H, h_prev, H, packed(panels.get() + g * per_gate + u0 * H, H), zt + g * H + u0, 4 * H);
       const int64_t at = (t - 1) * B * H + u0;  // unit u0 of row 0 of c_{t-1}, h_t and k_t
       lstm_forward_rows(zt + u0, bias ? bias + u0 : bias, cs + at, cs + at + B * H, hs + at, ks + at, B, n, H);
       step_barrier(P);  // h_t is whole before step t+1 reads it
@@ -288,7 +288,7 @@ void lstm_steps_backward(const T* acts, const T* cs, const T* ks, const T* dy, c
       // h_t went to the output (dy_t) and, through h_t W_hh^T, into z_{t+1}:
       // columns [u0, u1) of dz_{t+1} W_hh, added to a copy of dy_t.
       for (int64_t b = 0; b < B; ++b) std::copy_n(dy + (t - 1) * B * H + b * H + u0, n, dh + b * H + u0);
-      if (t < steps) panel_gemm(B, n, 4 * H, dz + t * B * 4 * H, 4 * H, packed(own, 4 * H), dh + u0, H);
+      if (t < steps) panel_gemm(false, B, n, 4 * H, dz + t * B * 4 * H, 4 * H, packed(own, 4 * H), dh + u0, H);
       const int64_t r = (t - 1) * B;  // step t's first row in the [T B, .] buffers
       lstm_backward_rows(acts + r * 4 * H + u0, cs + r * H + u0, ks + r * H + u0, dh + u0, dc + u0,
                          dz + r * 4 * H + u0, B, n, H);

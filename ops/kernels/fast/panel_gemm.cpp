@@ -43,36 +43,37 @@ PanelCopy widest_panel_copy() {
 
 // Baseline x86-64 has 16 vector registers of 4 floats (2 doubles) and no fused
 // multiply-add: a tile of 2 rows by 4 vectors, half a panel of float.
-void panel_gemm(PanelCopy copy, int64_t M, int64_t n, int64_t K, const float* a, int64_t lda, Panels<float> panels,
-                float* c, int64_t ldc) {
+void panel_gemm(PanelCopy copy, bool ta, int64_t M, int64_t n, int64_t K, const float* a, int64_t lda,
+                Panels<float> panels, float* c, int64_t ldc) {
   using V = float __attribute__((vector_size(16)));
   const auto [data, ldp, step] = panels;
   switch (copy) {
     case PanelCopy::kAvx512:
-      return detail::panel_gemm_avx512(M, n, K, a, lda, data, ldp, step, c, ldc);
+      return detail::panel_gemm_avx512(ta, M, n, K, a, lda, data, ldp, step, c, ldc);
     case PanelCopy::kAvx2:
-      return detail::panel_gemm_avx2(M, n, K, a, lda, data, ldp, step, c, ldc);
+      return detail::panel_gemm_avx2(ta, M, n, K, a, lda, data, ldp, step, c, ldc);
     case PanelCopy::kBaseline:
-      return panel_tiles<float, V, 2, 4>(M, n, K, a, lda, data, ldp, step, c, ldc);
+      return panel_tiles<float, V, 2, 4>(ta, M, n, K, a, lda, data, ldp, step, c, ldc);
   }
 }
 
 // float, the training type, takes the widest copy; double (gradient checks) the
 // baseline loop.
 template <class T>
-void panel_gemm(int64_t M, int64_t n, int64_t K, const T* a, int64_t lda, Panels<T> panels, T* c, int64_t ldc) {
+void panel_gemm(bool ta, int64_t M, int64_t n, int64_t K, const T* a, int64_t lda, Panels<T> panels, T* c,
+                int64_t ldc) {
   if constexpr (std::is_same_v<T, float>) {
-    panel_gemm(widest_panel_copy(), M, n, K, a, lda, panels, c, ldc);
+    panel_gemm(widest_panel_copy(), ta, M, n, K, a, lda, panels, c, ldc);
   } else {
     using V = double __attribute__((vector_size(16)));
     const auto [data, ldp, step] = panels;
-    panel_tiles<double, V, 2, 4>(M, n, K, a, lda, data, ldp, step, c, ldc);
+    panel_tiles<double, V, 2, 4>(ta, M, n, K, a, lda, data, ldp, step, c, ldc);
   }
 }
 
 template void pack_panels(bool, int64_t, int64_t, const float*, int64_t, float*);
 template void pack_panels(bool, int64_t, int64_t, const double*, int64_t, double*);
-template void panel_gemm(int64_t, int64_t, int64_t, const float*, int64_t, Panels<float>, float*, int64_t);
-template void panel_gemm(int64_t, int64_t, int64_t, const double*, int64_t, Panels<double>, double*, int64_t);
+template void panel_gemm(bool, int64_t, int64_t, int64_t, const float*, int64_t, Panels<float>, float*, int64_t);
+template void panel_gemm(bool, int64_t, int64_t, int64_t, const double*, int64_t, Panels<double>, double*, int64_t);
 
 }  // namespace heed::kernels::fast

@@ -70,16 +70,18 @@ Panels<T> in_place(const T* b, int64_t ldb) {
   return {b, ldb, kPanel};
 }
 
-// C[M, n] += A[M, K] op(B)[K, n], with op(B)'s panels at `panels` and A
-// row-major (A[r, p] = a[r lda + p]).
+// C[M, n] += op(A)[M, K] op(B)[K, n], with op(B)'s panels at `panels` and
+// op(A) = A row-major (A[r, p] = a[r lda + p]), or A^T with A stored [K, M]
+// (op(A)[r, p] = a[p lda + r]: the dz of a weight gradient dz^T x).
 template <class T>
-void panel_gemm(int64_t M, int64_t n, int64_t K, const T* a, int64_t lda, Panels<T> panels, T* c, int64_t ldc);
+void panel_gemm(bool ta, int64_t M, int64_t n, int64_t K, const T* a, int64_t lda, Panels<T> panels, T* c,
+                int64_t ldc);
 
 // The copies of the tile loop, by name, so that a test can run each one the CPU
 // has (panel_gemm runs the widest).
 enum class PanelCopy { kBaseline, kAvx2, kAvx512 };
 PanelCopy widest_panel_copy();  // the widest copy this CPU runs
-void panel_gemm(PanelCopy copy, int64_t M, int64_t n, int64_t K, const float* a, int64_t lda, Panels<float> panels,
-                float* c, int64_t ldc);
+void panel_gemm(PanelCopy copy, bool ta, int64_t M, int64_t n, int64_t K, const float* a, int64_t lda,
+                Panels<float> panels, float* c, int64_t ldc);
 
 }  // namespace heed::kernels::fast

@@ -7,10 +7,10 @@
 
 namespace heed::kernels::fast::detail {
 
-void panel_gemm_avx2(int64_t M, int64_t n, int64_t K, const float* a, int64_t lda, const float* panels, int64_t ldp,
-                     int64_t step, float* c, int64_t ldc) {
+void panel_gemm_avx2(bool ta, int64_t M, int64_t n, int64_t K, const float* a, int64_t lda,
+                     const float* panels, int64_t ldp, int64_t step, float* c, int64_t ldc) {
   using V = float __attribute__((vector_size(32)));
-  panel_tiles<float, V, 6, 2>(M, n, K, a, lda, panels, ldp, step, c, ldc);
+  panel_tiles<float, V, 6, 2>(ta, M, n, K, a, lda, panels, ldp, step, c, ldc);
 }
 
 }  // namespace heed::kernels::fast::detail
