@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "heed/ops/kernels/fast/few_rows_gemm.h"
+#include "heed/ops/kernels/fast/wide_gemm.h"
 #include "heed/ops/kernels/gemm.h"
 #include "helpers.h"
 
@@ -286,6 +287,38 @@ TEST_CASE("kernels/gemm: few rows by a big matrix, through gemm on 1 to 3 thread
     CHECK(std::memcmp(outs[2 + which].data(), outs[which].data(), outs[which].size() * sizeof(float)) == 0);
     CHECK(std::memcmp(outs[4 + which].data(), outs[which].data(), outs[which].size() * sizeof(float)) == 0);
   }
+}
+
+// A big product on panel_gemm's tile (ops/kernels/fast/wide_gemm.h), called
+// directly whatever OpenBLAS runs here: every layout, beta 0 (NaN in C), 1 and
+// 0.5, rows that leave a tile's remainder (33, 100), columns short of a panel
+// or of half of one (45, 70), depths that are no multiple of anything (37);
+// the same bits on 1, 2 and 3 threads.
+TEST_CASE("kernels/wide_gemm: every layout equals the reference, the same bits on 1 to 3 threads") {
+  uint64_t seed = 1700;
+  using Shape = std::tuple<int64_t, int64_t, int64_t>;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (const auto& [M, N, K] : {Shape{33, 45, 37}, Shape{100, 70, 64}, Shape{256, 96, 300}})
+        for (double beta : {0.0, 1.0, 0.5}) {
+          Case<float> x(ta, tb, M, N, K, beta, seed++);
+          x.alpha = 1.0f;
+          std::vector<std::vector<float>> outs;
+          with_threads({1, 2, 3}, [&] {
+            std::vector<float> out = x.c;
+            kernels::fast::wide_gemm(ta, tb, x.M, x.N, x.K, x.a.data(), x.lda, x.b.data(), x.ldb, x.beta, out.data(),
+                                     x.ldc);
+            outs.push_back(out);
+          });
+          std::vector<float> ref = x.c;
+          kernels::reference::gemm(ta, tb, x.M, x.N, x.K, x.alpha, x.a.data(), x.lda, x.b.data(), x.ldb, x.beta,
+                                   ref.data(), x.ldc);
+          const std::string what = msg("wide_gemm ", x.M, " x ", x.N, " x ", x.K, ta ? " A^T" : "", tb ? " B^T" : "",
+                                       " beta ", beta);
+          check_entries(what, outs[0], ref, x.bound(), x.M, x.N, x.ldc);
+          CHECK(std::memcmp(outs[1].data(), outs[0].data(), outs[0].size() * sizeof(float)) == 0);
+          CHECK(std::memcmp(outs[2].data(), outs[0].data(), outs[0].size() * sizeof(float)) == 0);
+        }
 }
 
 // Bitwise determinism across thread counts (tests/test_determinism.cpp) rests

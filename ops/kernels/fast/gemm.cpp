@@ -1,7 +1,8 @@
 // The fast matrix product: one-row products in plain loops, a few rows by a
-// big matrix on panel_gemm (few_rows_gemm.h), the rest through OpenBLAS
-// (cblas_sgemm / cblas_dgemm), with heed splitting big ones between its OpenMP
-// threads.
+// big matrix on panel_gemm (few_rows_gemm.h), big ones on panel_gemm too where
+// OpenBLAS runs narrower vectors than the CPU has (wide_gemm.h), the rest
+// through OpenBLAS (cblas_sgemm / cblas_dgemm), with heed splitting big ones
+// between its OpenMP threads.
 #include <cblas.h>
 #include <omp.h>
 
@@ -16,6 +17,7 @@
 #include "heed/ops/kernels/fast/blas_core.h"
 #include "heed/ops/kernels/fast/few_rows_gemm.h"
 #include "heed/ops/kernels/fast/small_gemm.h"
+#include "heed/ops/kernels/fast/wide_gemm.h"
 #include "heed/ops/kernels/gemm.h"
 
 namespace heed::kernels::fast {
@@ -169,14 +171,16 @@ int64_t block_count(const GemmArgs<T>& g, const Cut& cut) {
 // K == 0 (A B is an empty sum, and BLAS would reject the leading dimensions),
 // has a size beyond INT_MAX (BLAS counts with 32-bit ints, in Debian's OpenBLAS;
 // the plain loops handle both), or is small enough for small_gemm to win, or
-// has few enough rows for few_rows_gemm to.
-enum class Route { kNothing, kPlainLoops, kSmallGemm, kFewRows, kBlas };
+// has few enough rows for few_rows_gemm to, or runs faster on panel_gemm's
+// tile than on OpenBLAS's narrow kernels (wide_gemm).
+enum class Route { kNothing, kPlainLoops, kSmallGemm, kFewRows, kWide, kBlas };
 template <class T>
 Route route_of(const GemmArgs<T>& g) {
   if (g.M == 0 || g.N == 0) return Route::kNothing;
   if (g.K == 0 || std::max({g.M, g.N, g.K, g.lda, g.ldb, g.ldc}) > INT_MAX) return Route::kPlainLoops;
   if (small_gemm_wins(g.M, g.N, g.K, g.tb, g.ldb)) return Route::kSmallGemm;
   if (few_rows_gemm_wins(g.ta, g.tb, g.M, g.N, g.K, g.alpha)) return Route::kFewRows;
+  if (wide_gemm_wins(g.M, g.N, g.K, g.alpha)) return Route::kWide;
   return Route::kBlas;
 }
 
@@ -220,6 +224,12 @@ void product(const GemmArgs<T>& g, const Cut& cut) {
         return;
       }
       break;  // (few_rows_gemm_wins() is false for double: BLAS)
+    case Route::kWide:
+      if constexpr (std::is_same_v<T, float>) {
+        wide_gemm(ta, tb, M, N, K, a, lda, b, ldb, beta, c, ldc);
+        return;
+      }
+      break;  // (and so is wide_gemm_wins())
     case Route::kBlas:
       break;
   }
