@@ -15,6 +15,8 @@ namespace {
 // How a product is cut: blocks of whole panels of C's columns, one per thread
 // where there are panels enough; else the few panels whole and C's rows cut
 // (each block then packs its panels itself, a small copy made twice).
+constexpr int64_t kChunk = int64_t{1} << 16;  // values of op(A), 256 KiB of float
+
 struct Cut {
   int64_t rows, panels;  // per block
 };
@@ -48,7 +50,13 @@ void wide_gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* a
       else if (beta != 1.0f)
         for (int64_t j = 0; j < n; ++j) cr[j] *= beta;
     }
-    panel_gemm(ta, m, n, K, ta ? a + r0 : a + r0 * lda, lda, packed(panels, K), c + r0 * ldc + j0, ldc);
+    // panel_gemm reads all its rows of op(A) once per panel: in chunks of
+    // kChunk values they stay in the core's second-level cache for every
+    // panel, instead of coming from memory again for each one.
+    const int64_t chunk = std::max<int64_t>(8, kChunk / K / 8 * 8);
+    for (int64_t r = r0; r < r0 + m; r += chunk)
+      panel_gemm(ta, std::min(chunk, r0 + m - r), n, K, ta ? a + r : a + r * lda, lda, packed(panels, K),
+                 c + r * ldc + j0, ldc);
   });
 }
 

@@ -34,11 +34,12 @@ namespace heed::kernels::fast {
 
 // True where wide_gemm takes a product from OpenBLAS: float, alpha == 1 (the
 // tile has no scaling), on the AVX-512 copy where OpenBLAS's kernels are not
-// AVX-512 ones, M >= 32, and N and K at least 64. (At K = 32 the tile adds
-// into C after every 32 multiply-adds, and OpenBLAS's narrow kernel keeps up.)
+// AVX-512 ones, M >= 32, N >= 64 and K from 64 to 1024. (At K = 32 the tile
+// adds into C after every 32 multiply-adds, and OpenBLAS's narrow kernel keeps
+// up; beyond 1024, a panel of K rows no longer fits the second-level cache.)
 template <class T>
 bool wide_gemm_wins(int64_t M, int64_t N, int64_t K, T alpha) {
-  if (!std::is_same_v<T, float> || alpha != T(1) || M < 32 || N < 64 || K < 64) return false;
+  if (!std::is_same_v<T, float> || alpha != T(1) || M < 32 || N < 64 || K < 64 || K > 1024) return false;
   return widest_panel_copy() == PanelCopy::kAvx512 && !blas_runs_avx512();
 }
 
