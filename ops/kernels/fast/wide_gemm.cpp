@@ -12,11 +12,12 @@ namespace heed::kernels::fast {
 
 namespace {
 
+// The values of op(A) one pass over a block's panels reads (256 KiB of float).
+constexpr int64_t kChunk = int64_t{1} << 16;
+
 // How a product is cut: blocks of whole panels of C's columns, one per thread
 // where there are panels enough; else the few panels whole and C's rows cut
 // (each block then packs its panels itself, a small copy made twice).
-constexpr int64_t kChunk = int64_t{1} << 16;  // values of op(A), 256 KiB of float
-
 struct Cut {
   int64_t rows, panels;  // per block
 };
